@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings list for every Swift target (STYLE.md, "Settings once").
+let swiftSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+  name: "tutor",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "GPTNeo", targets: ["GPTNeo"]),
+    .executable(name: "tutor", targets: ["tutor"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2")
+  ],
+  targets: [
+    // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
+    // suite (built in debug by CI) runs real models in seconds; SIMD paths are chosen at run time.
+    .target(
+      name: "CGPTNeoKernels",
+      cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+    ),
+    .target(
+      name: "GPTNeo",
+      dependencies: ["CGPTNeoKernels"],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "tutor",
+      dependencies: [
+        "GPTNeo",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "GPTNeoTests",
+      dependencies: ["GPTNeo"],
+      exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

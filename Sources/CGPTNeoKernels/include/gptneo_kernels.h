@@ -1,0 +1,53 @@
+// Numeric kernels of the GPT-Neo engine: the hot loops, in C so that they are vectorised and
+// optimised in every build configuration. The Swift module `GPTNeo` owns all memory and threading;
+// these functions only read and write the buffers they are given.
+#ifndef GPTNEO_KERNELS_H
+#define GPTNEO_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// y[i, j] = bias[j] + sum_k x[i, k] * w[j, k]   for rows i in [0, m) and columns j in [n_begin, n_end).
+/// `w` is row-major [n, k] (PyTorch Linear layout), `x` is [m, k], `y` is [m, ldy]; `bias` may be NULL.
+void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias,
+                   float *y, size_t ldy, size_t n_begin, size_t n_end);
+
+/// Row-wise layer normalisation (biased variance, as torch.nn.LayerNorm).
+void gn_layer_norm(const float *x, size_t rows, size_t dim, const float *gamma, const float *beta,
+                   float eps, float *y);
+
+/// Activations applied in place. `gelu_new` is the tanh approximation used by GPT-Neo.
+void gn_gelu_new(float *x, size_t n);
+void gn_gelu_erf(float *x, size_t n);
+void gn_gelu_fast(float *x, size_t n);
+void gn_relu(float *x, size_t n);
+void gn_silu(float *x, size_t n);
+
+/// y += x
+void gn_add(float *y, const float *x, size_t n);
+
+/// Causal attention of one head for `t_new` query rows whose absolute positions are past .. past+t_new-1.
+/// Keys/values for positions 0 .. past+t_new-1 are rows of `k`/`v` (row stride `kv_stride`, the head's
+/// columns starting at the pointer). With `window` > 0, query position p sees keys j with
+/// p - window < j <= p (GPT-Neo local attention); 0 means global. Scores are NOT scaled by 1/sqrt(d):
+/// GPT-Neo does not scale them (modeling_gpt_neo.py). `scratch` holds past + t_new floats.
+void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past,
+                       const float *k, const float *v, size_t kv_stride, size_t head_dim,
+                       size_t window, float *out, size_t out_stride, float *scratch);
+
+/// Weight conversions at load time.
+void gn_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void gn_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/// log-sum-exp of a row, and the index of its maximum (first one on ties, as torch.argmax).
+double gn_logsumexp(const float *x, size_t n);
+size_t gn_argmax(const float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,205 @@
+import CGPTNeoKernels
+import Foundation
+
+/// A GPT-Neo causal language model loaded from a Hugging Face checkpoint directory.
+///
+/// A port of `transformers`' `GPTNeoForCausalLM`
+/// (https://github.com/huggingface/transformers/blob/main/src/transformers/models/gpt_neo/modeling_gpt_neo.py):
+/// pre-LayerNorm blocks, alternating global and local (sliding-window) attention with unscaled
+/// scores, `gelu_new` MLP, final LayerNorm and an LM head tied to the token embeddings.
+///
+/// ```swift
+/// let model = try GPTNeoModel.load(directory: URL(fileURLWithPath: "models/gpt-neo-125M"))
+/// let cache = model.makeCache()
+/// let hidden = try model.forward(tokens: [464, 2068], cache: cache)
+/// let logits = model.logits(hidden: hidden, row: 1)
+/// ```
+///
+/// The model is immutable and `Sendable`: many sequences may run on it at once, each with its own
+/// ``KVCache``.
+public final class GPTNeoModel: Sendable {
+  public let configuration: GPTNeoConfiguration
+  let weights: GPTNeoWeights
+  let activation: Activation
+  /// Threads a forward pass uses.
+  public let threads: Int
+
+  /// Options for loading.
+  public struct LoadOptions: Sendable {
+    /// Compute threads per forward pass; `nil` means every active core.
+    public var threads: Int?
+    public init(threads: Int? = nil) { self.threads = threads }
+  }
+
+  init(configuration: GPTNeoConfiguration, weights: GPTNeoWeights, threads: Int) throws {
+    try configuration.validate()
+    self.configuration = configuration
+    self.weights = weights
+    guard let activation = Activation(name: configuration.activationFunction) else {
+      throw GPTNeoError.invalidConfiguration(
+        path: "config.json", reason: "unknown activation_function '\(configuration.activationFunction)'")
+    }
+    self.activation = activation
+    self.threads = max(1, threads)
+  }
+
+  /// Loads `config.json` and the safetensors weights of `directory` (memory-mapped; float32 tensors
+  /// are used in place, float16/bfloat16 ones converted once).
+  public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws -> GPTNeoModel {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    else { throw GPTNeoError.fileNotFound(path: directory.path) }
+    let configuration = try GPTNeoConfiguration.load(
+      contentsOf: directory.appendingPathComponent("config.json"))
+    let reader = try CheckpointReader(directory: directory)
+    let weights = try GPTNeoWeights(reader: reader, configuration: configuration)
+    return try GPTNeoModel(
+      configuration: configuration, weights: weights,
+      threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+  }
+
+  /// Number of parameters, the tied LM head counted once.
+  public var parameterCount: Int { weights.parameterCount }
+
+  /// A cache for one sequence, sized for `capacity` positions at first (it grows up to the
+  /// model's context length as needed).
+  public func makeCache(capacity: Int? = nil) -> KVCache {
+    KVCache(configuration: configuration, capacity: capacity ?? min(configuration.maxPositionEmbeddings, 256))
+  }
+}
+
+// MARK: - Forward pass
+
+extension GPTNeoModel {
+  /// Runs `tokens` (the next positions of the sequence held by `cache`) through the transformer,
+  /// appends their keys and values to `cache`, and returns the final-LayerNorm hidden states,
+  /// `[tokens.count, hidden_size]` row-major. Pass rows to ``logits(hidden:row:)`` for scores.
+  ///
+  /// - Parameter isCancelled: polled between layers; when it returns true the pass stops, the
+  ///   cache is left as before the call, and `CancellationError` is thrown.
+  public func forward(
+    tokens: some Collection<Int>, cache: KVCache, isCancelled: (() -> Bool)? = nil
+  ) throws -> [Float] {
+    let c = configuration
+    let t = tokens.count
+    guard t > 0 else { throw GPTNeoError.emptyInput("forward needs at least one token") }
+    let past = cache.count
+    guard past + t <= c.maxPositionEmbeddings else {
+      throw GPTNeoError.contextOverflow(tokens: past + t, limit: c.maxPositionEmbeddings)
+    }
+    for id in tokens where id < 0 || id >= c.vocabSize {
+      throw GPTNeoError.tokenOutOfRange(id: id, vocabularySize: c.vocabSize)
+    }
+    cache.reserve(t)
+    let h = c.hiddenSize
+    let hd = c.headDim
+    let inner = c.innerSize
+
+    var x = [Float](repeating: 0, count: t * h)
+    let normed = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let q = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let attn = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let mlp = UnsafeMutablePointer<Float>.allocate(capacity: t * inner)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: c.numHeads * (past + t))
+    defer {
+      normed.deallocate()
+      q.deallocate()
+      attn.deallocate()
+      tmp.deallocate()
+      mlp.deallocate()
+      scratch.deallocate()
+    }
+
+    try x.withUnsafeMutableBufferPointer { xb in
+      let x = xb.baseAddress!
+      // Token + position embeddings.
+      for (row, id) in tokens.enumerated() {
+        let dst = x + row * h
+        let te = weights.wte.pointer + id * h
+        let pe = weights.wpe.pointer + (past + row) * h
+        for i in 0..<h { dst[i] = te[i] + pe[i] }
+      }
+
+      for (l, w) in weights.layers.enumerated() {
+        if let isCancelled, isCancelled() { throw CancellationError() }
+        let keys = cache.keys[l] + past * h
+        let values = cache.values[l] + past * h
+        // Attention: x += out_proj(attn(ln_1(x))).
+        gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
+        linear(normed, rows: t, weight: w.qWeight, bias: nil, into: q)
+        linear(normed, rows: t, weight: w.kWeight, bias: nil, into: keys)
+        linear(normed, rows: t, weight: w.vWeight, bias: nil, into: values)
+        let window = c.attentionLayers[l] == .local ? c.windowSize : 0
+        let kBase = UnsafePointer(cache.keys[l])
+        let vBase = UnsafePointer(cache.values[l])
+        parallelFor(c.numHeads, threads: t * (past + t) * hd >= 4096 ? threads : 1) { head in
+          gn_attention_head(
+            q + head * hd, h, t, past, kBase + head * hd, vBase + head * hd, h, hd, window,
+            attn + head * hd, h, scratch + head * (past + t))
+        }
+        linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
+        gn_add(x, tmp, t * h)
+        // MLP: x += c_proj(act(c_fc(ln_2(x)))).
+        gn_layer_norm(x, t, h, w.ln2Weight.pointer, w.ln2Bias.pointer, c.layerNormEpsilon, normed)
+        linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp)
+        applyActivation(mlp, count: t * inner)
+        linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: tmp)
+        gn_add(x, tmp, t * h)
+      }
+      gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
+    }
+    cache.advance(by: t)
+    return x
+  }
+
+  /// Scores over the vocabulary for one row of the hidden states that ``forward(tokens:cache:isCancelled:)`` returned.
+  public func logits(hidden: [Float], row: Int) -> [Float] {
+    logits(hidden: hidden, rows: row..<(row + 1))
+  }
+
+  /// Scores for several rows, `[rows.count, vocab_size]` row-major.
+  public func logits(hidden: [Float], rows: Range<Int>) -> [Float] {
+    let h = configuration.hiddenSize
+    precondition(rows.lowerBound >= 0 && rows.upperBound * h <= hidden.count, "rows out of range")
+    var out = [Float](repeating: 0, count: rows.count * configuration.vocabSize)
+    hidden.withUnsafeBufferPointer { hb in
+      out.withUnsafeMutableBufferPointer { ob in
+        linear(
+          hb.baseAddress! + rows.lowerBound * h, rows: rows.count, weight: weights.lmHead, bias: nil,
+          into: ob.baseAddress!)
+      }
+    }
+    return out
+  }
+
+  /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads.
+  private func linear(
+    _ x: UnsafePointer<Float>, rows m: Int, weight: WeightTensor, bias: WeightTensor?,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    let n = weight.shape[0]
+    let k = weight.shape[1]
+    let work = m * n * k
+    let chunks = work < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
+    let per = (n + chunks - 1) / chunks
+    parallelFor(chunks, threads: threads) { chunk in
+      let begin = chunk * per
+      let end = min(n, begin + per)
+      if begin < end {
+        gn_linear_f32(x, m, k, weight.pointer, bias?.pointer, y, n, begin, end)
+      }
+    }
+  }
+
+  private func applyActivation(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    switch activation {
+    case .geluNew: gn_gelu_new(x, count)
+    case .gelu: gn_gelu_erf(x, count)
+    case .geluFast: gn_gelu_fast(x, count)
+    case .relu: gn_relu(x, count)
+    case .silu: gn_silu(x, count)
+    }
+  }
+}

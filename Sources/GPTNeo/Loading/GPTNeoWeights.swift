@@ -1,0 +1,66 @@
+/// The parameters of one transformer block, float32, in PyTorch's `[out, in]` Linear layout.
+struct GPTNeoLayerWeights: Sendable {
+  let ln1Weight, ln1Bias: WeightTensor
+  /// q/k/v projections have no bias in GPT-Neo; out_proj has one.
+  let qWeight, kWeight, vWeight: WeightTensor
+  let outWeight, outBias: WeightTensor
+  let ln2Weight, ln2Bias: WeightTensor
+  let fcWeight, fcBias: WeightTensor
+  let projWeight, projBias: WeightTensor
+}
+
+/// All parameters of a GPT-Neo causal language model.
+struct GPTNeoWeights: Sendable {
+  let wte: WeightTensor
+  let wpe: WeightTensor
+  let layers: [GPTNeoLayerWeights]
+  let lnfWeight, lnfBias: WeightTensor
+  /// `wte` unless the checkpoint unties the head (`tie_word_embeddings: false` with `lm_head.weight`).
+  let lmHead: WeightTensor
+
+  /// Reads every tensor the configuration implies. Buffers that checkpoints carry
+  /// (`attn.attention.bias`, `masked_bias`) are not parameters and are ignored.
+  init(reader: CheckpointReader, configuration c: GPTNeoConfiguration) throws {
+    let h = c.hiddenSize
+    let inner = c.innerSize
+    wte = try reader.tensor("wte.weight", shape: [c.vocabSize, h])
+    wpe = try reader.tensor("wpe.weight", shape: [c.maxPositionEmbeddings, h])
+    layers = try (0..<c.numLayers).map { i in
+      let p = "h.\(i)."
+      return GPTNeoLayerWeights(
+        ln1Weight: try reader.tensor(p + "ln_1.weight", shape: [h]),
+        ln1Bias: try reader.tensor(p + "ln_1.bias", shape: [h]),
+        qWeight: try reader.tensor(p + "attn.attention.q_proj.weight", shape: [h, h]),
+        kWeight: try reader.tensor(p + "attn.attention.k_proj.weight", shape: [h, h]),
+        vWeight: try reader.tensor(p + "attn.attention.v_proj.weight", shape: [h, h]),
+        outWeight: try reader.tensor(p + "attn.attention.out_proj.weight", shape: [h, h]),
+        outBias: try reader.tensor(p + "attn.attention.out_proj.bias", shape: [h]),
+        ln2Weight: try reader.tensor(p + "ln_2.weight", shape: [h]),
+        ln2Bias: try reader.tensor(p + "ln_2.bias", shape: [h]),
+        fcWeight: try reader.tensor(p + "mlp.c_fc.weight", shape: [inner, h]),
+        fcBias: try reader.tensor(p + "mlp.c_fc.bias", shape: [inner]),
+        projWeight: try reader.tensor(p + "mlp.c_proj.weight", shape: [h, inner]),
+        projBias: try reader.tensor(p + "mlp.c_proj.bias", shape: [h])
+      )
+    }
+    lnfWeight = try reader.tensor("ln_f.weight", shape: [h])
+    lnfBias = try reader.tensor("ln_f.bias", shape: [h])
+    if !c.tieWordEmbeddings, reader.contains("lm_head.weight") {
+      lmHead = try reader.tensor("lm_head.weight", shape: [c.vocabSize, h])
+    } else {
+      lmHead = wte
+    }
+  }
+
+  /// Number of parameters (the tied head counted once).
+  var parameterCount: Int {
+    var n = wte.count + wpe.count + lnfWeight.count + lnfBias.count
+    for l in layers {
+      n += [l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
+            l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias]
+        .reduce(0) { $0 + $1.count }
+    }
+    if lmHead !== wte { n += lmHead.count }
+    return n
+  }
+}

@@ -1,0 +1,1 @@
+@main struct Tmp { static func main() {} }

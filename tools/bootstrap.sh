@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building tutor needs on a fresh Debian machine with the Swift toolchain.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+need=()
+for pkg in "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+fi
+command -v swift >/dev/null || { echo "error: the Swift toolchain (6.1 or later) is not on PATH" >&2; exit 1; }
