@@ -1,6 +1,7 @@
 #include "gptneo_kernels.h"
 
 #include <float.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -308,4 +309,59 @@ size_t gn_argmax(const float *x, size_t n) {
   for (size_t i = 1; i < n; i++)
     if (x[i] > x[best]) best = i;
   return best;
+}
+
+// MARK: - Selection and sorting for sampling
+
+float gn_kth_largest(const float *x, size_t n, size_t k, float *scratch) {
+  // Quickselect (Hoare partition) for the element of descending rank k - 1.
+  memcpy(scratch, x, n * sizeof(float));
+  size_t lo = 0, hi = n - 1, target = k - 1;
+  while (lo < hi) {
+    float pivot = scratch[lo + (hi - lo) / 2];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (scratch[i] > pivot) i++;
+      while (scratch[j] < pivot) j--;
+      if (i <= j) {
+        float t = scratch[i];
+        scratch[i] = scratch[j];
+        scratch[j] = t;
+        i++;
+        if (j == 0) break;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return scratch[target];
+}
+
+typedef struct {
+  float value;
+  uint32_t index;
+} gn_ranked;
+
+static int gn_ranked_compare(const void *a, const void *b) {
+  const gn_ranked *x = a, *y = b;
+  if (x->value > y->value) return -1;
+  if (x->value < y->value) return 1;
+  return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+void gn_argsort_descending(const float *x, size_t n, uint32_t *order) {
+  gn_ranked *items = malloc(n * sizeof *items);
+  if (!items) {
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    items[i].value = x[i];
+    items[i].index = (uint32_t)i;
+  }
+  qsort(items, n, sizeof *items, gn_ranked_compare);
+  for (size_t i = 0; i < n; i++) order[i] = items[i].index;
+  free(items);
 }

@@ -1,1 +1,11 @@
-@main struct Tmp { static func main() {} }
+import ArgumentParser
+
+/// `tutor`: the tutoring server's command-line tool.
+@main
+struct Tutor: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tutor",
+    abstract: "A tutoring backend with its own GPT-Neo inference engine.",
+    subcommands: [Generate.self, Tokenize.self, Perplexity.self]
+  )
+}

@@ -47,6 +47,12 @@ void gn_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 double gn_logsumexp(const float *x, size_t n);
 size_t gn_argmax(const float *x, size_t n);
 
+/// The k-th largest value of x (1-based k <= n); `scratch` holds n floats.
+float gn_kth_largest(const float *x, size_t n, size_t k, float *scratch);
+
+/// Indices of x sorted by descending value (ties by ascending index) into `order`.
+void gn_argsort_descending(const float *x, size_t n, uint32_t *order);
+
 #ifdef __cplusplus
 }
 #endif

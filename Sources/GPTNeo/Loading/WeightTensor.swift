@@ -12,6 +12,8 @@ final class WeightTensor: @unchecked Sendable {
   private let owned: UnsafeMutablePointer<Float>?
 
   var count: Int { shape.reduce(1, *) }
+  /// True when the tensor is read in place from the mapped checkpoint (float32, aligned).
+  var isMapped: Bool { owned == nil }
 
   init(shape: [Int], bytes: UnsafeRawBufferPointer, dtype: SafeTensorsFile.DType, owner: any Sendable) {
     self.shape = shape
