@@ -43,6 +43,11 @@ let package = Package(
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
+    .testTarget(
+      name: "TutorCLITests",
+      dependencies: ["tutor"],
+      swiftSettings: swiftSettings
+    ),
   ],
   swiftLanguageModes: [.v6]
 )

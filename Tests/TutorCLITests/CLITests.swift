@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// The `tutor` executable end to end: the exact interfaces other tools call, and its errors.
+@Suite struct CLITests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static let model = repository.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab").path
+
+  /// The built `tutor` binary, next to the test bundle.
+  static var executable: URL {
+    var dir = Bundle.main.bundleURL
+    if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+    return dir.appendingPathComponent("tutor")
+  }
+
+  struct Output {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Output(
+      status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+      stderr: String(decoding: e, as: UTF8.self))
+  }
+
+  static func json(_ text: String) throws -> [String: Any] {
+    try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+  }
+
+  @Test func generateJSONMatchesTheReference() throws {
+    let reference = try Self.json(
+      String(contentsOfFile: Self.model + "/reference.json", encoding: .utf8))
+    let greedy = try #require((reference["greedy"] as? [[String: Any]])?.first)
+    let prompt = try #require((reference["prompts"] as? [[String: Any]])?.first?["text"] as? String)
+    let result = try Self.run(["generate", "--model", Self.model, "--prompt", prompt, "--max-new-tokens", "64", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let output = try Self.json(result.stdout)
+    #expect(output["prompt_token_ids"] as? [Int] == greedy["prompt_token_ids"] as? [Int])
+    #expect(output["token_ids"] as? [Int] == greedy["token_ids"] as? [Int])
+    #expect(output["text"] as? String == greedy["text"] as? String)
+  }
+
+  @Test func generateWithSeedIsReproducibleAndStopsAtStopStrings() throws {
+    let args = ["generate", "--model", Self.model, "--prompt", "The teacher said", "--max-new-tokens", "12",
+                "--temperature", "0.9", "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--json"]
+    let a = try Self.json(Self.run(args).stdout)
+    let b = try Self.json(Self.run(args).stdout)
+    #expect(a["token_ids"] as? [Int] == b["token_ids"] as? [Int])
+    #expect((a["token_ids"] as? [Int])?.count == 12)
+
+    let greedy = try Self.json(Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--json"]).stdout)
+    let text = try #require(greedy["text"] as? String)
+    let stopped = try Self.json(
+      Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--stop", " desc", "--stop", "zzz", "--json"]).stdout)
+    #expect(stopped["text"] as? String == String(text[..<text.range(of: " desc")!.lowerBound]))
+    #expect(stopped["finish_reason"] as? String == "stop_sequence")
+  }
+
+  @Test func tokenizeReadsStdin() throws {
+    let result = try Self.run(["tokenize", "--model", Self.model, "--json"], stdin: "Hello world<|endoftext|>")
+    #expect(result.status == 0)
+    #expect(try Self.json(result.stdout)["token_ids"] as? [Int] == [15496, 995, 50256])
+    let plain = try Self.run(["tokenize", "--model", Self.model], stdin: "Hello world")
+    #expect(plain.stdout == "15496\n995\n")
+  }
+
+  @Test func perplexityPrintsJSON() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("ppl-\(UUID().uuidString).txt")
+    let reference = try Self.json(String(contentsOfFile: Self.model + "/reference.json", encoding: .utf8))
+    let expected = try #require(reference["perplexity"] as? [String: Any])
+    try (expected["text"] as! String).write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let result = try Self.run(["perplexity", "--model", Self.model, "--file", file.path, "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let output = try Self.json(result.stdout)
+    #expect(output["tokens"] as? Int == expected["tokens"] as? Int)
+    let ppl = try #require(output["perplexity"] as? Double)
+    #expect(abs(ppl / (expected["perplexity"] as! Double) - 1) < 1e-3)
+  }
+
+  @Test(arguments: [
+    (["generate", "--model", "/no/such/model", "--prompt", "x"], "/no/such/model: file not found"),
+    (["perplexity", "--model", "MODEL", "--file", "/no/such.txt"], "/no/such.txt: file not found"),
+    (["generate", "--model", "MODEL", "--prompt", "x", "--top-p", "1.5"], "invalid top_p"),
+    (["generate", "--model", "MODEL", "--prompt", "x", "--temperature=-1"], "invalid temperature"),
+    (["tokenize", "--model", "/tmp"], "vocab.json: file not found"),
+  ])
+  func errorsAreOneClearLine(arguments: [String], message: String) throws {
+    let result = try Self.run(arguments.map { $0 == "MODEL" ? Self.model : $0 })
+    #expect(result.status != 0)
+    let lines = result.stderr.split(separator: "\n")
+    #expect(lines.count == 1, "\(result.stderr)")
+    #expect(result.stderr.contains(message), "\(result.stderr)")
+  }
+
+  @Test func brokenCheckpointsNameTheFile() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: URL(fileURLWithPath: Self.model), to: dir)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let weights = dir.appendingPathComponent("model.safetensors")
+    let data = try Data(contentsOf: weights)
+    try data.prefix(data.count / 2).write(to: weights)
+    let result = try Self.run(["generate", "--model", dir.path, "--prompt", "x"])
+    #expect(result.status == 1)
+    #expect(result.stderr.hasPrefix("error: \(weights.path): corrupt safetensors file:"), "\(result.stderr)")
+    #expect(result.stderr.split(separator: "\n").count == 1)
+  }
+}
