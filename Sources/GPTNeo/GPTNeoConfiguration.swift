@@ -47,10 +47,18 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
   }
 
   public init(
-    vocabSize: Int = 50257, maxPositionEmbeddings: Int = 2048, hiddenSize: Int = 2048,
-    numLayers: Int = 24, numHeads: Int = 16, intermediateSize: Int? = nil, windowSize: Int = 256,
-    activationFunction: String = "gelu_new", layerNormEpsilon: Float = 1e-5,
-    bosTokenId: Int? = 50256, eosTokenId: Int? = 50256, tieWordEmbeddings: Bool = true,
+    vocabSize: Int = 50257,
+    maxPositionEmbeddings: Int = 2048,
+    hiddenSize: Int = 2048,
+    numLayers: Int = 24,
+    numHeads: Int = 16,
+    intermediateSize: Int? = nil,
+    windowSize: Int = 256,
+    activationFunction: String = "gelu_new",
+    layerNormEpsilon: Float = 1e-5,
+    bosTokenId: Int? = 50256,
+    eosTokenId: Int? = 50256,
+    tieWordEmbeddings: Bool = true,
     attentionLayers: [AttentionKind]? = nil
   ) {
     self.vocabSize = vocabSize
@@ -66,7 +74,7 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
     self.eosTokenId = eosTokenId
     self.tieWordEmbeddings = tieWordEmbeddings
     self.attentionLayers =
-      attentionLayers ?? (0..<numLayers).map { $0 % 2 == 0 ? .global : .local }
+      attentionLayers ?? (0 ..< numLayers).map { $0 % 2 == 0 ? .global : .local }
   }
 
   public init(from decoder: any Decoder) throws {
@@ -74,7 +82,10 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
     let defaults = GPTNeoConfiguration()
     if let type = try c.decodeIfPresent(String.self, forKey: .modelType), type != "gpt_neo" {
       throw DecodingError.dataCorruptedError(
-        forKey: .modelType, in: c, debugDescription: "model_type is '\(type)', expected 'gpt_neo'")
+        forKey: .modelType,
+        in: c,
+        debugDescription: "model_type is '\(type)', expected 'gpt_neo'"
+      )
     }
     vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? defaults.vocabSize
     maxPositionEmbeddings =
@@ -97,17 +108,19 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
     var expanded: [AttentionKind]?
     if let types = try c.decodeIfPresent([AttentionTypeGroup].self, forKey: .attentionTypes) {
       expanded = types.flatMap { group in
-        (0..<max(group.repeats, 0)).flatMap { _ in group.pattern }
+        (0 ..< max(group.repeats, 0)).flatMap { _ in group.pattern }
       }
     }
     let listed = try c.decodeIfPresent([AttentionKind].self, forKey: .attentionLayers)
     if let expanded, let listed, expanded != listed {
       throw DecodingError.dataCorruptedError(
-        forKey: .attentionLayers, in: c,
-        debugDescription: "attention_layers disagrees with the expansion of attention_types")
+        forKey: .attentionLayers,
+        in: c,
+        debugDescription: "attention_layers disagrees with the expansion of attention_types"
+      )
     }
     attentionLayers =
-      expanded ?? listed ?? (0..<numLayers).map { $0 % 2 == 0 ? .global : .local }
+      expanded ?? listed ?? (0 ..< numLayers).map { $0 % 2 == 0 ? .global : .local }
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -163,7 +176,8 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
     guard innerSize > 0 else { throw fail("intermediate_size must be positive, got \(innerSize)") }
     guard attentionLayers.count == numLayers else {
       throw fail(
-        "attention_types describe \(attentionLayers.count) layers but num_layers is \(numLayers)")
+        "attention_types describe \(attentionLayers.count) layers but num_layers is \(numLayers)"
+      )
     }
     if attentionLayers.contains(.local), windowSize <= 0 {
       throw fail("window_size must be positive for local attention, got \(windowSize)")
@@ -171,7 +185,8 @@ public struct GPTNeoConfiguration: Codable, Sendable, Equatable {
     guard Activation(name: activationFunction) != nil else {
       throw fail(
         "unknown activation_function '\(activationFunction)'; supported: "
-          + Activation.supportedNames.joined(separator: ", "))
+          + Activation.supportedNames.joined(separator: ", ")
+      )
     }
   }
 }

@@ -20,7 +20,9 @@ extension GPTNeoModel {
   /// so texts longer than the context keep at least `window - stride` tokens of context.
   /// `tools/reference/make_fixtures.py` computes the same with transformers.
   public func perplexity(
-    tokens: [Int], stride: Int? = nil, isCancelled: (() -> Bool)? = nil
+    tokens: [Int],
+    stride: Int? = nil,
+    isCancelled: (() -> Bool)? = nil
   ) throws -> PerplexityResult {
     guard !tokens.isEmpty else { throw GPTNeoError.emptyInput("perplexity needs at least one token") }
     let c = configuration
@@ -42,14 +44,14 @@ extension GPTNeoModel {
     while scoredTo < sequence.count {
       let end = min(begin + window, sequence.count)
       cache.reset()
-      let hidden = try forward(tokens: sequence[begin..<end], cache: cache, isCancelled: isCancelled)
+      let hidden = try forward(tokens: sequence[begin ..< end], cache: cache, isCancelled: isCancelled)
       // Rows predict the next token; score positions scoredTo..<end, a few rows at a time so
       // that a 2048-token window never holds 2048 × vocab logits at once.
       let firstRow = scoredTo - 1 - begin
       let lastRow = end - 1 - begin
       var row = firstRow
       while row < lastRow {
-        let rows = row..<min(row + 16, lastRow)
+        let rows = row ..< min(row + 16, lastRow)
         let logits = logits(hidden: hidden, rows: rows)
         logits.withUnsafeBufferPointer { buffer in
           for (i, r) in rows.enumerated() {

@@ -37,7 +37,9 @@ public final class GPTNeoModel: Sendable {
     self.weights = weights
     guard let activation = Activation(name: configuration.activationFunction) else {
       throw GPTNeoError.invalidConfiguration(
-        path: "config.json", reason: "unknown activation_function '\(configuration.activationFunction)'")
+        path: "config.json",
+        reason: "unknown activation_function '\(configuration.activationFunction)'"
+      )
     }
     self.activation = activation
     self.threads = max(1, threads)
@@ -51,12 +53,15 @@ public final class GPTNeoModel: Sendable {
       isDirectory.boolValue
     else { throw GPTNeoError.fileNotFound(path: directory.path) }
     let configuration = try GPTNeoConfiguration.load(
-      contentsOf: directory.appendingPathComponent("config.json"))
+      contentsOf: directory.appendingPathComponent("config.json")
+    )
     let reader = try CheckpointReader(directory: directory)
     let weights = try GPTNeoWeights(reader: reader, configuration: configuration)
     return try GPTNeoModel(
-      configuration: configuration, weights: weights,
-      threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+      configuration: configuration,
+      weights: weights,
+      threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+    )
   }
 
   /// Number of parameters, the tied LM head counted once.
@@ -79,7 +84,9 @@ extension GPTNeoModel {
   /// - Parameter isCancelled: polled between layers; when it returns true the pass stops, the
   ///   cache is left as before the call, and `CancellationError` is thrown.
   public func forward(
-    tokens: some Collection<Int>, cache: KVCache, isCancelled: (() -> Bool)? = nil
+    tokens: some Collection<Int>,
+    cache: KVCache,
+    isCancelled: (() -> Bool)? = nil
   ) throws -> [Float] {
     let c = configuration
     let t = tokens.count
@@ -119,7 +126,7 @@ extension GPTNeoModel {
         let dst = x + row * h
         let te = weights.wte.pointer + id * h
         let pe = weights.wpe.pointer + (past + row) * h
-        for i in 0..<h { dst[i] = te[i] + pe[i] }
+        for i in 0 ..< h { dst[i] = te[i] + pe[i] }
       }
 
       for (l, w) in weights.layers.enumerated() {
@@ -136,8 +143,19 @@ extension GPTNeoModel {
         let vBase = UnsafePointer(cache.values[l])
         parallelFor(c.numHeads, threads: t * (past + t) * hd >= 4096 ? threads : 1) { head in
           gn_attention_head(
-            q + head * hd, h, t, past, kBase + head * hd, vBase + head * hd, h, hd, window,
-            attn + head * hd, h, scratch + head * (past + t))
+            q + head * hd,
+            h,
+            t,
+            past,
+            kBase + head * hd,
+            vBase + head * hd,
+            h,
+            hd,
+            window,
+            attn + head * hd,
+            h,
+            scratch + head * (past + t)
+          )
         }
         linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
         gn_add(x, tmp, t * h)
@@ -156,7 +174,7 @@ extension GPTNeoModel {
 
   /// Scores over the vocabulary for one row of the hidden states that ``forward(tokens:cache:isCancelled:)`` returned.
   public func logits(hidden: [Float], row: Int) -> [Float] {
-    logits(hidden: hidden, rows: row..<(row + 1))
+    logits(hidden: hidden, rows: row ..< (row + 1))
   }
 
   /// Scores for several rows, `[rows.count, vocab_size]` row-major.
@@ -167,8 +185,12 @@ extension GPTNeoModel {
     hidden.withUnsafeBufferPointer { hb in
       out.withUnsafeMutableBufferPointer { ob in
         linear(
-          hb.baseAddress! + rows.lowerBound * h, rows: rows.count, weight: weights.lmHead, bias: nil,
-          into: ob.baseAddress!)
+          hb.baseAddress! + rows.lowerBound * h,
+          rows: rows.count,
+          weight: weights.lmHead,
+          bias: nil,
+          into: ob.baseAddress!
+        )
       }
     }
     return out
@@ -176,7 +198,10 @@ extension GPTNeoModel {
 
   /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads.
   private func linear(
-    _ x: UnsafePointer<Float>, rows m: Int, weight: WeightTensor, bias: WeightTensor?,
+    _ x: UnsafePointer<Float>,
+    rows m: Int,
+    weight: WeightTensor,
+    bias: WeightTensor?,
     into y: UnsafeMutablePointer<Float>
   ) {
     let n = weight.shape[0]

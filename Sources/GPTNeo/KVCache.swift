@@ -21,8 +21,12 @@ public final class KVCache {
     hidden = c.hiddenSize
     layers = c.numLayers
     self.capacity = min(max(capacity, 1), limit)
-    keys = (0..<c.numLayers).map { _ in .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize) }
-    values = (0..<c.numLayers).map { _ in .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize) }
+    keys = (0 ..< c.numLayers).map { _ in
+      .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize)
+    }
+    values = (0 ..< c.numLayers).map { _ in
+      .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize)
+    }
   }
 
   deinit {
@@ -41,7 +45,7 @@ public final class KVCache {
     let needed = count + n
     guard needed > capacity else { return }
     let newCapacity = min(max(needed, capacity * 2), limit)
-    for i in 0..<layers {
+    for i in 0 ..< layers {
       for isKey in [true, false] {
         let old = isKey ? keys[i] : values[i]
         let fresh = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity * hidden)

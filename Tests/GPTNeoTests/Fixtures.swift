@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import GPTNeo
 
 /// The reference fixtures made by `tools/reference/make_fixtures.py` with Hugging Face transformers.
@@ -12,14 +13,18 @@ enum Fixtures {
 
   static func reference(_ name: String) throws -> Reference {
     try JSONDecoder().decode(
-      Reference.self, from: Data(contentsOf: directory(name).appendingPathComponent("reference.json")))
+      Reference.self,
+      from: Data(contentsOf: directory(name).appendingPathComponent("reference.json"))
+    )
   }
 
   /// `logits.bin`: float32 little-endian `[positions, vocab]`.
   static func logits(_ name: String) throws -> [Float] {
     let data = try Data(contentsOf: directory(name).appendingPathComponent("logits.bin"))
     return data.withUnsafeBytes { raw in
-      (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+      (0 ..< (data.count / 4)).map {
+        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+      }
     }
   }
 

@@ -15,9 +15,9 @@ import Testing
     #expect(reference.logits.shape == [prompt.count, vocab])
 
     let hidden = try model.forward(tokens: prompt, cache: model.makeCache())
-    let logits = model.logits(hidden: hidden, rows: 0..<prompt.count)
+    let logits = model.logits(hidden: hidden, rows: 0 ..< prompt.count)
     var worst: Float = 0
-    for i in 0..<logits.count { worst = max(worst, abs(logits[i] - expected[i])) }
+    for i in 0 ..< logits.count { worst = max(worst, abs(logits[i] - expected[i])) }
     #expect(worst < 1e-3, "largest logit difference \(worst)")
   }
 
@@ -33,10 +33,10 @@ import Testing
     var position = 0
     var worst: Float = 0
     for size in [1, 3, 1, 2, 7, 100] where position < prompt.count {
-      let chunk = prompt[position..<min(prompt.count, position + size)]
+      let chunk = prompt[position ..< min(prompt.count, position + size)]
       let hidden = try model.forward(tokens: chunk, cache: cache)
-      let logits = model.logits(hidden: hidden, rows: 0..<chunk.count)
-      for i in 0..<logits.count { worst = max(worst, abs(logits[i] - expected[position * vocab + i])) }
+      let logits = model.logits(hidden: hidden, rows: 0 ..< chunk.count)
+      for i in 0 ..< logits.count { worst = max(worst, abs(logits[i] - expected[position * vocab + i])) }
       position += chunk.count
     }
     #expect(cache.count == prompt.count)

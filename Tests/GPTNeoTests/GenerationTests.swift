@@ -16,7 +16,9 @@ import Testing
     let generator = try Self.generator(name)
     for expected in reference.greedy {
       let result = try generator.generate(
-        promptTokens: expected.prompt_token_ids, parameters: GenerationParameters(maxNewTokens: 64))
+        promptTokens: expected.prompt_token_ids,
+        parameters: GenerationParameters(maxNewTokens: 64)
+      )
       #expect(result.tokenIds.count >= 48)
       #expect(result.tokenIds == expected.token_ids)
       if let text = expected.text {
@@ -39,7 +41,10 @@ import Testing
     #expect(tokens.count > model.configuration.maxPositionEmbeddings)
     let result = try model.perplexity(tokens: tokens)
     #expect(result.tokens == expected.tokens)
-    #expect(abs(result.perplexity / expected.perplexity - 1) < 1e-3, "\(result.perplexity) vs \(expected.perplexity)")
+    #expect(
+      abs(result.perplexity / expected.perplexity - 1) < 1e-3,
+      "\(result.perplexity) vs \(expected.perplexity)"
+    )
   }
 
   @Test(arguments: ["tiny-global-first", "tiny-local-first-f16-sharded", "tiny-bf16"])
@@ -49,12 +54,16 @@ import Testing
     let model = try Fixtures.model(name)
     let logitsRow = model.logits(
       hidden: try model.forward(tokens: sampling.input_ids, cache: model.makeCache()),
-      row: sampling.input_ids.count - 1)
+      row: sampling.input_ids.count - 1
+    )
     for case let d in sampling.distributions {
       let s = d.settings
       let parameters = GenerationParameters(
-        temperature: Float(s.temperature ?? 1), topK: s.top_k, topP: s.top_p.map(Float.init),
-        repetitionPenalty: Float(s.repetition_penalty ?? 1))
+        temperature: Float(s.temperature ?? 1),
+        topK: s.top_k,
+        topP: s.top_p.map(Float.init),
+        repetitionPenalty: Float(s.repetition_penalty ?? 1)
+      )
       var logits = logitsRow
       TokenSampler(parameters: parameters).applyRepetitionPenalty(&logits, context: sampling.input_ids)
       let probabilities = TokenSampler.distribution(logits: &logits, parameters: parameters)
@@ -85,7 +94,7 @@ import Testing
     let logits = probabilities.map { Float(log($0)) }
     var sampler = TokenSampler(parameters: GenerationParameters(temperature: 1, seed: 7))
     var counts = [Int](repeating: 0, count: probabilities.count)
-    for _ in 0..<20_000 {
+    for _ in 0 ..< 20_000 {
       var l = logits
       counts[sampler.next(logits: &l, context: [])] += 1
     }
@@ -100,7 +109,8 @@ import Testing
     let greedy = reference.greedy[0]
     let result = try generator.generate(
       promptTokens: greedy.prompt_token_ids,
-      parameters: GenerationParameters(maxNewTokens: 64, temperature: 0.8, topK: 1, seed: 1))
+      parameters: GenerationParameters(maxNewTokens: 64, temperature: 0.8, topK: 1, seed: 1)
+    )
     #expect(result.tokenIds == greedy.token_ids)
   }
 
@@ -117,7 +127,8 @@ import Testing
     let result = try generator.generate(
       promptTokens: greedy.prompt_token_ids,
       parameters: GenerationParameters(maxNewTokens: 64, stopSequences: [stop, "never-there"]),
-      onEvent: { if case .token(_, let text) = $0 { streamed += text } })
+      onEvent: { if case .token(_, let text) = $0 { streamed += text } }
+    )
     #expect(result.finishReason == .stopSequence)
     #expect(result.text == expectedText)
     #expect(streamed == expectedText)
@@ -151,8 +162,9 @@ import Testing
     var text = ""
     var final: GenerationResult?
     for try await event in generator.stream(
-      promptTokens: greedy.prompt_token_ids, parameters: .init(maxNewTokens: 64))
-    {
+      promptTokens: greedy.prompt_token_ids,
+      parameters: .init(maxNewTokens: 64)
+    ) {
       switch event {
       case .token(let id, let delta):
         if id >= 0 { ids.append(id) }
@@ -168,7 +180,9 @@ import Testing
   @Test func cancellingTheConsumerStopsGeneration() async throws {
     let generator = try Self.generator("gpt2-vocab")
     let stream = generator.stream(
-      prompt: "Photosynthesis is", parameters: .init(maxNewTokens: 10_000, stopAtEndOfText: false))
+      prompt: "Photosynthesis is",
+      parameters: .init(maxNewTokens: 10_000, stopAtEndOfText: false)
+    )
     var received = 0
     for try await event in stream {
       if case .token = event { received += 1 }
@@ -181,14 +195,16 @@ import Testing
     let flag = CancellationFlag()
     var seen = 0
     let result = try generator.generate(
-      promptTokens: [464], parameters: .init(maxNewTokens: 60, stopAtEndOfText: false),
+      promptTokens: [464],
+      parameters: .init(maxNewTokens: 60, stopAtEndOfText: false),
       isCancelled: { flag.isCancelled },
       onEvent: { event in
         if case .token = event {
           seen += 1
           if seen == 5 { flag.cancel() }
         }
-      })
+      }
+    )
     #expect(result.finishReason == .cancelled)
     #expect(result.tokenIds.count == 5)
   }

@@ -45,8 +45,15 @@ import Testing
     (2048, 24, 16, #"[[["global", "local"], 12]]"#, 1_315_575_808),
     (2560, 32, 20, #"[[["global", "local"], 16]]"#, 2_651_307_520),
   ])
-  func publishedConfigurationsParse(hidden: Int, layers: Int, heads: Int, types: String, parameters: Int) throws {
-    let expandedLayers = "[" + (0..<layers).map { $0 % 2 == 0 ? #""global""# : #""local""# }.joined(separator: ", ") + "]"
+  func publishedConfigurationsParse(
+    hidden: Int,
+    layers: Int,
+    heads: Int,
+    types: String,
+    parameters: Int
+  ) throws {
+    let expandedLayers =
+      "[" + (0 ..< layers).map { $0 % 2 == 0 ? #""global""# : #""local""# }.joined(separator: ", ") + "]"
     let json = """
       {"activation_function": "gelu_new", "architectures": ["GPTNeoForCausalLM"], "attention_dropout": 0,
        "attention_layers": \(expandedLayers),
@@ -64,7 +71,9 @@ import Testing
     #expect(config.innerSize == 4 * hidden)
     #expect(config.headDim == hidden / heads)
     #expect(config.attentionLayers.count == layers)
-    #expect(config.attentionLayers.enumerated().allSatisfy { $0.element == ($0.offset % 2 == 0 ? .global : .local) })
+    #expect(
+      config.attentionLayers.enumerated().allSatisfy { $0.element == ($0.offset % 2 == 0 ? .global : .local) }
+    )
     // Parameter count of the architecture (tied head counted once) matches the published size.
     let h = hidden
     let perLayer = 4 * h + 4 * h * h + h + 2 * (4 * h * h) + 4 * h + h
@@ -122,13 +131,13 @@ import Testing
     #expect(truncated.description.contains(weights.path))
 
     var garbage = original
-    garbage.replaceSubrange(8..<40, with: Data(repeating: 0x7B, count: 32))
+    garbage.replaceSubrange(8 ..< 40, with: Data(repeating: 0x7B, count: 32))
     try garbage.write(to: weights)
     let corrupt = try #require(throws: GPTNeoError.self) { try GPTNeoModel.load(directory: scratch.url) }
     #expect(corrupt.description.contains("header is not a JSON object"))
 
     var huge = original
-    huge.replaceSubrange(0..<8, with: Data([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]))
+    huge.replaceSubrange(0 ..< 8, with: Data([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]))
     try huge.write(to: weights)
     let length = try #require(throws: GPTNeoError.self) { try GPTNeoModel.load(directory: scratch.url) }
     #expect(length.description.contains("exceeds the file size"))
@@ -141,18 +150,24 @@ import Testing
     let scratch = try Scratch(copying: "tiny-bf16")
     let weights = scratch.url.appendingPathComponent("model.safetensors")
     try Self.writeSafetensors(
-      [("transformer.wte.weight", "F64", [512, 32], Data(count: 512 * 32 * 8))], to: weights)
+      [("transformer.wte.weight", "F64", [512, 32], Data(count: 512 * 32 * 8))],
+      to: weights
+    )
     let dtype = try #require(throws: GPTNeoError.self) { try GPTNeoModel.load(directory: scratch.url) }
     #expect(dtype == .unsupportedDType(name: "transformer.wte.weight", dtype: "F64", path: weights.path))
 
     try Self.writeSafetensors(
-      [("transformer.wte.weight", "F32", [512, 32], Data(count: 512 * 32 * 4))], to: weights)
+      [("transformer.wte.weight", "F32", [512, 32], Data(count: 512 * 32 * 4))],
+      to: weights
+    )
     #expect(throws: GPTNeoError.missingTensor(name: "wpe.weight", directory: scratch.url.path)) {
       try GPTNeoModel.load(directory: scratch.url)
     }
 
     try Self.writeSafetensors(
-      [("transformer.wte.weight", "F32", [512, 32], Data(count: 100))], to: weights)
+      [("transformer.wte.weight", "F32", [512, 32], Data(count: 100))],
+      to: weights
+    )
     let size = try #require(throws: GPTNeoError.self) { try GPTNeoModel.load(directory: scratch.url) }
     #expect(size.description.contains("holds 100 bytes"))
   }
@@ -162,8 +177,14 @@ import Testing
     #expect(model.configuration.attentionLayers == [.local, .global, .local])
     #expect(model.configuration.innerSize == 80)
     let scratch = try Scratch(copying: "tiny-local-first-f16-sharded")
-    try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("model-00002-of-00002.safetensors"))
-    #expect(throws: GPTNeoError.fileNotFound(path: scratch.url.appendingPathComponent("model-00002-of-00002.safetensors").path)) {
+    try FileManager.default.removeItem(
+      at: scratch.url.appendingPathComponent("model-00002-of-00002.safetensors")
+    )
+    #expect(
+      throws: GPTNeoError.fileNotFound(
+        path: scratch.url.appendingPathComponent("model-00002-of-00002.safetensors").path
+      )
+    ) {
       try GPTNeoModel.load(directory: scratch.url)
     }
   }

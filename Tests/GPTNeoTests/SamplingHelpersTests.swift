@@ -9,7 +9,7 @@ import Testing
   func kthLargestAgreesWithSorting(k: Int) {
     var random = RandomSource(seed: UInt64(k))
     // Many ties: values drawn from a small set.
-    let values = (0..<1000).map { _ in Float(random.next() % 37) - 18 }
+    let values = (0 ..< 1000).map { _ in Float(random.next() % 37) - 18 }
     var scratch = [Float](repeating: 0, count: values.count)
     let kth = values.withUnsafeBufferPointer { x in
       scratch.withUnsafeMutableBufferPointer { gn_kth_largest(x.baseAddress!, x.count, k, $0.baseAddress!) }
@@ -47,9 +47,15 @@ import Testing
     #expect(matcher.fullText == "The answer is 4.")
 
     var partial = StopSequenceMatcher(["END"])
-    guard case .emit(let a) = partial.append("the EN") else { Issue.record("stopped early"); return }
+    guard case .emit(let a) = partial.append("the EN") else {
+      Issue.record("stopped early")
+      return
+    }
     #expect(a == "the ")
-    guard case .emit(let b) = partial.append("TER the E") else { Issue.record("false stop"); return }
+    guard case .emit(let b) = partial.append("TER the E") else {
+      Issue.record("false stop")
+      return
+    }
     #expect(b == "ENTER the ")
     #expect(partial.flush() == "E")
   }
@@ -58,9 +64,9 @@ import Testing
     var a = RandomSource(seed: 99)
     var b = RandomSource(seed: 99)
     var c = RandomSource(seed: 100)
-    let xs = (0..<8).map { _ in a.next() }
-    #expect(xs == (0..<8).map { _ in b.next() })
-    #expect(xs != (0..<8).map { _ in c.next() })
-    #expect((0..<1000).allSatisfy { _ in (0..<1).contains(a.nextUnit()) })
+    let xs = (0 ..< 8).map { _ in a.next() }
+    #expect(xs == (0 ..< 8).map { _ in b.next() })
+    #expect(xs != (0 ..< 8).map { _ in c.next() })
+    #expect((0 ..< 1000).allSatisfy { _ in (0 ..< 1).contains(a.nextUnit()) })
   }
 }

@@ -37,8 +37,10 @@ import Testing
     let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return Output(
-      status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self))
+      status: process.terminationStatus,
+      stdout: String(decoding: o, as: UTF8.self),
+      stderr: String(decoding: e, as: UTF8.self)
+    )
   }
 
   static func json(_ text: String) throws -> [String: Any] {
@@ -47,10 +49,13 @@ import Testing
 
   @Test func generateJSONMatchesTheReference() throws {
     let reference = try Self.json(
-      String(contentsOfFile: Self.model + "/reference.json", encoding: .utf8))
+      String(contentsOfFile: Self.model + "/reference.json", encoding: .utf8)
+    )
     let greedy = try #require((reference["greedy"] as? [[String: Any]])?.first)
     let prompt = try #require((reference["prompts"] as? [[String: Any]])?.first?["text"] as? String)
-    let result = try Self.run(["generate", "--model", Self.model, "--prompt", prompt, "--max-new-tokens", "64", "--json"])
+    let result = try Self.run([
+      "generate", "--model", Self.model, "--prompt", prompt, "--max-new-tokens", "64", "--json",
+    ])
     #expect(result.status == 0, "\(result.stderr)")
     let output = try Self.json(result.stdout)
     #expect(output["prompt_token_ids"] as? [Int] == greedy["prompt_token_ids"] as? [Int])
@@ -59,23 +64,34 @@ import Testing
   }
 
   @Test func generateWithSeedIsReproducibleAndStopsAtStopStrings() throws {
-    let args = ["generate", "--model", Self.model, "--prompt", "The teacher said", "--max-new-tokens", "12",
-                "--temperature", "0.9", "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--json"]
+    let args = [
+      "generate", "--model", Self.model, "--prompt", "The teacher said", "--max-new-tokens", "12",
+      "--temperature", "0.9", "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--json",
+    ]
     let a = try Self.json(Self.run(args).stdout)
     let b = try Self.json(Self.run(args).stdout)
     #expect(a["token_ids"] as? [Int] == b["token_ids"] as? [Int])
     #expect((a["token_ids"] as? [Int])?.count == 12)
 
-    let greedy = try Self.json(Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--json"]).stdout)
+    let greedy = try Self.json(
+      Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--json"]).stdout
+    )
     let text = try #require(greedy["text"] as? String)
     let stopped = try Self.json(
-      Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--stop", " desc", "--stop", "zzz", "--json"]).stdout)
+      Self.run([
+        "generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--stop", " desc", "--stop",
+        "zzz", "--json",
+      ]).stdout
+    )
     #expect(stopped["text"] as? String == String(text[..<text.range(of: " desc")!.lowerBound]))
     #expect(stopped["finish_reason"] as? String == "stop_sequence")
   }
 
   @Test func tokenizeReadsStdin() throws {
-    let result = try Self.run(["tokenize", "--model", Self.model, "--json"], stdin: "Hello world<|endoftext|>")
+    let result = try Self.run(
+      ["tokenize", "--model", Self.model, "--json"],
+      stdin: "Hello world<|endoftext|>"
+    )
     #expect(result.status == 0)
     #expect(try Self.json(result.stdout)["token_ids"] as? [Int] == [15496, 995, 50256])
     let plain = try Self.run(["tokenize", "--model", Self.model], stdin: "Hello world")

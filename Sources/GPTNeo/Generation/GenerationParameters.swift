@@ -21,8 +21,13 @@ public struct GenerationParameters: Sendable, Equatable {
   public var stopAtEndOfText: Bool
 
   public init(
-    maxNewTokens: Int = 128, temperature: Float = 0, topK: Int? = nil, topP: Float? = nil,
-    repetitionPenalty: Float = 1, seed: UInt64? = nil, stopSequences: [String] = [],
+    maxNewTokens: Int = 128,
+    temperature: Float = 0,
+    topK: Int? = nil,
+    topP: Float? = nil,
+    repetitionPenalty: Float = 1,
+    seed: UInt64? = nil,
+    stopSequences: [String] = [],
     stopAtEndOfText: Bool = true
   ) {
     self.maxNewTokens = maxNewTokens
@@ -41,10 +46,16 @@ public struct GenerationParameters: Sendable, Equatable {
   /// Throws ``GPTNeoError/invalidParameter(name:reason:)`` naming the first bad setting.
   public func validate() throws {
     guard maxNewTokens >= 0 else {
-      throw GPTNeoError.invalidParameter(name: "max_new_tokens", reason: "must be at least 0, got \(maxNewTokens)")
+      throw GPTNeoError.invalidParameter(
+        name: "max_new_tokens",
+        reason: "must be at least 0, got \(maxNewTokens)"
+      )
     }
     guard temperature >= 0, temperature.isFinite else {
-      throw GPTNeoError.invalidParameter(name: "temperature", reason: "must be a finite number ≥ 0, got \(temperature)")
+      throw GPTNeoError.invalidParameter(
+        name: "temperature",
+        reason: "must be a finite number ≥ 0, got \(temperature)"
+      )
     }
     if let topK, topK < 0 {
       throw GPTNeoError.invalidParameter(name: "top_k", reason: "must be ≥ 0, got \(topK)")
@@ -54,7 +65,9 @@ public struct GenerationParameters: Sendable, Equatable {
     }
     guard repetitionPenalty > 0, repetitionPenalty.isFinite else {
       throw GPTNeoError.invalidParameter(
-        name: "repetition_penalty", reason: "must be a finite number > 0, got \(repetitionPenalty)")
+        name: "repetition_penalty",
+        reason: "must be a finite number > 0, got \(repetitionPenalty)"
+      )
     }
     if stopSequences.contains(where: \.isEmpty) {
       throw GPTNeoError.invalidParameter(name: "stop", reason: "stop strings must not be empty")

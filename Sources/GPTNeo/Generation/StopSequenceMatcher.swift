@@ -25,15 +25,15 @@ struct StopSequenceMatcher {
     for stop in stops {
       let from = max(0, before - stop.count + 1)
       guard text.count >= stop.count, from <= text.count - stop.count else { continue }
-      for start in from...(text.count - stop.count) where text[start] == stop[0] {
-        if text[start..<(start + stop.count)].elementsEqual(stop) {
+      for start in from ... (text.count - stop.count) where text[start] == stop[0] {
+        if text[start ..< (start + stop.count)].elementsEqual(stop) {
           if found == nil || start < found! { found = start }
           break
         }
       }
     }
     if let found {
-      let out = String(decoding: text[emitted..<max(found, emitted)], as: UTF8.self)
+      let out = String(decoding: text[emitted ..< max(found, emitted)], as: UTF8.self)
       text.removeSubrange(found...)
       emitted = text.count
       return .stop(out)
@@ -42,13 +42,13 @@ struct StopSequenceMatcher {
     var hold = 0
     for stop in stops {
       for length in stride(from: min(stop.count - 1, text.count), to: hold, by: -1)
-      where text[(text.count - length)...].elementsEqual(stop[0..<length]) {
+      where text[(text.count - length)...].elementsEqual(stop[0 ..< length]) {
         hold = length
         break
       }
     }
     let end = max(emitted, text.count - hold)
-    let out = String(decoding: text[emitted..<end], as: UTF8.self)
+    let out = String(decoding: text[emitted ..< end], as: UTF8.self)
     emitted = end
     return .emit(out)
   }

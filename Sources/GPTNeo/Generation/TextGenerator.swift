@@ -25,7 +25,8 @@ public final class TextGenerator: Sendable {
   /// Generates on the calling thread. `onEvent` sees every token as it is produced;
   /// `isCancelled` is polled between tokens and between layers.
   public func generate(
-    promptTokens: [Int], parameters: GenerationParameters,
+    promptTokens: [Int],
+    parameters: GenerationParameters,
     isCancelled: @escaping () -> Bool = { false },
     onEvent: (GenerationEvent) -> Void = { _ in }
   ) throws -> GenerationResult {
@@ -98,8 +99,13 @@ public final class TextGenerator: Sendable {
     }
     let total = clock.now - t0
     let result = GenerationResult(
-      promptTokenIds: promptTokens, tokenIds: generated, text: stops.fullText, finishReason: finish,
-      promptSeconds: promptDuration.seconds, generationSeconds: (total - promptDuration).seconds)
+      promptTokenIds: promptTokens,
+      tokenIds: generated,
+      text: stops.fullText,
+      finishReason: finish,
+      promptSeconds: promptDuration.seconds,
+      generationSeconds: (total - promptDuration).seconds
+    )
     onEvent(.finished(result))
     return result
   }
@@ -113,17 +119,24 @@ public final class TextGenerator: Sendable {
   /// pool); when the consumer stops iterating or its task is cancelled, the computation stops
   /// before the next layer.
   public func stream(
-    promptTokens: [Int], parameters: GenerationParameters
+    promptTokens: [Int],
+    parameters: GenerationParameters
   ) -> AsyncThrowingStream<GenerationEvent, any Error> {
     let (stream, continuation) = AsyncThrowingStream.makeStream(
-      of: GenerationEvent.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
+      of: GenerationEvent.self,
+      throwing: (any Error).self,
+      bufferingPolicy: .unbounded
+    )
     let cancelled = CancellationFlag()
     continuation.onTermination = { _ in cancelled.cancel() }
     let thread = Thread { [self] in
       do {
         _ = try generate(
-          promptTokens: promptTokens, parameters: parameters, isCancelled: { cancelled.isCancelled },
-          onEvent: { continuation.yield($0) })
+          promptTokens: promptTokens,
+          parameters: parameters,
+          isCancelled: { cancelled.isCancelled },
+          onEvent: { continuation.yield($0) }
+        )
         continuation.finish()
       } catch {
         continuation.finish(throwing: error)
@@ -136,7 +149,8 @@ public final class TextGenerator: Sendable {
 
   /// Streams a generation for a text prompt.
   public func stream(
-    prompt: String, parameters: GenerationParameters
+    prompt: String,
+    parameters: GenerationParameters
   ) -> AsyncThrowingStream<GenerationEvent, any Error> {
     stream(promptTokens: encode(prompt: prompt), parameters: parameters)
   }

@@ -47,7 +47,7 @@ public struct TokenSampler: Sendable {
   public static func distribution(logits: inout [Float], parameters: GenerationParameters) -> [Double] {
     let n = logits.count
     if parameters.temperature != 1, parameters.temperature > 0 {
-      for i in 0..<n { logits[i] /= parameters.temperature }
+      for i in 0 ..< n { logits[i] /= parameters.temperature }
     }
     if let k = parameters.topK, k > 0, k < n {
       // Keep scores ≥ the k-th largest (ties at the threshold survive, as with torch.topk).
@@ -55,7 +55,7 @@ public struct TokenSampler: Sendable {
       let threshold = logits.withUnsafeBufferPointer { x in
         scratch.withUnsafeMutableBufferPointer { gn_kth_largest(x.baseAddress!, n, k, $0.baseAddress!) }
       }
-      for i in 0..<n where logits[i] < threshold { logits[i] = -.infinity }
+      for i in 0 ..< n where logits[i] < threshold { logits[i] = -.infinity }
     }
     if let p = parameters.topP, p < 1 {
       // Walking up from the least likely token, remove tokens while the cumulative probability
@@ -82,4 +82,3 @@ public struct TokenSampler: Sendable {
     return e
   }
 }
-

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-  import Glibc
+import Glibc
 #elseif canImport(Musl)
-  import Musl
+import Musl
 #elseif canImport(Darwin)
-  import Darwin
+import Darwin
 #endif
 
 /// A file mapped read-only into memory for the lifetime of the object.
@@ -21,13 +21,17 @@ final class MappedFile: @unchecked Sendable {
     guard fd >= 0 else {
       if errno == ENOENT { throw GPTNeoError.fileNotFound(path: path) }
       throw GPTNeoError.corruptSafetensors(
-        path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
+        path: path,
+        reason: "cannot open: \(String(cString: strerror(errno)))"
+      )
     }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else {
       throw GPTNeoError.corruptSafetensors(
-        path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
+        path: path,
+        reason: "cannot stat: \(String(cString: strerror(errno)))"
+      )
     }
     size = Int(st.st_size)
     guard size > 0 else {
@@ -35,7 +39,9 @@ final class MappedFile: @unchecked Sendable {
     }
     guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
       throw GPTNeoError.corruptSafetensors(
-        path: path, reason: "cannot map: \(String(cString: strerror(errno)))")
+        path: path,
+        reason: "cannot map: \(String(cString: strerror(errno)))"
+      )
     }
     base = UnsafeRawPointer(p)
   }

@@ -11,7 +11,7 @@ import Dispatch
 /// outlives this call nor races; the cast below states that to the compiler.
 func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
   if threads <= 1 || count <= 1 {
-    for i in 0..<count { body(i) }
+    for i in 0 ..< count { body(i) }
     return
   }
   withoutActuallyEscaping(body) { body in

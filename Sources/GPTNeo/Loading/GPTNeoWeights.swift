@@ -25,7 +25,7 @@ struct GPTNeoWeights: Sendable {
     let inner = c.innerSize
     wte = try reader.tensor("wte.weight", shape: [c.vocabSize, h])
     wpe = try reader.tensor("wpe.weight", shape: [c.maxPositionEmbeddings, h])
-    layers = try (0..<c.numLayers).map { i in
+    layers = try (0 ..< c.numLayers).map { i in
       let p = "h.\(i)."
       return GPTNeoLayerWeights(
         ln1Weight: try reader.tensor(p + "ln_1.weight", shape: [h]),
@@ -56,9 +56,11 @@ struct GPTNeoWeights: Sendable {
   var parameterCount: Int {
     var n = wte.count + wpe.count + lnfWeight.count + lnfBias.count
     for l in layers {
-      n += [l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
-            l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias]
-        .reduce(0) { $0 + $1.count }
+      n += [
+        l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
+        l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias,
+      ]
+      .reduce(0) { $0 + $1.count }
     }
     if lmHead !== wte { n += lmHead.count }
     return n

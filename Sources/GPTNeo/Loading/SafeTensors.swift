@@ -62,17 +62,24 @@ public final class SafeTensorsFile: Sendable {
       }
       guard end <= file.size else {
         throw corrupt(
-          "tensor '\(name)' ends at byte \(end) but the file has \(file.size) bytes (truncated?)")
+          "tensor '\(name)' ends at byte \(end) but the file has \(file.size) bytes (truncated?)"
+        )
       }
       if let dtype {
         let expected = shape.reduce(1, *) * dtype.byteCount
         guard end - begin == expected else {
           throw corrupt(
-            "tensor '\(name)' holds \(end - begin) bytes, \(dtypeName) \(shape) needs \(expected)")
+            "tensor '\(name)' holds \(end - begin) bytes, \(dtypeName) \(shape) needs \(expected)"
+          )
         }
       }
       tensors[name] = TensorInfo(
-        name: name, dtype: dtype, dtypeName: dtypeName, shape: shape, range: begin..<end)
+        name: name,
+        dtype: dtype,
+        dtypeName: dtypeName,
+        shape: shape,
+        range: begin ..< end
+      )
     }
     self.tensors = tensors
   }

@@ -18,7 +18,8 @@ final class WeightTensor: @unchecked Sendable {
   init(shape: [Int], bytes: UnsafeRawBufferPointer, dtype: SafeTensorsFile.DType, owner: any Sendable) {
     self.shape = shape
     let n = shape.reduce(1, *)
-    if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+    if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+    {
       pointer = base.assumingMemoryBound(to: Float.self)
       self.owner = owner
       owned = nil

@@ -5,8 +5,8 @@ enum ByteLevel {
   static let characters: [Character] = {
     var table = [Character](repeating: " ", count: 256)
     var next: UInt32 = 256
-    for b in 0..<256 {
-      let printable = (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b)
+    for b in 0 ..< 256 {
+      let printable = (33 ... 126).contains(b) || (161 ... 172).contains(b) || (174 ... 255).contains(b)
       if printable {
         table[b] = Character(Unicode.Scalar(UInt8(b)))
       } else {

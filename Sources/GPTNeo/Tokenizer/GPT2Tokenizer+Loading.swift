@@ -13,7 +13,8 @@ extension GPT2Tokenizer {
     }
     if fm.fileExists(atPath: json.path) { return try load(tokenizerJSON: json) }
     throw GPTNeoError.fileNotFound(
-      path: fm.fileExists(atPath: vocab.path) ? merges.path : vocab.path)
+      path: fm.fileExists(atPath: vocab.path) ? merges.path : vocab.path
+    )
   }
 
   /// Loads GPT-2's `vocab.json` and `merges.txt`; `<|endoftext|>` becomes a special token.
@@ -37,13 +38,19 @@ extension GPT2Tokenizer {
       let parts = line.split(separator: " ", omittingEmptySubsequences: false)
       guard parts.count == 2 else {
         throw GPTNeoError.invalidTokenizer(
-          path: "\(mergesURL.path):\(n + 1)", reason: "expected two tokens separated by one space")
+          path: "\(mergesURL.path):\(n + 1)",
+          reason: "expected two tokens separated by one space"
+        )
       }
       merges.append((String(parts[0]), String(parts[1])))
     }
     let special = vocabulary["<|endoftext|>"].map { ["<|endoftext|>": $0] } ?? [:]
     return try GPT2Tokenizer(
-      vocabulary: vocabulary, merges: merges, specialTokens: special, source: mergesURL.path)
+      vocabulary: vocabulary,
+      merges: merges,
+      specialTokens: special,
+      source: mergesURL.path
+    )
   }
 
   /// Loads a `tokenizers` `tokenizer.json` holding a byte-level BPE model.
@@ -76,7 +83,8 @@ extension GPT2Tokenizer {
     // The pre-tokenizer must be GPT-2's ByteLevel one (alone or inside a Sequence).
     var addPrefixSpace = false
     if let pre = root["pre_tokenizer"] as? [String: Any] {
-      let stages = (pre["type"] as? String) == "Sequence" ? (pre["pretokenizers"] as? [[String: Any]] ?? []) : [pre]
+      let stages =
+        (pre["type"] as? String) == "Sequence" ? (pre["pretokenizers"] as? [[String: Any]] ?? []) : [pre]
       guard let byteLevel = stages.first(where: { ($0["type"] as? String) == "ByteLevel" }) else {
         throw fail("pre_tokenizer is not ByteLevel; only GPT-2 byte-level BPE is supported")
       }
@@ -91,7 +99,11 @@ extension GPT2Tokenizer {
     }
     if special.isEmpty, let eot = vocabulary["<|endoftext|>"] { special["<|endoftext|>"] = eot }
     return try GPT2Tokenizer(
-      vocabulary: vocabulary, merges: merges, specialTokens: special, addPrefixSpace: addPrefixSpace,
-      source: url.path)
+      vocabulary: vocabulary,
+      merges: merges,
+      specialTokens: special,
+      addPrefixSpace: addPrefixSpace,
+      source: url.path
+    )
   }
 }

@@ -41,8 +41,11 @@ public final class GPT2Tokenizer: Sendable {
   ///   - merges: merge pairs in rank order, as in `merges.txt`.
   ///   - specialTokens: text → id of tokens matched verbatim before splitting.
   public init(
-    vocabulary: [String: Int], merges: [(String, String)], specialTokens: [String: Int],
-    addPrefixSpace: Bool = false, source: String = "tokenizer"
+    vocabulary: [String: Int],
+    merges: [(String, String)],
+    specialTokens: [String: Int],
+    addPrefixSpace: Bool = false,
+    source: String = "tokenizer"
   ) throws {
     var vocabulary = vocabulary
     for (text, id) in specialTokens { vocabulary[text] = id }
@@ -60,7 +63,9 @@ public final class GPT2Tokenizer: Sendable {
     for (rank, (a, b)) in merges.enumerated() {
       guard let ia = vocabulary[a], let ib = vocabulary[b], let merged = vocabulary[a + b] else {
         throw GPTNeoError.invalidTokenizer(
-          path: source, reason: "merge \(rank + 1) '\(a) \(b)' uses a token missing from the vocabulary")
+          path: source,
+          reason: "merge \(rank + 1) '\(a) \(b)' uses a token missing from the vocabulary"
+        )
       }
       let key = Self.key(ia, ib)
       if table[key] == nil { table[key] = Merge(rank: rank, id: merged) }
@@ -96,7 +101,7 @@ public final class GPT2Tokenizer: Sendable {
       var i = 0
       while i < bytes.count {
         if let (length, id) = specialToken(at: i, in: bytes) {
-          if i > start { encodeOrdinary(bytes[start..<i], into: &ids) }
+          if i > start { encodeOrdinary(bytes[start ..< i], into: &ids) }
           ids.append(id)
           i += length
           start = i
@@ -114,7 +119,7 @@ public final class GPT2Tokenizer: Sendable {
     var best: (length: Int, id: Int)?
     for (token, bytesOfToken) in specialTokenBytes where bytes[i] == bytesOfToken[0] {
       let n = bytesOfToken.count
-      if i + n <= bytes.count, bytes[i..<(i + n)].elementsEqual(bytesOfToken),
+      if i + n <= bytes.count, bytes[i ..< (i + n)].elementsEqual(bytesOfToken),
         n > (best?.length ?? 0)
       {
         best = (n, token)
@@ -144,7 +149,7 @@ public final class GPT2Tokenizer: Sendable {
       var bestRank = Int.max
       var bestMerge: Merge?
       var bestPair: (Int, Int) = (0, 0)
-      for i in 0..<(symbols.count - 1) {
+      for i in 0 ..< (symbols.count - 1) {
         if let m = merges[Self.key(symbols[i], symbols[i + 1])], m.rank < bestRank {
           bestRank = m.rank
           bestMerge = m

@@ -32,14 +32,14 @@ enum PreTokenizer {
       if scalars[i] == "'", i + 1 < n {
         let a = scalars[i + 1]
         if a == "s" || a == "t" || a == "m" || a == "d" {
-          pieces.append(i..<(i + 2))
+          pieces.append(i ..< (i + 2))
           i += 2
           continue
         }
         if i + 2 < n {
           let b = scalars[i + 2]
           if (a == "r" && b == "e") || (a == "v" && b == "e") || (a == "l" && b == "l") {
-            pieces.append(i..<(i + 3))
+            pieces.append(i ..< (i + 3))
             i += 3
             continue
           }
@@ -52,7 +52,7 @@ enum PreTokenizer {
       if k != .space {
         var j = start + 1
         while j < n, kinds[j] == k { j += 1 }
-        pieces.append(i..<j)
+        pieces.append(i ..< j)
         i = j
         continue
       }
@@ -61,7 +61,7 @@ enum PreTokenizer {
       var j = i + 1
       while j < n, kinds[j] == .space { j += 1 }
       if j < n, j - i >= 2 { j -= 1 }
-      pieces.append(i..<j)
+      pieces.append(i ..< j)
       i = j
     }
     return pieces

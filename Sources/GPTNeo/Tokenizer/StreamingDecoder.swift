@@ -17,7 +17,7 @@ public struct StreamingDecoder: Sendable {
     pending.append(contentsOf: tokenizer.bytes(of: id))
     let complete = Self.completePrefixLength(pending)
     guard complete > 0 else { return "" }
-    let text = String(decoding: pending[0..<complete], as: UTF8.self)
+    let text = String(decoding: pending[0 ..< complete], as: UTF8.self)
     pending.removeFirst(complete)
     return text
   }
@@ -43,9 +43,17 @@ public struct StreamingDecoder: Sendable {
         continue
       }
       let needed: Int
-      if b & 0x80 == 0 { needed = 1 } else if b & 0xE0 == 0xC0 { needed = 2 } else if b & 0xF0 == 0xE0 {
+      if b & 0x80 == 0 {
+        needed = 1
+      } else if b & 0xE0 == 0xC0 {
+        needed = 2
+      } else if b & 0xF0 == 0xE0 {
         needed = 3
-      } else if b & 0xF8 == 0xF0 { needed = 4 } else { return n }
+      } else if b & 0xF8 == 0xF0 {
+        needed = 4
+      } else {
+        return n
+      }
       return continuation + 1 < needed ? i : n
     }
     return n

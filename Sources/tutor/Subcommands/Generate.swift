@@ -9,7 +9,8 @@ struct Generate: AsyncParsableCommand {
       Greedy by default (--temperature 0). With a temperature above 0 tokens are sampled as
       transformers' generate(do_sample=True) does: repetition penalty, temperature, top-k, top-p.
       The same --seed gives the same output.
-      """)
+      """
+  )
 
   @OptionGroup var modelOptions: ModelOptions
 
@@ -34,24 +35,40 @@ struct Generate: AsyncParsableCommand {
   @Option(name: .long, help: "Random seed for sampling; the same seed gives the same output.")
   var seed: UInt64?
 
-  @Option(name: .long, help: "Stop when the text contains this string (not included in the output). Repeatable.")
+  @Option(
+    name: .long,
+    help: "Stop when the text contains this string (not included in the output). Repeatable."
+  )
   var stop: [String] = []
 
   @Flag(name: .customLong("ignore-eos"), help: "Keep generating after <|endoftext|>.")
   var ignoreEOS = false
 
-  @Flag(name: .long, help: "Print one JSON object: prompt_token_ids, token_ids, text, finish_reason, timings.")
+  @Flag(
+    name: .long,
+    help: "Print one JSON object: prompt_token_ids, token_ids, text, finish_reason, timings."
+  )
   var json = false
 
   func run() async throws {
     try await reportingErrors {
       let clock = ContinuousClock()
       let start = clock.now
-      let generator = TextGenerator(model: try modelOptions.loadModel(), tokenizer: try modelOptions.loadTokenizer())
+      let generator = TextGenerator(
+        model: try modelOptions.loadModel(),
+        tokenizer: try modelOptions.loadTokenizer()
+      )
       let loadSeconds = (clock.now - start) / .seconds(1)
       let parameters = GenerationParameters(
-        maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP,
-        repetitionPenalty: repetitionPenalty, seed: seed, stopSequences: stop, stopAtEndOfText: !ignoreEOS)
+        maxNewTokens: maxNewTokens,
+        temperature: temperature,
+        topK: topK,
+        topP: topP,
+        repetitionPenalty: repetitionPenalty,
+        seed: seed,
+        stopSequences: stop,
+        stopAtEndOfText: !ignoreEOS
+      )
       try parameters.validate()
       var result: GenerationResult?
       for try await event in generator.stream(prompt: prompt, parameters: parameters) {
@@ -79,8 +96,14 @@ struct Generate: AsyncParsableCommand {
         Console.error(
           String(
             format: "[%d prompt tokens, %d generated, %@; load %.2f s, prompt %.3f s, %.1f tokens/s]",
-            result.promptTokenIds.count, result.tokenIds.count, result.finishReason.rawValue,
-            loadSeconds, result.promptSeconds, result.tokensPerSecond))
+            result.promptTokenIds.count,
+            result.tokenIds.count,
+            result.finishReason.rawValue,
+            loadSeconds,
+            result.promptSeconds,
+            result.tokensPerSecond
+          )
+        )
       }
     }
   }

@@ -8,7 +8,9 @@ struct ModelOptions: ParsableArguments {
     name: .long,
     help: ArgumentHelp(
       "Hugging Face GPT-Neo checkpoint directory (config.json, *.safetensors, vocab.json + merges.txt or tokenizer.json).",
-      valueName: "dir"))
+      valueName: "dir"
+    )
+  )
   var model: String
 
   @Option(name: .long, help: "Compute threads (default: every core).")
@@ -42,7 +44,9 @@ enum Console {
   /// One JSON object on one line, keys sorted so that output is stable.
   static func writeJSON(_ object: [String: Any]) throws {
     let data = try JSONSerialization.data(
-      withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+      withJSONObject: object,
+      options: [.sortedKeys, .withoutEscapingSlashes]
+    )
     FileHandle.standardOutput.write(data + Data("\n".utf8))
   }
 }

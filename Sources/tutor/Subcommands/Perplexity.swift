@@ -9,7 +9,8 @@ struct Perplexity: AsyncParsableCommand {
       The text is prefixed with <|endoftext|> so that every token is scored. Texts longer than the
       context are scored with a sliding window that advances by --stride tokens (half the context
       by default); each token is scored once.
-      """)
+      """
+  )
 
   @OptionGroup var modelOptions: ModelOptions
 

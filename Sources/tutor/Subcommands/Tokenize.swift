@@ -4,11 +4,16 @@ import GPTNeo
 
 struct Tokenize: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Tokenize UTF-8 text read from stdin with the checkpoint's GPT-2 tokenizer.")
+    abstract: "Tokenize UTF-8 text read from stdin with the checkpoint's GPT-2 tokenizer."
+  )
 
   @Option(
     name: .long,
-    help: ArgumentHelp("Checkpoint directory holding vocab.json + merges.txt or tokenizer.json.", valueName: "dir"))
+    help: ArgumentHelp(
+      "Checkpoint directory holding vocab.json + merges.txt or tokenizer.json.",
+      valueName: "dir"
+    )
+  )
   var model: String
 
   @Flag(name: .long, help: "Print {\"token_ids\": [...]} instead of one id per line.")
