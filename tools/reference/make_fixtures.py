@@ -264,7 +264,15 @@ def tokenizer_fixtures():
     d = GPT2
     tok = gpt2_tokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
     cases = []
-    for t in awkward_texts():
+    # Plus a long real-world text: this repository's Swift and C sources as they were when the
+    # fixtures were made (indentation, long whitespace runs, punctuation clusters, doc comments).
+    sources = []
+    for base, _, files in sorted(os.walk(os.path.join(ROOT, "Sources"))):
+        for f in sorted(files):
+            if f.endswith((".swift", ".c", ".h")):
+                with open(os.path.join(base, f), encoding="utf-8") as fh:
+                    sources.append(fh.read())
+    for t in awkward_texts() + ["\n".join(sources)]:
         ids = tok.encode(t).ids
         assert tok.decode(ids, skip_special_tokens=False) == t, repr(t)
         cases.append(dict(text=t, token_ids=ids))
