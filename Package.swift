@@ -12,10 +12,14 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .library(name: "GPTNeo", targets: ["GPTNeo"]),
+    .library(name: "Curriculum", targets: ["Curriculum"]),
     .executable(name: "tutor", targets: ["tutor"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
   ],
   targets: [
     // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
@@ -29,10 +33,21 @@ let package = Package(
       dependencies: ["CGPTNeoKernels"],
       swiftSettings: swiftSettings
     ),
+    // Curricula as authored files: parsing, validation (lint) and snippet retrieval (SQLite FTS5).
+    .target(
+      name: "Curriculum",
+      dependencies: [
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Mustache", package: "swift-mustache"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "tutor",
       dependencies: [
         "GPTNeo",
+        "Curriculum",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
@@ -41,6 +56,11 @@ let package = Package(
       name: "GPTNeoTests",
       dependencies: ["GPTNeo"],
       exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "CurriculumTests",
+      dependencies: ["Curriculum"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -2,7 +2,7 @@
 # The README's test command: set up, lint, build once in debug, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/bootstrap.sh
+tools/bootstrap.sh libsqlite3-dev
 swift format lint --strict --recursive Sources Tests Package.swift
 log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$log"

@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+
+/// One ranked search result.
+public struct SnippetHit: Sendable, Equatable, Codable {
+  public var id: String
+  /// BM25 relevance with the lesson boosts applied; higher is better.
+  public var score: Double
+  public var text: String
+  public var heading: String
+  public var curriculumId: String
+  public var lessonId: String
+}
+
+/// BM25 retrieval of lesson snippets on SQLite FTS5.
+///
+/// Snippets live in an FTS5 table with three weighted columns: `title` (section heading and lesson
+/// title), `key_terms` and `body`, tokenized with `porter unicode61` (Unicode case folding and
+/// diacritics removal, Porter stemming). Queries drop English stop words. The index is its own
+/// database, rebuilt when the curricula's content changes (a fingerprint is stored with it).
+///
+/// ```swift
+/// let index = try SnippetIndex(library: library)            // in memory
+/// let hits = try index.search("why are leaves green", curriculum: "photosynthesis", limit: 3)
+/// ```
+public final class SnippetIndex: Sendable {
+  /// Column weights for `bm25()`: a hit in a heading or key term counts more than one in the body.
+  public struct Weights: Sendable, Equatable {
+    public var title = 2.5
+    public var keyTerms = 3.0
+    public var body = 1.0
+    /// Multipliers for hits in the lesson a student is on, and in its prerequisites.
+    public var lessonBoost = 1.5
+    public var prerequisiteBoost = 1.2
+    public init() {}
+  }
+
+  private let db: DatabaseQueue
+  public let weights: Weights
+  /// Fingerprint of the curricula the index holds.
+  public let fingerprint: String
+  private let prerequisites: [String: [String]]
+  /// Per curriculum, student word → curriculum terms.
+  private let synonyms: [String: [String: [String]]]
+
+  /// Opens the index at `path` (or in memory when `nil`), rebuilding it when it was made from
+  /// other curricula.
+  public init(library: CurriculumLibrary, path: String? = nil, weights: Weights = Weights()) throws {
+    self.weights = weights
+    fingerprint = Self.fingerprint(library.curricula)
+    var prerequisites: [String: [String]] = [:]
+    for c in library.curricula {
+      for l in c.lessons { prerequisites["\(c.id)/\(l.id)"] = l.prerequisites.map { "\(c.id)/\($0)" } }
+    }
+    self.prerequisites = prerequisites
+    synonyms = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
+    var configuration = Configuration()
+    configuration.label = "snippet-index"
+    db =
+      try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
+      ?? DatabaseQueue(configuration: configuration)
+    let stored = try? db.read { db in
+      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'fingerprint'")
+    }
+    if stored != fingerprint {
+      try rebuild(with: library.curricula.flatMap(\.snippets))
+    }
+  }
+
+  /// Whether the index was reused rather than rebuilt (for start-up logs).
+  public var snippetCount: Int {
+    (try? db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snippet") }) ?? 0
+  }
+
+  private func rebuild(with snippets: [Snippet]) throws {
+    try db.write { db in
+      try db.execute(
+        sql: """
+          DROP TABLE IF EXISTS snippet_fts;
+          DROP TABLE IF EXISTS snippet;
+          DROP TABLE IF EXISTS meta;
+          CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+          CREATE TABLE snippet (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            curriculum_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            lesson_id TEXT NOT NULL,
+            heading TEXT NOT NULL,
+            text TEXT NOT NULL);
+          CREATE VIRTUAL TABLE snippet_fts USING fts5(
+            title, key_terms, body, content='', tokenize='porter unicode61 remove_diacritics 2');
+          """
+      )
+      let insertSnippet = try db.makeStatement(
+        sql:
+          "INSERT INTO snippet (rowid, id, curriculum_id, lesson_key, lesson_id, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?)"
+      )
+      let insertFTS = try db.makeStatement(
+        sql: "INSERT INTO snippet_fts (rowid, title, key_terms, body) VALUES (?, ?, ?, ?)"
+      )
+      for (i, s) in snippets.enumerated() {
+        let title = s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)"
+        try insertSnippet.execute(arguments: [
+          i + 1, s.id, s.curriculumId, "\(s.curriculumId)/\(s.lessonId)", s.lessonId, s.heading, s.text,
+        ])
+        try insertFTS.execute(arguments: [i + 1, title, s.keyTerms.joined(separator: ", "), s.text])
+      }
+      try db.execute(sql: "CREATE INDEX snippet_curriculum ON snippet(curriculum_id)")
+      try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('fingerprint', ?)", arguments: [fingerprint])
+    }
+  }
+
+  /// The best `limit` snippets for `query`, optionally within one curriculum; with `lesson`, hits in
+  /// that lesson and its prerequisites are favoured.
+  public func search(
+    _ query: String,
+    curriculum: String? = nil,
+    lesson: String? = nil,
+    limit: Int = 5
+  ) throws
+    -> [SnippetHit]
+  {
+    let words =
+      curriculum.map { synonyms[$0] ?? [:] }
+      ?? synonyms.values.reduce(into: [:]) { all, m in all.merge(m) { $0 + $1 } }
+    guard limit > 0, let match = QueryAnalyzer.matchExpression(query, synonyms: words) else { return [] }
+    let w = weights
+    var lessonKey: String?
+    if let curriculum, let lesson { lessonKey = "\(curriculum)/\(lesson)" }
+    let favoured = lessonKey.map { [$0] + (prerequisites[$0] ?? []) } ?? []
+    return try db.read { db in
+      // Candidates: the best overall (within the curriculum) plus the best within the favoured
+      // lessons, then re-ranked with the boosts.
+      var sql = """
+        SELECT s.id, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body)) AS score, s.text, s.heading,
+               s.curriculum_id, s.lesson_id, s.lesson_key
+        FROM snippet_fts JOIN snippet s ON s.rowid = snippet_fts.rowid
+        WHERE snippet_fts MATCH ?
+        """
+      var arguments: StatementArguments = [match]
+      if let curriculum {
+        sql += " AND s.curriculum_id = ?"
+        arguments += [curriculum]
+      }
+      let pool = max(limit * 4, 20)
+      var rows = try Row.fetchAll(db, sql: sql + " ORDER BY score DESC LIMIT \(pool)", arguments: arguments)
+      if !favoured.isEmpty {
+        let placeholders = favoured.map { _ in "?" }.joined(separator: ",")
+        rows += try Row.fetchAll(
+          db,
+          sql: sql + " AND s.lesson_key IN (\(placeholders)) ORDER BY score DESC LIMIT \(pool)",
+          arguments: arguments + StatementArguments(favoured)
+        )
+      }
+      var best: [String: SnippetHit] = [:]
+      for row in rows {
+        let key: String = row["lesson_key"]
+        var score: Double = row["score"]
+        if key == lessonKey {
+          score *= w.lessonBoost
+        } else if favoured.contains(key) {
+          score *= w.prerequisiteBoost
+        }
+        let hit = SnippetHit(
+          id: row["id"],
+          score: score,
+          text: row["text"],
+          heading: row["heading"],
+          curriculumId: row["curriculum_id"],
+          lessonId: row["lesson_id"]
+        )
+        best[hit.id] = hit
+      }
+      return Array(
+        best.values.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit)
+      )
+    }
+  }
+
+  /// FNV-1a over every snippet's content: changes whenever a curriculum's text does.
+  static func fingerprint(_ curricula: [Curriculum]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ s: String) {
+      for b in s.utf8 {
+        hash ^= UInt64(b)
+        hash &*= 0x100_0000_01b3
+      }
+      hash ^= 0xff
+      hash &*= 0x100_0000_01b3
+    }
+    mix("schema-1")
+    for c in curricula {
+      for s in c.snippets {
+        mix(s.id)
+        mix(s.heading)
+        mix(s.lessonTitle)
+        mix(s.keyTerms.joined(separator: "\u{1F}"))
+        mix(s.text)
+      }
+    }
+    return String(hash, radix: 16)
+  }
+}

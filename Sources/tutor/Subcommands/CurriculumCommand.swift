@@ -1,0 +1,119 @@
+import ArgumentParser
+import Curriculum
+import Foundation
+
+struct CurriculumCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "curriculum",
+    abstract: "Check and search curricula (curricula/<id>/curriculum.yaml + lessons/*.md).",
+    subcommands: [Lint.self, Search.self]
+  )
+
+  struct Lint: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Validate curricula and report every problem as file:line:column: error|warning: message.",
+      discussion: "Exits with status 1 when any error is found (warnings alone exit 0)."
+    )
+
+    @Argument(help: "Curriculum folders, folders of curricula, or files inside a curriculum.")
+    var paths: [String] = ["curricula"]
+
+    @Flag(name: .long, help: "Print a JSON list of {file, line, column, severity, message}.")
+    var json = false
+
+    func run() async throws {
+      let library = CurriculumLibrary.load(paths: paths)
+      if json {
+        let objects = library.diagnostics.map {
+          [
+            "file": $0.file, "line": $0.line, "column": $0.column, "severity": $0.severity.rawValue,
+            "message": $0.message,
+          ]
+            as [String: Any]
+        }
+        let data = try JSONSerialization.data(
+          withJSONObject: objects,
+          options: [.sortedKeys, .withoutEscapingSlashes]
+        )
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+      } else {
+        for d in library.diagnostics { Console.write("\(d)\n") }
+        let errors = library.diagnostics.filter { $0.severity == .error }.count
+        let warnings = library.diagnostics.count - errors
+        let lessons = library.curricula.reduce(0) { $0 + $1.lessons.count }
+        let snippets = library.curricula.reduce(0) { $0 + $1.snippets.count }
+        Console.error(
+          "\(library.curricula.count) curricula valid (\(lessons) lessons, \(snippets) snippets), "
+            + "\(library.skipped.count) with errors; \(errors) error(s), \(warnings) warning(s)"
+        )
+      }
+      if library.hasErrors { throw ExitCode.failure }
+    }
+  }
+
+  struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Rank lesson snippets for a question with BM25 (SQLite FTS5)."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
+    var curricula = "curricula"
+
+    @Option(name: .long, help: "The question or search text.")
+    var query: String
+
+    @Option(name: .long, help: "Only this curriculum.")
+    var curriculum: String?
+
+    @Option(name: .long, help: "Favour this lesson and its prerequisites (needs --curriculum).")
+    var lesson: String?
+
+    @Option(name: .customShort("k"), help: "Number of results.")
+    var k = 5
+
+    @Option(
+      name: .long,
+      help: ArgumentHelp(
+        "Keep the index in this SQLite file (rebuilt when curricula change).",
+        valueName: "path"
+      )
+    )
+    var index: String?
+
+    @Flag(name: .long, help: "Print a JSON list of {id, score, text}.")
+    var json = false
+
+    func validate() throws {
+      if lesson != nil, curriculum == nil { throw ValidationError("--lesson needs --curriculum") }
+      if k < 1 { throw ValidationError("-k must be at least 1, got \(k)") }
+    }
+
+    func run() async throws {
+      let library = CurriculumLibrary.load(root: curricula)
+      for d in library.diagnostics where d.severity == .error { Console.error("\(d)") }
+      if let curriculum, library.curriculum(curriculum) == nil {
+        Console.error("error: no valid curriculum '\(curriculum)' in \(curricula)")
+        throw ExitCode.failure
+      }
+      if let curriculum, let lesson, library.curriculum(curriculum)?.lesson(lesson) == nil {
+        Console.error("error: curriculum '\(curriculum)' has no lesson '\(lesson)'")
+        throw ExitCode.failure
+      }
+      let snippetIndex = try SnippetIndex(library: library, path: index)
+      let hits = try snippetIndex.search(query, curriculum: curriculum, lesson: lesson, limit: k)
+      if json {
+        let objects = hits.map { ["id": $0.id, "score": $0.score, "text": $0.text] as [String: Any] }
+        let data = try JSONSerialization.data(
+          withJSONObject: objects,
+          options: [.sortedKeys, .withoutEscapingSlashes]
+        )
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+      } else {
+        for hit in hits {
+          Console.write(String(format: "%.3f  %@\n", hit.score, hit.id))
+          Console.write(hit.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n")
+        }
+      }
+    }
+  }
+}
