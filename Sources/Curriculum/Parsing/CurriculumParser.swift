@@ -188,7 +188,7 @@ struct CurriculumParser {
     }
     // Depth-first search; each cycle is reported once, at the lesson where it closes.
     let graph = Dictionary(
-      parsed.map { ($0.lesson.id, $0.lesson.prerequisites.filter { ids.contains($0) && $0 != $0 }) },
+      parsed.map { ($0.lesson.id, $0.lesson.prerequisites.filter(ids.contains)) },
       uniquingKeysWith: { a, _ in a }
     )
     let byId = Dictionary(parsed.map { ($0.lesson.id, $0) }, uniquingKeysWith: { a, _ in a })

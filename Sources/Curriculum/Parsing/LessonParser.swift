@@ -68,10 +68,11 @@ struct LessonParser {
 
     var exercises: [Exercise] = []
     var exerciseNodes: [(String, Node)] = []
+    var exerciseIds: Set<String> = []
     for e in fields.mappings("exercises", what: "an exercise") {
       e.reportUnknownKeys(Self.exerciseKeys, in: "an exercise")
       guard let eid = e.string("id", required: true, in: "the exercise") else { continue }
-      if exercises.contains(where: { $0.id == eid }) {
+      guard exerciseIds.insert(eid).inserted else {
         e.error("duplicate exercise id '\(eid)'", at: e.value("id"))
         continue
       }

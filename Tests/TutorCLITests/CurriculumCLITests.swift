@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// `tutor curriculum lint` and `tutor curriculum search` as other tools call them.
+@Suite struct CurriculumCLITests {
+  static let curricula = CLITests.repository.appendingPathComponent("curricula").path
+
+  @Test func lintOfTheShippedCurriculaIsClean() throws {
+    let result = try CLITests.run(["curriculum", "lint", Self.curricula])
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    #expect(result.stdout.isEmpty)
+    #expect(result.stderr.contains("3 curricula valid"))
+  }
+
+  @Test func lintReportsEveryProblemAndFailsOnErrors() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lint-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let lessons = root.appendingPathComponent("c/lessons")
+    try FileManager.default.createDirectory(at: lessons, withIntermediateDirectories: true)
+    try "id: c\ntitle: C\nlessons: [a, b]\n".write(
+      to: root.appendingPathComponent("c/curriculum.yaml"),
+      atomically: true,
+      encoding: .utf8
+    )
+    try "---\nid: a\ntitle: A\nexercises:\n  - id: e\n    prompt: P\n    answer: {regex: \"(\"}\n---\nText.\n"
+      .write(
+        to: lessons.appendingPathComponent("a.md"),
+        atomically: true,
+        encoding: .utf8
+      )
+    let result = try CLITests.run(["curriculum", "lint", root.path])
+    #expect(result.status == 1)
+    let lines = result.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.count == 2, "\(result.stdout)")
+    let a = lessons.appendingPathComponent("a.md").path
+    #expect(
+      lines.contains { $0.hasPrefix("\(a):7:") && $0.contains(": error: invalid regular expression '('") }
+    )
+    #expect(
+      lines.contains {
+        $0.hasPrefix("\(root.path)/c/curriculum.yaml:3:") && $0.contains("lesson 'b' is listed but")
+      }
+    )
+
+    let json = try CLITests.run(["curriculum", "lint", "--json", root.path])
+    #expect(json.status == 1)
+    let objects = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+    )
+    #expect(objects.count == 2)
+    #expect(
+      objects.allSatisfy {
+        $0["file"] is String && $0["line"] is Int && $0["column"] is Int
+          && $0["severity"] as? String == "error" && $0["message"] is String
+      }
+    )
+  }
+
+  @Test func searchPrintsRankedSnippets() throws {
+    let result = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green",
+      "--curriculum",
+      "photosynthesis", "-k", "3", "--json",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let hits = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
+    )
+    #expect(hits.count == 3)
+    #expect(hits.first?["id"] as? String == "photosynthesis/plant-cells#chloroplasts-and-chlorophyll")
+    let scores = hits.compactMap { $0["score"] as? Double }
+    #expect(scores == scores.sorted(by: >))
+    #expect(hits.allSatisfy { ($0["text"] as? String)?.isEmpty == false })
+
+    let unknown = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--query", "x", "--curriculum", "nope",
+    ])
+    #expect(unknown.status == 1)
+    #expect(unknown.stderr.contains("no valid curriculum 'nope'"))
+  }
+}
