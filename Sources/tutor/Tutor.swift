@@ -6,6 +6,6 @@ struct Tutor: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tutor",
     abstract: "A tutoring backend with its own GPT-Neo inference engine.",
-    subcommands: [Generate.self, Tokenize.self, Perplexity.self, CurriculumCommand.self]
+    subcommands: [Generate.self, Tokenize.self, Perplexity.self, CurriculumCommand.self, Bench.self]
   )
 }

@@ -11,10 +11,8 @@ struct FrontMatterDocument {
 
   /// `nil` when the file does not start with a `---` line or the block is not closed.
   init?(text: String) {
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? $0.dropLast() : $0
-    }
-    guard let first = lines.first, first.trimmingCharacters(in: .whitespaces) == "---" else { return nil }
+    let lines = TextLines.split(text).map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    guard let first = lines.first, TextLines.trim(first) == "---" else { return nil }
     guard let end = lines.indices.dropFirst().first(where: { lines[$0] == "---" || lines[$0] == "..." })
     else {
       return nil
@@ -39,16 +37,16 @@ enum MarkdownSections {
   static func split(_ body: String, firstLine: Int) -> [MarkdownSection] {
     var sections: [MarkdownSection] = []
     var current = MarkdownSection(heading: nil, text: "", line: firstLine)
-    var lines: [Substring] = []
+    var lines: [String] = []
     var fence: Substring?
-    for (i, line) in body.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (i, line) in TextLines.split(body).enumerated() {
       let trimmed = line.drop { $0 == " " }
       if let f = fence {
         if trimmed.hasPrefix(f) { fence = nil }
       } else if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") {
         fence = trimmed.prefix(3)
       } else if line.prefix(while: { $0 == " " }).count <= 3, let heading = headingText(trimmed) {
-        current.text = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        current.text = TextLines.trim(lines.joined(separator: "\n"))
         sections.append(current)
         current = MarkdownSection(heading: heading, text: "", line: firstLine + i)
         lines = []
@@ -56,7 +54,7 @@ enum MarkdownSections {
       }
       lines.append(line)
     }
-    current.text = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    current.text = TextLines.trim(lines.joined(separator: "\n"))
     sections.append(current)
     // Text before the first heading counts only when there is some.
     if let first = sections.first, first.heading == nil, first.text.isEmpty { sections.removeFirst() }
@@ -68,9 +66,9 @@ enum MarkdownSections {
     guard (1 ... 3).contains(hashes) else { return nil }
     let rest = line.dropFirst(hashes)
     guard rest.isEmpty || rest.first == " " || rest.first == "\t" else { return nil }
-    var text = rest.trimmingCharacters(in: .whitespaces)
+    var text = TextLines.trim(String(rest))
     while text.hasSuffix("#") { text.removeLast() }  // closing hashes of ATX headings
-    return text.trimmingCharacters(in: .whitespaces)
+    return TextLines.trim(text)
   }
 
   /// A URL-fragment style id: lowercase letters and digits, other runs become one `-`.
@@ -95,12 +93,12 @@ enum MarkdownSections {
   static func chunks(_ text: String, maxTokens: Int, count: (String) -> Int) -> [String] {
     guard count(text) > maxTokens else { return [text] }
     var paragraphs: [String] = []
-    var current: [Substring] = []
+    var current: [String] = []
     var inFence = false
-    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    for line in TextLines.split(text) {
       let t = line.drop { $0 == " " }
       if t.hasPrefix("```") || t.hasPrefix("~~~") { inFence.toggle() }
-      if !inFence, line.trimmingCharacters(in: .whitespaces).isEmpty {
+      if !inFence, TextLines.trim(line).isEmpty {
         if !current.isEmpty { paragraphs.append(current.joined(separator: "\n")) }
         current = []
       } else {
@@ -141,7 +139,31 @@ public struct SnippetOptions: Sendable {
   }
 
   public static func estimateTokens(_ text: String) -> Int {
-    let words = text.split(whereSeparator: { $0.isWhitespace }).count
+    var words = 0
+    var inWord = false
+    for b in text.utf8 {
+      let space = b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D
+      if !space, !inWord { words += 1 }
+      inWord = !space
+    }
     return max(words * 4 / 3, text.utf8.count / 4)
+  }
+}
+
+/// Line splitting and trimming on UTF-8 bytes: `String.split` on Characters runs grapheme
+/// breaking on every character, which made loading 10,000 lessons take a minute.
+enum TextLines {
+  static func split(_ text: String) -> [String] {
+    text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+      String(decoding: $0, as: UTF8.self)
+    }
+  }
+
+  /// Removes leading and trailing Unicode whitespace.
+  static func trim(_ text: String) -> String {
+    let scalars = text.unicodeScalars
+    guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+    let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+    return String(scalars[start ... end])
   }
 }

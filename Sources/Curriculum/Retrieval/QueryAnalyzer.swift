@@ -69,8 +69,12 @@ enum QueryAnalyzer {
 
   /// The FTS5 MATCH expression, or `nil` when the text has no words at all.
   /// - Parameter synonyms: student word → the curriculum terms it stands for.
-  static func matchExpression(_ text: String, synonyms: [String: [String]] = [:]) -> String? {
-    let all = words(describeNotation(text))
+  static func matchExpression(
+    _ text: String,
+    synonyms: [String: [String]] = [:],
+    expand: Bool = true
+  ) -> String? {
+    let all = words(expand ? describeNotation(text) : text)
     var kept = all.filter { !stopWords.contains($0) }
     if kept.isEmpty { kept = all }  // a question made only of stop words still searches
     guard !kept.isEmpty else { return nil }
@@ -79,8 +83,9 @@ enum QueryAnalyzer {
     func add(_ term: String) { if seen.insert(term).inserted { terms.append(term) } }
     for word in kept {
       add("\"\(word)\"")
+      guard expand else { continue }
       // A prefix catches derived forms the stemmer keeps apart (percent/percentage).
-      if word.count > 4, word.allSatisfy(\.isLetter) { add("\(word.prefix(max(4, word.count - 3)))*") }
+      if word.count > 5, word.allSatisfy(\.isLetter) { add("\(word.prefix(max(5, word.count - 3)))*") }
       for term in synonyms[word] ?? [] { add("\"\(term)\"") }
     }
     return terms.joined(separator: " OR ")

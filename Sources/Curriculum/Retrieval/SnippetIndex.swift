@@ -40,6 +40,9 @@ public final class SnippetIndex: Sendable {
   /// Fingerprint of the curricula the index holds.
   public let fingerprint: String
   private let prerequisites: [String: [String]]
+  /// Rowids of each curriculum's and each lesson's (`curriculum/lesson`) snippets, which are
+  /// inserted in library order and so are contiguous.
+  private let rowRanges: [String: ClosedRange<Int>]
   /// Per curriculum, student word → curriculum terms.
   private let synonyms: [String: [String: [String]]]
 
@@ -53,9 +56,26 @@ public final class SnippetIndex: Sendable {
       for l in c.lessons { prerequisites["\(c.id)/\(l.id)"] = l.prerequisites.map { "\(c.id)/\($0)" } }
     }
     self.prerequisites = prerequisites
+    var ranges: [String: ClosedRange<Int>] = [:]
+    var next = 1
+    for c in library.curricula {
+      let start = next
+      for l in c.lessons where !l.snippets.isEmpty {
+        ranges["\(c.id)/\(l.id)"] = next ... (next + l.snippets.count - 1)
+        next += l.snippets.count
+      }
+      if next > start { ranges[c.id] = start ... (next - 1) }
+    }
+    rowRanges = ranges
     synonyms = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
     var configuration = Configuration()
     configuration.label = "snippet-index"
+    // Ranking reads each match's column sizes: keep the index's pages in memory (it is read-mostly
+    // and ~1 KB per snippet).
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA cache_size = -131072")
+      try db.execute(sql: "PRAGMA mmap_size = 1073741824")
+    }
     db =
       try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
       ?? DatabaseQueue(configuration: configuration)
@@ -113,45 +133,54 @@ public final class SnippetIndex: Sendable {
 
   /// The best `limit` snippets for `query`, optionally within one curriculum; with `lesson`, hits in
   /// that lesson and its prerequisites are favoured.
+  /// - Parameter expandQuery: false searches the plain words only (no prefixes, synonyms or
+  ///   notation words): classic BM25, for comparisons with other implementations.
   public func search(
     _ query: String,
     curriculum: String? = nil,
     lesson: String? = nil,
-    limit: Int = 5
-  ) throws
-    -> [SnippetHit]
-  {
+    limit: Int = 5,
+    expandQuery: Bool = true
+  ) throws -> [SnippetHit] {
     let words =
       curriculum.map { synonyms[$0] ?? [:] }
       ?? synonyms.values.reduce(into: [:]) { all, m in all.merge(m) { $0 + $1 } }
-    guard limit > 0, let match = QueryAnalyzer.matchExpression(query, synonyms: words) else { return [] }
+    guard limit > 0, let match = QueryAnalyzer.matchExpression(query, synonyms: words, expand: expandQuery)
+    else {
+      return []
+    }
     let w = weights
     var lessonKey: String?
     if let curriculum, let lesson { lessonKey = "\(curriculum)/\(lesson)" }
     let favoured = lessonKey.map { [$0] + (prerequisites[$0] ?? []) } ?? []
     return try db.read { db in
+      // Rank inside FTS5 first, limited to rowid ranges (snippets of a curriculum or a lesson are
+      // stored contiguously), and join the few winners to their text afterwards: joining every
+      // match before sorting cost ~100x more on large corpora.
+      func candidates(_ range: ClosedRange<Int>?) throws -> [Row] {
+        var arguments: StatementArguments = [match]
+        var filter = ""
+        if let range {
+          filter = " AND rowid BETWEEN ? AND ?"
+          arguments += [range.lowerBound, range.upperBound]
+        }
+        return try Row.fetchAll(
+          db,
+          sql: """
+            SELECT s.id, f.score, s.text, s.heading, s.curriculum_id, s.lesson_id, s.lesson_key
+            FROM (SELECT rowid, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body)) AS score
+                  FROM snippet_fts WHERE snippet_fts MATCH ?\(filter) ORDER BY score DESC LIMIT \(max(limit * 4, 20))) f
+            JOIN snippet s ON s.rowid = f.rowid
+            """,
+          arguments: arguments
+        )
+      }
       // Candidates: the best overall (within the curriculum) plus the best within the favoured
       // lessons, then re-ranked with the boosts.
-      var sql = """
-        SELECT s.id, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body)) AS score, s.text, s.heading,
-               s.curriculum_id, s.lesson_id, s.lesson_key
-        FROM snippet_fts JOIN snippet s ON s.rowid = snippet_fts.rowid
-        WHERE snippet_fts MATCH ?
-        """
-      var arguments: StatementArguments = [match]
-      if let curriculum {
-        sql += " AND s.curriculum_id = ?"
-        arguments += [curriculum]
-      }
-      let pool = max(limit * 4, 20)
-      var rows = try Row.fetchAll(db, sql: sql + " ORDER BY score DESC LIMIT \(pool)", arguments: arguments)
-      if !favoured.isEmpty {
-        let placeholders = favoured.map { _ in "?" }.joined(separator: ",")
-        rows += try Row.fetchAll(
-          db,
-          sql: sql + " AND s.lesson_key IN (\(placeholders)) ORDER BY score DESC LIMIT \(pool)",
-          arguments: arguments + StatementArguments(favoured)
-        )
+      if let curriculum, rowRanges[curriculum] == nil { return [] }
+      var rows = try candidates(curriculum.flatMap { rowRanges[$0] })
+      for key in favoured {
+        if let range = rowRanges[key] { rows += try candidates(range) }
       }
       var best: [String: SnippetHit] = [:]
       for row in rows {
@@ -178,6 +207,13 @@ public final class SnippetIndex: Sendable {
     }
   }
 
+  /// The words a query searches for before expansion (case-folded, stop words removed).
+  public static func queryTerms(_ query: String) -> [String] {
+    let all = QueryAnalyzer.words(query)
+    let kept = all.filter { !QueryAnalyzer.stopWords.contains($0) }
+    return kept.isEmpty ? all : kept
+  }
+
   /// FNV-1a over every snippet's content: changes whenever a curriculum's text does.
   static func fingerprint(_ curricula: [Curriculum]) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -189,7 +225,7 @@ public final class SnippetIndex: Sendable {
       hash ^= 0xff
       hash &*= 0x100_0000_01b3
     }
-    mix("schema-1")
+    mix("schema-2")
     for c in curricula {
       for s in c.snippets {
         mix(s.id)

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// `tutor bench …`: benchmarks, run on release builds (see README, Benchmarks).
+struct Bench: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Benchmarks (build with -c release).",
+    subcommands: [BenchRetrieval.self]
+  )
+}

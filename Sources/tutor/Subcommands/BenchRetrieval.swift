@@ -1,0 +1,258 @@
+import ArgumentParser
+import Curriculum
+import Foundation
+
+/// `tutor bench retrieval`: index build and query latency on a generated corpus of many lessons,
+/// with files for the side-by-side peer (`tools/bench/retrieval_peer.py`).
+struct BenchRetrieval: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "retrieval",
+    abstract: "Benchmark snippet retrieval on a generated corpus (default 10,000 lessons, ~100,000 snippets)."
+  )
+
+  @Option(help: "Lessons to generate (100 per curriculum).")
+  var lessons = 10_000
+
+  @Option(help: "Sections per lesson.")
+  var sections = 10
+
+  @Option(help: "Queries to time.")
+  var queries = 300
+
+  @Option(
+    help: ArgumentHelp("Folder for the corpus, the index and the peer's input files.", valueName: "dir")
+  )
+  var out = "/tmp/tutor-bench-retrieval"
+
+  @Option(help: "Seed of the generated corpus and queries.")
+  var seed: UInt64 = 1
+
+  func run() async throws {
+    let fm = FileManager.default
+    try? fm.removeItem(atPath: out)
+    try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let root = (out as NSString).appendingPathComponent("curricula")
+    var rng = SplitMix(seed: seed)
+    let vocabulary = Self.vocabulary(rng: &rng)
+    let zipf = Zipf(count: vocabulary.count, exponent: 1.0)
+    func words(_ n: Int) -> String {
+      (0 ..< n).map { _ in vocabulary[zipf.sample(&rng)] }.joined(separator: " ")
+    }
+
+    // 1. Generate the curricula as files, exactly as teachers would write them.
+    let clock = ContinuousClock()
+    var t = clock.now
+    var corpus: [(id: String, text: String)] = []
+    let perCurriculum = 100
+    for c in 0 ..< ((lessons + perCurriculum - 1) / perCurriculum) {
+      let cid = "bench-\(c)"
+      let count = min(perCurriculum, lessons - c * perCurriculum)
+      let ids = (0 ..< count).map { "lesson-\($0)" }
+      try fm.createDirectory(atPath: "\(root)/\(cid)/lessons", withIntermediateDirectories: true)
+      try "id: \(cid)\ntitle: \(words(4))\nlessons: [\(ids.joined(separator: ", "))]\n".write(
+        toFile: "\(root)/\(cid)/curriculum.yaml",
+        atomically: false,
+        encoding: .utf8
+      )
+      for (l, lid) in ids.enumerated() {
+        var text =
+          "---\nid: \(lid)\ntitle: \(words(5))\nkey_terms: [\(words(3).replacingOccurrences(of: " ", with: ", "))]\n"
+        if l > 0 { text += "prerequisites: [lesson-\(l - 1)]\n" }
+        text += "---\n"
+        for s in 0 ..< sections {
+          let heading = "\(words(4)) \(s)"
+          let body = words(25 + Int(rng.next() % 20)) + ".\n\n" + words(10 + Int(rng.next() % 15)) + "."
+          text += "\n## \(heading)\n\n\(body)\n"
+          corpus.append(("\(cid)/\(lid)#\(heading.replacingOccurrences(of: " ", with: "-"))", body))
+        }
+        try text.write(toFile: "\(root)/\(cid)/lessons/\(lid).md", atomically: false, encoding: .utf8)
+      }
+    }
+    let generateSeconds = (clock.now - t) / .seconds(1)
+
+    // 2. Load and validate, then build the index (in its own SQLite file, as the server does).
+    t = clock.now
+    let library = CurriculumLibrary.load(root: root)
+    let loadSeconds = (clock.now - t) / .seconds(1)
+    guard !library.hasErrors else {
+      throw ValidationError("generated corpus has errors: \(library.diagnostics.prefix(3))")
+    }
+    let snippets = library.curricula.reduce(0) { $0 + $1.snippets.count }
+    let indexPath = (out as NSString).appendingPathComponent("snippets.sqlite")
+    t = clock.now
+    let index = try SnippetIndex(library: library, path: indexPath)
+    let buildSeconds = (clock.now - t) / .seconds(1)
+    var plainWeights = SnippetIndex.Weights()
+    plainWeights.title = 0
+    plainWeights.keyTerms = 0
+    let plainIndex = try SnippetIndex(library: library, weights: plainWeights)
+
+    // 3. Queries: a few content words of a random snippet plus one content word from anywhere.
+    // The 200 most frequent generated words play the part of stop words (in real text "the",
+    // "of", ... hold those ranks and the analyzer drops them), so queries skip them as students'
+    // questions do after stop-word removal.
+    let rank = Dictionary(vocabulary.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    func content(_ w: Substring) -> Bool { (rank[String(w)] ?? 0) >= 200 }
+    var texts: [String] = []
+    while texts.count < queries {
+      let source = corpus[Int(rng.next() % UInt64(corpus.count))].text
+        .replacingOccurrences(of: ".", with: "").split(whereSeparator: \.isWhitespace).filter(content)
+      guard !source.isEmpty else { continue }
+      var picked = (0 ..< (2 + Int(rng.next() % 4))).map { _ in
+        String(source[Int(rng.next() % UInt64(source.count))])
+      }
+      var extra = vocabulary[zipf.sample(&rng)]
+      while (rank[extra] ?? 0) < 200 { extra = vocabulary[zipf.sample(&rng)] }
+      picked.append(extra)
+      texts.append(picked.joined(separator: " "))
+    }
+    func time(_ body: (String) throws -> Void) rethrows -> [Double] {
+      try texts.map { q in
+        let start = clock.now
+        try body(q)
+        return (clock.now - start) / .milliseconds(1)
+      }
+    }
+    _ = try index.search(texts[0], limit: 10)  // warm the page cache
+    let full = try time { _ = try index.search($0, limit: 10) }
+    let filtered = try time { _ = try index.search($0, curriculum: "bench-0", lesson: "lesson-5", limit: 10) }
+    var plainRankings: [[String]] = []
+    let plain = try time {
+      plainRankings.append(try plainIndex.search($0, limit: 10, expandQuery: false).map(\.id))
+    }
+
+    // 4. Files for the peer, which reads the same corpus and queries.
+    let corpusLines = library.curricula.flatMap(\.snippets).map { s in
+      String(
+        decoding: try! JSONSerialization.data(withJSONObject: ["id": s.id, "text": s.text]),
+        as: UTF8.self
+      )
+    }
+    try corpusLines.joined(separator: "\n").write(
+      toFile: (out as NSString).appendingPathComponent("corpus.jsonl"),
+      atomically: false,
+      encoding: .utf8
+    )
+    let queryLines = zip(texts, plainRankings).map { q, r in
+      String(
+        decoding: try! JSONSerialization.data(withJSONObject: [
+          "query": q, "terms": SnippetIndex.queryTerms(q), "ours": r,
+        ]),
+        as: UTF8.self
+      )
+    }
+    try queryLines.joined(separator: "\n").write(
+      toFile: (out as NSString).appendingPathComponent("queries.jsonl"),
+      atomically: false,
+      encoding: .utf8
+    )
+    let summary: [String: Any] = [
+      "lessons": lessons, "snippets": snippets, "generate_seconds": generateSeconds,
+      "load_seconds": loadSeconds,
+      "index_build_seconds": buildSeconds, "query_ms_median": median(full),
+      "query_ms_p90": percentile(full, 0.9),
+      "query_filtered_ms_median": median(filtered), "query_plain_ms_median": median(plain),
+      "queries": queries,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+    try data.write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("ours.json")))
+    Console.write(
+      String(
+        format: """
+          corpus: %d lessons, %d snippets (generated in %.1f s, loaded and validated in %.1f s)
+          index build (FTS5, file): %.2f s
+          query, all curricula (BM25 + boosts + expansion): median %.2f ms, p90 %.2f ms
+          query, one curriculum + lesson boost:           median %.2f ms
+          query, plain BM25 body only:                    median %.2f ms
+          peer input: %@
+
+          """,
+        lessons,
+        snippets,
+        generateSeconds,
+        loadSeconds,
+        buildSeconds,
+        median(full),
+        percentile(full, 0.9),
+        median(filtered),
+        median(plain),
+        out
+      )
+    )
+  }
+
+  /// Words of the shipped curricula (when present) plus pronounceable made-up words, ~30,000 in all.
+  static func vocabulary(rng: inout SplitMix) -> [String] {
+    var words = Set<String>()
+    let shipped = CurriculumLibrary.load(root: "curricula")
+    for c in shipped.curricula {
+      for s in c.snippets {
+        for w in s.text.lowercased().split(whereSeparator: { !$0.isLetter }) { words.insert(String(w)) }
+      }
+    }
+    let onsets = [
+      "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "st", "tr", "pl", "br", "ch",
+    ]
+    let vowels = ["a", "e", "i", "o", "u", "ai", "ou", "ea"]
+    let codas = ["", "n", "r", "s", "t", "l", "m", "ng", "ck", "st"]
+    let suffixes = ["", "", "", "s", "ed", "ing", "ion", "al", "ly", "ness", "ment", "ity"]
+    while words.count < 30_000 {
+      var w = ""
+      for _ in 0 ..< (1 + Int(rng.next() % 3)) {
+        w +=
+          onsets[Int(rng.next() % UInt64(onsets.count))] + vowels[Int(rng.next() % UInt64(vowels.count))]
+          + codas[Int(rng.next() % UInt64(codas.count))]
+      }
+      words.insert(w + suffixes[Int(rng.next() % UInt64(suffixes.count))])
+    }
+    var list = words.sorted()
+    for i in stride(from: list.count - 1, to: 0, by: -1) { list.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+    return list
+  }
+}
+
+/// A small seeded generator for reproducible corpora.
+struct SplitMix {
+  private var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}
+
+/// Zipf-distributed ranks, as word frequencies in text are.
+struct Zipf {
+  private let cumulative: [Double]
+  init(count: Int, exponent: Double) {
+    var c: [Double] = []
+    var total = 0.0
+    for k in 1 ... count {
+      total += 1 / pow(Double(k), exponent)
+      c.append(total)
+    }
+    cumulative = c.map { $0 / total }
+  }
+  func sample(_ rng: inout SplitMix) -> Int {
+    let u = rng.unit()
+    var lo = 0
+    var hi = cumulative.count - 1
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if cumulative[mid] < u { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
+  }
+}
+
+func median(_ xs: [Double]) -> Double { percentile(xs, 0.5) }
+
+func percentile(_ xs: [Double], _ p: Double) -> Double {
+  guard !xs.isEmpty else { return 0 }
+  let s = xs.sorted()
+  return s[min(s.count - 1, Int(Double(s.count - 1) * p + 0.5))]
+}
