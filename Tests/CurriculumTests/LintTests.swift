@@ -236,4 +236,28 @@ import Testing
       #expect(c.lessons.contains { !$0.prerequisites.isEmpty })
     }
   }
+
+  /// The minimal example in curricula/README.md is a valid curriculum.
+  @Test func theDocumentedExampleIsValid() throws {
+    let readme = try String(
+      contentsOfFile: RetrievalTests.curricula + "/README.md",
+      encoding: .utf8
+    )
+    func block(after marker: String) throws -> String {
+      let start = try #require(readme.range(of: marker))
+      let fence = try #require(readme.range(of: "```", range: start.upperBound ..< readme.endIndex))
+      let bodyStart = try #require(readme.range(of: "\n", range: fence.upperBound ..< readme.endIndex))
+      let end = try #require(readme.range(of: "```", range: bodyStart.upperBound ..< readme.endIndex))
+      return String(readme[bodyStart.upperBound ..< end.lowerBound])
+    }
+    let ws = try Workspace([
+      "tides/curriculum.yaml": try block(after: "`curricula/tides/curriculum.yaml`:"),
+      "tides/lessons/the-moon.md": try block(after: "`curricula/tides/lessons/the-moon.md`:"),
+    ])
+    let library = CurriculumLibrary.load(root: ws.root.path)
+    #expect(library.diagnostics.isEmpty, "\(library.diagnostics)")
+    #expect(
+      library.curriculum("tides")?.lesson("the-moon")?.exercises.first?.answer.accepts("The Moon") == true
+    )
+  }
 }

@@ -23,18 +23,8 @@ import Testing
       for id in q.relevant { #expect(ids.contains(id), "unknown snippet id \(id)") }
     }
     let result = try RetrievalEvaluation.evaluate(questions, index: index)
-    print(
-      String(
-        format: "retrieval: %d questions, recall@3 %.3f, hit@3 %.3f, MRR %.3f",
-        questions.count,
-        result.recallAt3,
-        result.hitAt3,
-        result.meanReciprocalRank
-      )
-    )
-    for o in result.outcomes where (o.firstRelevantRank ?? 99) > 3 {
-      print("  missed: \(o.question.question) → \(o.ranked.prefix(3))")
-    }
+    print("retrieval: \(result.summary)")
+    for miss in result.misses { print("  missed: \(miss)") }
     #expect(result.recallAt3 >= 0.8)
   }
 
@@ -46,18 +36,8 @@ import Testing
       .appendingPathComponent("retrieval-questions-heldout.yaml").path
     let questions = try RetrievalEvaluation.loadQuestions(path: path)
     let result = try RetrievalEvaluation.evaluate(questions, index: index)
-    print(
-      String(
-        format: "retrieval (held out): %d questions, recall@3 %.3f, hit@3 %.3f, MRR %.3f",
-        questions.count,
-        result.recallAt3,
-        result.hitAt3,
-        result.meanReciprocalRank
-      )
-    )
-    for o in result.outcomes where (o.firstRelevantRank ?? 99) > 3 {
-      print("  missed: \(o.question.question) → \(o.ranked.prefix(3))")
-    }
+    print("retrieval (held out): \(result.summary)")
+    for miss in result.misses { print("  missed: \(miss)") }
     #expect(result.recallAt3 >= 0.7)
   }
 }

@@ -55,4 +55,22 @@ public struct RetrievalEvaluation: Sendable {
       meanReciprocalRank: rr / n
     )
   }
+
+  /// One line of figures, e.g. `78 questions: recall@3 0.857, hit@3 0.885, MRR 0.772`.
+  public var summary: String {
+    String(
+      format: "%d questions: recall@3 %.3f, hit@3 %.3f, MRR %.3f",
+      outcomes.count,
+      recallAt3,
+      hitAt3,
+      meanReciprocalRank
+    )
+  }
+
+  /// Questions whose first relevant snippet is not in the top 3, with what was ranked instead.
+  public var misses: [String] {
+    outcomes.filter { ($0.firstRelevantRank ?? .max) > 3 }.map {
+      "\($0.question.curriculum): \($0.question.question) → \($0.ranked.prefix(3).joined(separator: ", "))"
+    }
+  }
 }

@@ -6,7 +6,7 @@ struct CurriculumCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "curriculum",
     abstract: "Check and search curricula (curricula/<id>/curriculum.yaml + lessons/*.md).",
-    subcommands: [Lint.self, Search.self]
+    subcommands: [Lint.self, Search.self, Evaluate.self]
   )
 
   struct Lint: AsyncParsableCommand {
@@ -113,6 +113,36 @@ struct CurriculumCommand: AsyncParsableCommand {
           Console.write(String(format: "%.3f  %@\n", hit.score, hit.id))
           Console.write(hit.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n")
         }
+      }
+    }
+  }
+
+  struct Evaluate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "eval",
+      abstract: "Measure retrieval on labelled questions: recall@3, hit@3 and MRR.",
+      discussion: "QUESTIONS is a YAML list of {curriculum, question, relevant: [snippet ids]}."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
+    var curricula = "curricula"
+
+    @Argument(help: "Labelled question files.")
+    var questions: [String] = [
+      "Tests/CurriculumTests/Fixtures/retrieval-questions.yaml",
+      "Tests/CurriculumTests/Fixtures/retrieval-questions-heldout.yaml",
+    ]
+
+    func run() async throws {
+      let library = CurriculumLibrary.load(root: curricula)
+      let index = try SnippetIndex(library: library)
+      for file in questions {
+        let result = try RetrievalEvaluation.evaluate(
+          RetrievalEvaluation.loadQuestions(path: file),
+          index: index
+        )
+        Console.write("\(file): \(result.summary)\n")
+        for miss in result.misses { Console.write("  missed \(miss)\n") }
       }
     }
   }
