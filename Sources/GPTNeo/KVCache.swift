@@ -20,13 +20,10 @@ public final class KVCache {
     limit = c.maxPositionEmbeddings
     hidden = c.hiddenSize
     layers = c.numLayers
-    self.capacity = min(max(capacity, 1), limit)
-    keys = (0 ..< c.numLayers).map { _ in
-      .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize)
-    }
-    values = (0 ..< c.numLayers).map { _ in
-      .allocate(capacity: min(max(capacity, 1), c.maxPositionEmbeddings) * c.hiddenSize)
-    }
+    let positions = min(max(capacity, 1), limit)
+    self.capacity = positions
+    keys = (0 ..< c.numLayers).map { _ in .allocate(capacity: positions * c.hiddenSize) }
+    values = (0 ..< c.numLayers).map { _ in .allocate(capacity: positions * c.hiddenSize) }
   }
 
   deinit {

@@ -52,13 +52,7 @@ struct Generate: AsyncParsableCommand {
 
   func run() async throws {
     try await reportingErrors {
-      let clock = ContinuousClock()
-      let start = clock.now
-      let generator = TextGenerator(
-        model: try modelOptions.loadModel(),
-        tokenizer: try modelOptions.loadTokenizer()
-      )
-      let loadSeconds = (clock.now - start) / .seconds(1)
+      // Settings are checked before the (slower) model load.
       let parameters = GenerationParameters(
         maxNewTokens: maxNewTokens,
         temperature: temperature,
@@ -70,6 +64,13 @@ struct Generate: AsyncParsableCommand {
         stopAtEndOfText: !ignoreEOS
       )
       try parameters.validate()
+      let clock = ContinuousClock()
+      let start = clock.now
+      let generator = TextGenerator(
+        model: try modelOptions.loadModel(),
+        tokenizer: try modelOptions.loadTokenizer()
+      )
+      let loadSeconds = (clock.now - start) / .seconds(1)
       var result: GenerationResult?
       for try await event in generator.stream(prompt: prompt, parameters: parameters) {
         switch event {
