@@ -61,6 +61,7 @@ let package = Package(
     .testTarget(
       name: "CurriculumTests",
       dependencies: ["Curriculum"],
+      exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -72,18 +72,18 @@ import Testing
 
   @Test func queriesAreSafeAgainstFTSSyntax() throws {
     let library = CurriculumLibrary.load(root: RetrievalTests.curricula)
-    let index = try SnippetIndex(library: library)
+    let index = SnippetIndex(library: library)
     for query in ["\"unbalanced", "NEAR(a b)", "a OR", "* ^ -", "col:umn", "", "   ", "the of and"] {
-      _ = try index.search(query, limit: 3)
+      _ = index.search(query, limit: 3)
     }
-    #expect(try index.search("", limit: 3).isEmpty)
+    #expect(index.search("", limit: 3).isEmpty)
     #expect(QueryAnalyzer.matchExpression("What is 20% of 3/4?")?.contains("\"percent\"") == true)
   }
 
   @Test func filtersAndLessonBoosts() throws {
     let library = CurriculumLibrary.load(root: RetrievalTests.curricula)
-    let index = try SnippetIndex(library: library)
-    let all = try index.search("light energy", limit: 10)
+    let index = SnippetIndex(library: library)
+    let all = index.search("light energy", limit: 10)
     #expect(!all.isEmpty)
     #expect(
       try index.search("light energy", curriculum: "python-intro", limit: 10).allSatisfy {
@@ -91,8 +91,8 @@ import Testing
       }
     )
     // Favouring a lesson moves its snippets up without hiding the others.
-    let plain = try index.search("energy", curriculum: "photosynthesis", limit: 5)
-    let favoured = try index.search("energy", curriculum: "photosynthesis", lesson: "respiration", limit: 5)
+    let plain = index.search("energy", curriculum: "photosynthesis", limit: 5)
+    let favoured = index.search("energy", curriculum: "photosynthesis", lesson: "respiration", limit: 5)
     #expect(favoured.first?.lessonId == "respiration")
     #expect(plain.map(\.id) != favoured.map(\.id))
     #expect(zip(favoured, favoured.dropFirst()).allSatisfy { $0.score >= $1.score })
@@ -104,14 +104,14 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("snippets.sqlite").path
     var library = CurriculumLibrary.load(root: RetrievalTests.curricula)
-    let first = try SnippetIndex(library: library, path: path)
+    let first = try FTS5SnippetIndex(library: library, path: path)
     let count = first.snippetCount
     #expect(count == library.curricula.flatMap(\.snippets).count)
-    let reopened = try SnippetIndex(library: library, path: path)
+    let reopened = try FTS5SnippetIndex(library: library, path: path)
     #expect(reopened.fingerprint == first.fingerprint)
     // Change one snippet's text: a new fingerprint, and the index follows.
     library.curricula[0].lessons[0].snippets[0].text += " zyzzyva"
-    let changed = try SnippetIndex(library: library, path: path)
+    let changed = try FTS5SnippetIndex(library: library, path: path)
     #expect(changed.fingerprint != first.fingerprint)
     #expect(
       try changed.search("zyzzyva", limit: 1).first?.id == library.curricula[0].lessons[0].snippets[0].id

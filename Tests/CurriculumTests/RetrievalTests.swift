@@ -14,7 +14,7 @@ import Testing
   @Test func labelledQuestionsAreAnsweredInTheTopThree() throws {
     let library = CurriculumLibrary.load(root: Self.curricula)
     #expect(!library.hasErrors, "\(library.diagnostics)")
-    let index = try SnippetIndex(library: library)
+    let index = SnippetIndex(library: library)
     let questions = try RetrievalEvaluation.loadQuestions(path: Self.questions)
     #expect(questions.count >= 60)
     // Every labelled id exists: a renamed heading must update the set.
@@ -22,7 +22,7 @@ import Testing
     for q in questions {
       for id in q.relevant { #expect(ids.contains(id), "unknown snippet id \(id)") }
     }
-    let result = try RetrievalEvaluation.evaluate(questions, index: index)
+    let result = RetrievalEvaluation.evaluate(questions, index: index)
     print("retrieval: \(result.summary)")
     for miss in result.misses { print("  missed: \(miss)") }
     #expect(result.recallAt3 >= 0.8)
@@ -31,11 +31,11 @@ import Testing
   /// Questions never used for tuning: reported, and held to a lower bar than the tuned set.
   @Test func heldOutQuestions() throws {
     let library = CurriculumLibrary.load(root: Self.curricula)
-    let index = try SnippetIndex(library: library)
+    let index = SnippetIndex(library: library)
     let path = URL(fileURLWithPath: Self.questions).deletingLastPathComponent()
       .appendingPathComponent("retrieval-questions-heldout.yaml").path
     let questions = try RetrievalEvaluation.loadQuestions(path: path)
-    let result = try RetrievalEvaluation.evaluate(questions, index: index)
+    let result = RetrievalEvaluation.evaluate(questions, index: index)
     print("retrieval (held out): \(result.summary)")
     for miss in result.misses { print("  missed: \(miss)") }
     #expect(result.recallAt3 >= 0.7)

@@ -62,7 +62,7 @@ def main(folder):
                 gaps.extend((tenth - scores[position[i]]) / tenth for i in set(mine) - set(theirs) if tenth > 0)
 
     print(f"{ours['lessons']} lessons, {ours['snippets']} snippets, {len(queries)} queries")
-    print(f"{'':34}{'tutor (FTS5)':>16}{'rank_bm25':>16}{'ratio':>10}")
+    print(f"{'':34}{'tutor':>16}{'rank_bm25':>16}{'ratio':>10}")
     print(f"{'index build (s)':34}{ours['index_build_seconds']:>16.2f}{build:>16.2f}{build / ours['index_build_seconds']:>9.1f}x")
     pm = statistics.median(latencies)
     print(f"{'query, plain BM25, median (ms)':34}{ours['query_plain_ms_median']:>16.2f}{pm:>16.2f}{pm / ours['query_plain_ms_median']:>9.1f}x")

@@ -67,27 +67,55 @@ enum QueryAnalyzer {
     return out
   }
 
-  /// The FTS5 MATCH expression, or `nil` when the text has no words at all.
-  /// - Parameter synonyms: student word → the curriculum terms it stands for.
+  /// One thing a query looks for.
+  enum Term: Hashable {
+    /// A word, analysed (folded, stemmed) like the snippets.
+    case word(String)
+    /// Any indexed term starting with this text once stemmed (as FTS5 treats `text*`); kept
+    /// folded but unstemmed here.
+    case prefix(String)
+  }
+
+  /// The terms of a question, or none when it has no words at all.
+  /// - Parameters:
+  ///   - synonyms: student word → the curriculum terms it stands for.
+  ///   - expand: false gives the plain words only (no notation words, prefixes or synonyms).
+  static func terms(_ text: String, synonyms: [String: [String]] = [:], expand: Bool = true) -> [Term] {
+    let all = words(expand ? describeNotation(text) : text)
+    var kept = all.filter { !stopWords.contains($0) }
+    if kept.isEmpty { kept = all }  // a question made only of stop words still searches
+    var terms: [Term] = []
+    var seen: Set<Term> = []
+    func add(_ term: Term) { if seen.insert(term).inserted { terms.append(term) } }
+    for word in kept {
+      add(.word(word))
+      guard expand else { continue }
+      // A prefix catches derived forms the stemmer keeps apart (percent/percentage).
+      if word.count > prefixMinimumWordLength, word.allSatisfy(\.isLetter) {
+        add(.prefix(TextAnalyzer.fold(String(word.prefix(max(prefixMinimumLength, word.count - 3))))))
+      }
+      for term in synonyms[word] ?? [] { add(.word(term)) }
+    }
+    return terms
+  }
+
+  static let prefixMinimumWordLength = 4
+  static let prefixMinimumLength = 4
+
+  /// The same query as an FTS5 MATCH expression (every word quoted, so that FTS5 syntax typed by a
+  /// student means nothing); `nil` without words.
   static func matchExpression(
     _ text: String,
     synonyms: [String: [String]] = [:],
     expand: Bool = true
   ) -> String? {
-    let all = words(expand ? describeNotation(text) : text)
-    var kept = all.filter { !stopWords.contains($0) }
-    if kept.isEmpty { kept = all }  // a question made only of stop words still searches
-    guard !kept.isEmpty else { return nil }
-    var terms: [String] = []
-    var seen: Set<String> = []
-    func add(_ term: String) { if seen.insert(term).inserted { terms.append(term) } }
-    for word in kept {
-      add("\"\(word)\"")
-      guard expand else { continue }
-      // A prefix catches derived forms the stemmer keeps apart (percent/percentage).
-      if word.count > 5, word.allSatisfy(\.isLetter) { add("\(word.prefix(max(5, word.count - 3)))*") }
-      for term in synonyms[word] ?? [] { add("\"\(term)\"") }
-    }
-    return terms.joined(separator: " OR ")
+    let terms = terms(text, synonyms: synonyms, expand: expand)
+    guard !terms.isEmpty else { return nil }
+    return terms.map { term -> String in
+      switch term {
+      case .word(let w): return "\"\(w)\""
+      case .prefix(let p): return "\(p)*"
+      }
+    }.joined(separator: " OR ")
   }
 }

@@ -32,13 +32,13 @@ public struct RetrievalEvaluation: Sendable {
   }
 
   /// Runs every question through `index` (within its curriculum) and scores the rankings.
-  public static func evaluate(_ questions: [Question], index: SnippetIndex) throws -> RetrievalEvaluation {
+  public static func evaluate(_ questions: [Question], index: SnippetIndex) -> RetrievalEvaluation {
     var outcomes: [Outcome] = []
     var recall = 0.0
     var hits = 0.0
     var rr = 0.0
     for q in questions {
-      let ranked = try index.search(q.question, curriculum: q.curriculum, limit: 10).map(\.id)
+      let ranked = index.search(q.question, curriculum: q.curriculum, limit: 10).map(\.id)
       let relevant = Set(q.relevant)
       let top3 = Set(ranked.prefix(3))
       recall += Double(relevant.intersection(top3).count) / Double(max(relevant.count, 1))

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// One ranked search result.
 public struct SnippetHit: Sendable, Equatable, Codable {
@@ -12,20 +11,23 @@ public struct SnippetHit: Sendable, Equatable, Codable {
   public var lessonId: String
 }
 
-/// BM25 retrieval of lesson snippets on SQLite FTS5.
+/// BM25 retrieval of lesson snippets.
 ///
-/// Snippets live in an FTS5 table with three weighted columns: `title` (section heading and lesson
-/// title), `key_terms` and `body`, tokenized with `porter unicode61` (Unicode case folding and
-/// diacritics removal, Porter stemming). Queries drop English stop words. The index is its own
-/// database, rebuilt when the curricula's content changes (a fingerprint is stored with it).
+/// Each snippet has three weighted fields: `title` (section heading and lesson title), `key_terms`
+/// and `body`, analysed like SQLite FTS5's `porter unicode61 remove_diacritics 2` (Unicode case
+/// folding, diacritics removed, Porter stemming) and scored like FTS5's `bm25()` (see
+/// ``BM25Index``). Queries drop English stop words and are expanded with prefixes, notation words
+/// and the curriculum's synonyms (``QueryAnalyzer``). The index lives in memory and is built when
+/// the curricula are loaded (about 1 s per 100,000 snippets).
 ///
 /// ```swift
-/// let index = try SnippetIndex(library: library)            // in memory
-/// let hits = try index.search("why are leaves green", curriculum: "photosynthesis", limit: 3)
+/// let index = SnippetIndex(library: library)
+/// let hits = index.search("why are leaves green", curriculum: "photosynthesis", limit: 3)
 /// ```
 public final class SnippetIndex: Sendable {
-  /// Column weights for `bm25()`: a hit in a heading or key term counts more than one in the body.
+  /// Field weights, and the boosts for the lesson a student is on.
   public struct Weights: Sendable, Equatable {
+    /// A hit in a heading or key term counts more than one in the body.
     public var title = 2.5
     public var keyTerms = 3.0
     public var body = 1.0
@@ -35,101 +37,46 @@ public final class SnippetIndex: Sendable {
     public init() {}
   }
 
-  private let db: DatabaseQueue
   public let weights: Weights
-  /// Fingerprint of the curricula the index holds.
-  public let fingerprint: String
+  private let snippets: [Snippet]
+  private let index: BM25Index
+  /// Lesson key (`curriculum/lesson`) → its prerequisites' keys.
   private let prerequisites: [String: [String]]
-  /// Rowids of each curriculum's and each lesson's (`curriculum/lesson`) snippets, which are
-  /// inserted in library order and so are contiguous.
-  private let rowRanges: [String: ClosedRange<Int>]
   /// Per curriculum, student word → curriculum terms.
   private let synonyms: [String: [String: [String]]]
+  /// Document numbers of each curriculum's and each lesson's snippets (contiguous, in library order).
+  private let ranges: [String: Range<Int>]
 
-  /// Opens the index at `path` (or in memory when `nil`), rebuilding it when it was made from
-  /// other curricula.
-  public init(library: CurriculumLibrary, path: String? = nil, weights: Weights = Weights()) throws {
+  public init(library: CurriculumLibrary, weights: Weights = Weights()) {
     self.weights = weights
-    fingerprint = Self.fingerprint(library.curricula)
+    snippets = library.curricula.flatMap(\.snippets)
+    index = BM25Index(
+      documents: snippets.map { s in
+        [
+          s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)",
+          s.keyTerms.joined(separator: ", "), s.text,
+        ]
+      },
+      weights: [weights.title, weights.keyTerms, weights.body]
+    )
     var prerequisites: [String: [String]] = [:]
-    for c in library.curricula {
-      for l in c.lessons { prerequisites["\(c.id)/\(l.id)"] = l.prerequisites.map { "\(c.id)/\($0)" } }
-    }
-    self.prerequisites = prerequisites
-    var ranges: [String: ClosedRange<Int>] = [:]
-    var next = 1
+    var ranges: [String: Range<Int>] = [:]
+    var next = 0
     for c in library.curricula {
       let start = next
-      for l in c.lessons where !l.snippets.isEmpty {
-        ranges["\(c.id)/\(l.id)"] = next ... (next + l.snippets.count - 1)
+      for l in c.lessons {
+        prerequisites["\(c.id)/\(l.id)"] = l.prerequisites.map { "\(c.id)/\($0)" }
+        ranges["\(c.id)/\(l.id)"] = next ..< (next + l.snippets.count)
         next += l.snippets.count
       }
-      if next > start { ranges[c.id] = start ... (next - 1) }
+      ranges[c.id] = start ..< next
     }
-    rowRanges = ranges
+    self.prerequisites = prerequisites
+    self.ranges = ranges
     synonyms = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
-    var configuration = Configuration()
-    configuration.label = "snippet-index"
-    // Ranking reads each match's column sizes: keep the index's pages in memory (it is read-mostly
-    // and ~1 KB per snippet).
-    configuration.prepareDatabase { db in
-      try db.execute(sql: "PRAGMA cache_size = -131072")
-      try db.execute(sql: "PRAGMA mmap_size = 1073741824")
-    }
-    db =
-      try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
-      ?? DatabaseQueue(configuration: configuration)
-    let stored = try? db.read { db in
-      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'fingerprint'")
-    }
-    if stored != fingerprint {
-      try rebuild(with: library.curricula.flatMap(\.snippets))
-    }
   }
 
-  /// Whether the index was reused rather than rebuilt (for start-up logs).
-  public var snippetCount: Int {
-    (try? db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snippet") }) ?? 0
-  }
-
-  private func rebuild(with snippets: [Snippet]) throws {
-    try db.write { db in
-      try db.execute(
-        sql: """
-          DROP TABLE IF EXISTS snippet_fts;
-          DROP TABLE IF EXISTS snippet;
-          DROP TABLE IF EXISTS meta;
-          CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-          CREATE TABLE snippet (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            curriculum_id TEXT NOT NULL,
-            lesson_key TEXT NOT NULL,
-            lesson_id TEXT NOT NULL,
-            heading TEXT NOT NULL,
-            text TEXT NOT NULL);
-          CREATE VIRTUAL TABLE snippet_fts USING fts5(
-            title, key_terms, body, content='', tokenize='porter unicode61 remove_diacritics 2');
-          """
-      )
-      let insertSnippet = try db.makeStatement(
-        sql:
-          "INSERT INTO snippet (rowid, id, curriculum_id, lesson_key, lesson_id, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?)"
-      )
-      let insertFTS = try db.makeStatement(
-        sql: "INSERT INTO snippet_fts (rowid, title, key_terms, body) VALUES (?, ?, ?, ?)"
-      )
-      for (i, s) in snippets.enumerated() {
-        let title = s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)"
-        try insertSnippet.execute(arguments: [
-          i + 1, s.id, s.curriculumId, "\(s.curriculumId)/\(s.lessonId)", s.lessonId, s.heading, s.text,
-        ])
-        try insertFTS.execute(arguments: [i + 1, title, s.keyTerms.joined(separator: ", "), s.text])
-      }
-      try db.execute(sql: "CREATE INDEX snippet_curriculum ON snippet(curriculum_id)")
-      try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('fingerprint', ?)", arguments: [fingerprint])
-    }
-  }
+  public var snippetCount: Int { snippets.count }
 
   /// The best `limit` snippets for `query`, optionally within one curriculum; with `lesson`, hits in
   /// that lesson and its prerequisites are favoured.
@@ -141,68 +88,50 @@ public final class SnippetIndex: Sendable {
     lesson: String? = nil,
     limit: Int = 5,
     expandQuery: Bool = true
-  ) throws -> [SnippetHit] {
+  ) -> [SnippetHit] {
+    guard limit > 0 else { return [] }
+    var range: Range<Int>?
+    if let curriculum {
+      guard let r = ranges[curriculum] else { return [] }
+      range = r
+    }
     let words =
       curriculum.map { synonyms[$0] ?? [:] }
       ?? synonyms.values.reduce(into: [:]) { all, m in all.merge(m) { $0 + $1 } }
-    guard limit > 0, let match = QueryAnalyzer.matchExpression(query, synonyms: words, expand: expandQuery)
-    else {
-      return []
+    let terms = QueryAnalyzer.terms(query, synonyms: words, expand: expandQuery)
+    guard !terms.isEmpty else { return [] }
+    var scored = index.scores(for: terms, in: range)
+    if let curriculum, let lesson {
+      let key = "\(curriculum)/\(lesson)"
+      let boosts =
+        [(ranges[key], weights.lessonBoost)]
+        + (prerequisites[key] ?? []).map { (ranges[$0], weights.prerequisiteBoost) }
+      for i in scored.indices {
+        if let boost = boosts.first(where: { $0.0?.contains(scored[i].document) == true }) {
+          scored[i].score *= boost.1
+        }
+      }
     }
-    let w = weights
-    var lessonKey: String?
-    if let curriculum, let lesson { lessonKey = "\(curriculum)/\(lesson)" }
-    let favoured = lessonKey.map { [$0] + (prerequisites[$0] ?? []) } ?? []
-    return try db.read { db in
-      // Rank inside FTS5 first, limited to rowid ranges (snippets of a curriculum or a lesson are
-      // stored contiguously), and join the few winners to their text afterwards: joining every
-      // match before sorting cost ~100x more on large corpora.
-      func candidates(_ range: ClosedRange<Int>?) throws -> [Row] {
-        var arguments: StatementArguments = [match]
-        var filter = ""
-        if let range {
-          filter = " AND rowid BETWEEN ? AND ?"
-          arguments += [range.lowerBound, range.upperBound]
-        }
-        return try Row.fetchAll(
-          db,
-          sql: """
-            SELECT s.id, f.score, s.text, s.heading, s.curriculum_id, s.lesson_id, s.lesson_key
-            FROM (SELECT rowid, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body)) AS score
-                  FROM snippet_fts WHERE snippet_fts MATCH ?\(filter) ORDER BY score DESC LIMIT \(max(limit * 4, 20))) f
-            JOIN snippet s ON s.rowid = f.rowid
-            """,
-          arguments: arguments
-        )
-      }
-      // Candidates: the best overall (within the curriculum) plus the best within the favoured
-      // lessons, then re-ranked with the boosts.
-      if let curriculum, rowRanges[curriculum] == nil { return [] }
-      var rows = try candidates(curriculum.flatMap { rowRanges[$0] })
-      for key in favoured {
-        if let range = rowRanges[key] { rows += try candidates(range) }
-      }
-      var best: [String: SnippetHit] = [:]
-      for row in rows {
-        let key: String = row["lesson_key"]
-        var score: Double = row["score"]
-        if key == lessonKey {
-          score *= w.lessonBoost
-        } else if favoured.contains(key) {
-          score *= w.prerequisiteBoost
-        }
-        let hit = SnippetHit(
-          id: row["id"],
-          score: score,
-          text: row["text"],
-          heading: row["heading"],
-          curriculumId: row["curriculum_id"],
-          lessonId: row["lesson_id"]
-        )
-        best[hit.id] = hit
-      }
-      return Array(
-        best.values.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit)
+    // The best `limit` in one pass (a full sort of tens of thousands of matches would dominate).
+    func before(_ a: (document: Int, score: Double), _ b: (document: Int, score: Double)) -> Bool {
+      a.score > b.score || (a.score == b.score && snippets[a.document].id < snippets[b.document].id)
+    }
+    var top: [(document: Int, score: Double)] = []
+    top.reserveCapacity(limit + 1)
+    for candidate in scored where top.count < limit || before(candidate, top[top.count - 1]) {
+      let at = top.firstIndex { before(candidate, $0) } ?? top.count
+      top.insert(candidate, at: at)
+      if top.count > limit { top.removeLast() }
+    }
+    return top.map { d in
+      let s = snippets[d.document]
+      return SnippetHit(
+        id: s.id,
+        score: d.score,
+        text: s.text,
+        heading: s.heading,
+        curriculumId: s.curriculumId,
+        lessonId: s.lessonId
       )
     }
   }
@@ -212,29 +141,5 @@ public final class SnippetIndex: Sendable {
     let all = QueryAnalyzer.words(query)
     let kept = all.filter { !QueryAnalyzer.stopWords.contains($0) }
     return kept.isEmpty ? all : kept
-  }
-
-  /// FNV-1a over every snippet's content: changes whenever a curriculum's text does.
-  static func fingerprint(_ curricula: [Curriculum]) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    func mix(_ s: String) {
-      for b in s.utf8 {
-        hash ^= UInt64(b)
-        hash &*= 0x100_0000_01b3
-      }
-      hash ^= 0xff
-      hash &*= 0x100_0000_01b3
-    }
-    mix("schema-2")
-    for c in curricula {
-      for s in c.snippets {
-        mix(s.id)
-        mix(s.heading)
-        mix(s.lessonTitle)
-        mix(s.keyTerms.joined(separator: "\u{1F}"))
-        mix(s.text)
-      }
-    }
-    return String(hash, radix: 16)
   }
 }

@@ -78,14 +78,18 @@ struct BenchRetrieval: AsyncParsableCommand {
       throw ValidationError("generated corpus has errors: \(library.diagnostics.prefix(3))")
     }
     let snippets = library.curricula.reduce(0) { $0 + $1.snippets.count }
+    t = clock.now
+    let index = SnippetIndex(library: library)
+    let buildSeconds = (clock.now - t) / .seconds(1)
+    // The FTS5 reference, in its own SQLite file as a server would keep it.
     let indexPath = (out as NSString).appendingPathComponent("snippets.sqlite")
     t = clock.now
-    let index = try SnippetIndex(library: library, path: indexPath)
-    let buildSeconds = (clock.now - t) / .seconds(1)
+    let fts5 = try FTS5SnippetIndex(library: library, path: indexPath)
+    let fts5BuildSeconds = (clock.now - t) / .seconds(1)
     var plainWeights = SnippetIndex.Weights()
     plainWeights.title = 0
     plainWeights.keyTerms = 0
-    let plainIndex = try SnippetIndex(library: library, weights: plainWeights)
+    let plainIndex = SnippetIndex(library: library, weights: plainWeights)
 
     // 3. Queries: a few content words of a random snippet plus one content word from anywhere.
     // The 200 most frequent generated words play the part of stop words (in real text "the",
@@ -113,13 +117,25 @@ struct BenchRetrieval: AsyncParsableCommand {
         return (clock.now - start) / .milliseconds(1)
       }
     }
-    _ = try index.search(texts[0], limit: 10)  // warm the page cache
-    let full = try time { _ = try index.search($0, limit: 10) }
-    let filtered = try time { _ = try index.search($0, curriculum: "bench-0", lesson: "lesson-5", limit: 10) }
+    let full = time { _ = index.search($0, limit: 10) }
+    let filtered = time { _ = index.search($0, curriculum: "bench-0", lesson: "lesson-5", limit: 10) }
     var plainRankings: [[String]] = []
-    let plain = try time {
-      plainRankings.append(try plainIndex.search($0, limit: 10, expandQuery: false).map(\.id))
+    let plain = time { plainRankings.append(plainIndex.search($0, limit: 10, expandQuery: false).map(\.id)) }
+    _ = try fts5.search(texts[0], limit: 10)  // warm the page cache
+    let fts5Full = try time { _ = try fts5.search($0, limit: 10) }
+    let fts5Filtered = try time {
+      _ = try fts5.search($0, curriculum: "bench-0", lesson: "lesson-5", limit: 10)
     }
+    // Do the two engines agree? Top-10 overlap of the production rankings.
+    var agreement: [Double] = []
+    for q in texts {
+      let a = index.search(q, limit: 10).map(\.id)
+      let b = try fts5.search(q, limit: 10).map(\.id)
+      if !a.isEmpty || !b.isEmpty {
+        agreement.append(Double(Set(a).intersection(b).count) / Double(max(a.count, b.count)))
+      }
+    }
+    let overlap = agreement.reduce(0, +) / Double(max(agreement.count, 1))
 
     // 4. Files for the peer, which reads the same corpus and queries.
     let corpusLines = library.curricula.flatMap(\.snippets).map { s in
@@ -160,10 +176,13 @@ struct BenchRetrieval: AsyncParsableCommand {
       String(
         format: """
           corpus: %d lessons, %d snippets (generated in %.1f s, loaded and validated in %.1f s)
-          index build (FTS5, file): %.2f s
-          query, all curricula (BM25 + boosts + expansion): median %.2f ms, p90 %.2f ms
-          query, one curriculum + lesson boost:           median %.2f ms
-          query, plain BM25 body only:                    median %.2f ms
+                                                 in-memory BM25    SQLite FTS5
+          index build (s)                              %8.2f       %8.2f
+          query, all curricula, median (ms)            %8.2f       %8.2f
+          query, all curricula, p90 (ms)               %8.2f       %8.2f
+          query, one curriculum + lesson (ms)          %8.2f       %8.2f
+          query, plain BM25 body only (ms)             %8.2f
+          top-10 agreement of the two engines: %.3f
           peer input: %@
 
           """,
@@ -172,10 +191,15 @@ struct BenchRetrieval: AsyncParsableCommand {
         generateSeconds,
         loadSeconds,
         buildSeconds,
+        fts5BuildSeconds,
         median(full),
+        median(fts5Full),
         percentile(full, 0.9),
+        percentile(fts5Full, 0.9),
         median(filtered),
+        median(fts5Filtered),
         median(plain),
+        overlap,
         out
       )
     )

@@ -71,15 +71,6 @@ struct CurriculumCommand: AsyncParsableCommand {
     @Option(name: .customShort("k"), help: "Number of results.")
     var k = 5
 
-    @Option(
-      name: .long,
-      help: ArgumentHelp(
-        "Keep the index in this SQLite file (rebuilt when curricula change).",
-        valueName: "path"
-      )
-    )
-    var index: String?
-
     @Flag(name: .long, help: "Print a JSON list of {id, score, text}.")
     var json = false
 
@@ -99,8 +90,8 @@ struct CurriculumCommand: AsyncParsableCommand {
         Console.error("error: curriculum '\(curriculum)' has no lesson '\(lesson)'")
         throw ExitCode.failure
       }
-      let snippetIndex = try SnippetIndex(library: library, path: index)
-      let hits = try snippetIndex.search(query, curriculum: curriculum, lesson: lesson, limit: k)
+      let snippetIndex = SnippetIndex(library: library)
+      let hits = snippetIndex.search(query, curriculum: curriculum, lesson: lesson, limit: k)
       if json {
         let objects = hits.map { ["id": $0.id, "score": $0.score, "text": $0.text] as [String: Any] }
         let data = try JSONSerialization.data(
@@ -135,10 +126,10 @@ struct CurriculumCommand: AsyncParsableCommand {
 
     func run() async throws {
       let library = CurriculumLibrary.load(root: curricula)
-      let index = try SnippetIndex(library: library)
+      let index = SnippetIndex(library: library)
       for file in questions {
-        let result = try RetrievalEvaluation.evaluate(
-          RetrievalEvaluation.loadQuestions(path: file),
+        let result = RetrievalEvaluation.evaluate(
+          try RetrievalEvaluation.loadQuestions(path: file),
           index: index
         )
         Console.write("\(file): \(result.summary)\n")
