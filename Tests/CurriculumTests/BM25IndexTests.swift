@@ -12,7 +12,8 @@ import Testing
     let fts5 = try FTS5SnippetIndex(library: library)
     let heldOut = URL(fileURLWithPath: RetrievalTests.questions).deletingLastPathComponent()
       .appendingPathComponent("retrieval-questions-heldout.yaml").path
-    var questions = try (RetrievalEvaluation.loadQuestions(path: RetrievalTests.questions)
+    var questions = try
+      (RetrievalEvaluation.loadQuestions(path: RetrievalTests.questions)
       + RetrievalEvaluation.loadQuestions(path: heldOut)).map(\.question)
     questions += ["Photosynthèse and CAFÉ résumé", "running runs runner", "xylem phloem", "what"]
     var compared = 0
