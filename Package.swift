@@ -20,6 +20,9 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
   ],
   targets: [
     // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
@@ -43,6 +46,16 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // Generated from protos/ by tools/generate-api.sh; never edited by hand.
+    .target(
+      name: "TutorAPI",
+      dependencies: [
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
     .executableTarget(
       name: "tutor",
       dependencies: [
@@ -62,6 +75,11 @@ let package = Package(
       name: "CurriculumTests",
       dependencies: ["Curriculum"],
       exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TutorAPITests",
+      dependencies: ["TutorAPI"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
