@@ -15,25 +15,30 @@ import TutorAPI
         "tutor.v1.TutorService/StartSession", "tutor.v1.TutorService/GetSession",
         "tutor.v1.TutorService/ListSessions", "tutor.v1.TutorService/Ask (stream)",
         "tutor.v1.TutorService/SubmitAnswer", "tutor.v1.TutorService/EndSession",
-      ])
+      ]
+    )
     #expect(
       names(Tutor_V1_CurriculumService.Method.descriptors) == [
         "tutor.v1.CurriculumService/ListCurricula", "tutor.v1.CurriculumService/GetCurriculum",
         "tutor.v1.CurriculumService/GetLesson", "tutor.v1.CurriculumService/SearchSnippets",
         "tutor.v1.CurriculumService/ValidateCurriculum", "tutor.v1.CurriculumService/ReloadCurricula",
-      ])
+      ]
+    )
     #expect(
       names(Tutor_V1_AnalyticsService.Method.descriptors) == [
         "tutor.v1.AnalyticsService/ExportSessions (stream)", "tutor.v1.AnalyticsService/GetStudentProgress",
-      ])
+      ]
+    )
     #expect(
       names(Tutor_V1_ModelService.Method.descriptors) == [
         "tutor.v1.ModelService/GetModelInfo", "tutor.v1.ModelService/Generate (stream)",
-      ])
+      ]
+    )
     #expect(
       names(Grpc_Health_V1_Health.Method.descriptors) == [
         "grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch (stream)",
-      ])
+      ]
+    )
   }
 
   @Test func messagesRoundTripWithPresenceAndSnakeCaseNames() throws {
