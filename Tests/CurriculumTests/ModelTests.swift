@@ -86,7 +86,7 @@ import Testing
     let all = index.search("light energy", limit: 10)
     #expect(!all.isEmpty)
     #expect(
-      try index.search("light energy", curriculum: "python-intro", limit: 10).allSatisfy {
+      index.search("light energy", curriculum: "python-intro", limit: 10).allSatisfy {
         $0.curriculumId == "python-intro"
       }
     )
