@@ -13,6 +13,7 @@ let package = Package(
   products: [
     .library(name: "GPTNeo", targets: ["GPTNeo"]),
     .library(name: "Curriculum", targets: ["Curriculum"]),
+    .library(name: "TutorStore", targets: ["TutorStore"]),
     .executable(name: "tutor", targets: ["tutor"]),
   ],
   dependencies: [
@@ -46,6 +47,12 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // Students, sessions, turns, attempts and mastery in SQLite (GRDB, WAL, versioned migrations).
+    .target(
+      name: "TutorStore",
+      dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: swiftSettings
+    ),
     // Generated from protos/ by tools/generate-api.sh; never edited by hand.
     .target(
       name: "TutorAPI",
@@ -75,6 +82,11 @@ let package = Package(
       name: "CurriculumTests",
       dependencies: ["Curriculum"],
       exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TutorStoreTests",
+      dependencies: ["TutorStore"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

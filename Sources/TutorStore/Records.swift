@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+
+/// A tutoring session as stored.
+public struct StoredSession: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "session"
+
+  public enum State: String, Codable, Sendable { case active, ended }
+
+  public var id: String
+  public var studentId: String
+  public var curriculumId: String
+  public var lessonId: String
+  public var state: State
+  /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
+  public var createdAtMs: Int64
+  public var updatedAtMs: Int64
+  public var endedAtMs: Int64?
+
+  enum CodingKeys: String, CodingKey {
+    case id, state
+    case studentId = "student_id"
+    case curriculumId = "curriculum_id"
+    case lessonId = "lesson_id"
+    case createdAtMs = "created_at"
+    case updatedAtMs = "updated_at"
+    case endedAtMs = "ended_at"
+  }
+}
+
+/// One question and its answer. The row is written with the question before generation starts
+/// (status `answering`) and completed when generation ends.
+public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "turn"
+
+  public enum Status: String, Codable, Sendable {
+    case answering, completed, cancelled, interrupted, failed
+  }
+
+  public var id: String
+  public var sessionId: String
+  /// 0-based position in the session.
+  public var index: Int
+  public var question: String
+  public var answer: String
+  /// Snippet ids the answer was grounded in, best first (stored as a JSON array).
+  public var snippetIds: [String]
+  public var promptTokens: Int
+  public var completionTokens: Int
+  public var latencyMilliseconds: Int?
+  public var status: Status
+  /// `end_of_text`, `stop_sequence`, `length` or `cancelled`, once finished.
+  public var finishReason: String?
+  /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
+  public var createdAtMs: Int64
+  public var completedAtMs: Int64?
+
+  enum CodingKeys: String, CodingKey {
+    case id, question, answer, status
+    case sessionId = "session_id"
+    case index = "idx"
+    case snippetIds = "snippet_ids"
+    case promptTokens = "prompt_tokens"
+    case completionTokens = "completion_tokens"
+    case latencyMilliseconds = "latency_ms"
+    case finishReason = "finish_reason"
+    case createdAtMs = "created_at"
+    case completedAtMs = "completed_at"
+  }
+}
+
+/// A graded answer to an exercise.
+public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "attempt"
+
+  public var id: String
+  public var sessionId: String
+  public var studentId: String
+  public var curriculumId: String
+  public var lessonId: String
+  public var exerciseId: String
+  public var objectiveId: String?
+  public var answer: String
+  public var correct: Bool
+  /// Hints of the exercise revealed to the student before this attempt was graded.
+  public var hintsRevealed: Int
+  /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
+  public var createdAtMs: Int64
+
+  enum CodingKeys: String, CodingKey {
+    case id, answer, correct
+    case sessionId = "session_id"
+    case studentId = "student_id"
+    case curriculumId = "curriculum_id"
+    case lessonId = "lesson_id"
+    case exerciseId = "exercise_id"
+    case objectiveId = "objective_id"
+    case hintsRevealed = "hints_revealed"
+    case createdAtMs = "created_at"
+  }
+}
+
+/// A student's current mastery estimate of one objective.
+public struct StoredMastery: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "mastery"
+
+  public var studentId: String
+  public var curriculumId: String
+  public var objectiveId: String
+  public var probability: Double
+  public var updatedAtMs: Int64
+
+  enum CodingKeys: String, CodingKey {
+    case probability
+    case studentId = "student_id"
+    case curriculumId = "curriculum_id"
+    case objectiveId = "objective_id"
+    case updatedAtMs = "updated_at"
+  }
+}
+
+extension Date {
+  /// Milliseconds since 1970, as the store keeps times.
+  public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+  public init(millisecondsSince1970 ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}
+
+extension StoredSession {
+  public var createdAt: Date { Date(millisecondsSince1970: createdAtMs) }
+  public var updatedAt: Date { Date(millisecondsSince1970: updatedAtMs) }
+  public var endedAt: Date? { endedAtMs.map(Date.init(millisecondsSince1970:)) }
+}
+
+extension StoredTurn {
+  public var createdAt: Date { Date(millisecondsSince1970: createdAtMs) }
+  public var completedAt: Date? { completedAtMs.map(Date.init(millisecondsSince1970:)) }
+}

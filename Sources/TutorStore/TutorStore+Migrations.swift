@@ -1,0 +1,85 @@
+import GRDB
+
+extension TutorStore {
+  /// Versioned schema. Migrations are append-only: a released migration is never edited.
+  /// Times are INTEGER milliseconds since 1970 (UTC): exact to compare and to page on.
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1: students, sessions, turns, attempts, mastery") { db in
+      try db.create(table: "student") { t in
+        t.primaryKey("id", .text)
+        t.column("created_at", .integer).notNull()
+      }
+      try db.create(table: "session") { t in
+        t.primaryKey("id", .text)
+        t.column("student_id", .text).notNull().references("student", onDelete: .cascade)
+        t.column("curriculum_id", .text).notNull()
+        t.column("lesson_id", .text).notNull()
+        t.column("state", .text).notNull().check { ["active", "ended"].contains($0) }
+        t.column("created_at", .integer).notNull()
+        t.column("updated_at", .integer).notNull()
+        t.column("ended_at", .integer)
+      }
+      try db.create(index: "session_by_student", on: "session", columns: ["student_id", "created_at", "id"])
+      try db.create(
+        index: "session_by_curriculum",
+        on: "session",
+        columns: ["curriculum_id", "created_at", "id"]
+      )
+      try db.create(table: "turn") { t in
+        t.primaryKey("id", .text)
+        t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+        t.column("idx", .integer).notNull()
+        t.column("question", .text).notNull()
+        t.column("answer", .text).notNull().defaults(to: "")
+        t.column("snippet_ids", .jsonText).notNull().defaults(to: "[]")
+        t.column("prompt_tokens", .integer).notNull().defaults(to: 0)
+        t.column("completion_tokens", .integer).notNull().defaults(to: 0)
+        t.column("latency_ms", .integer)
+        t.column("status", .text).notNull()
+          .check { ["answering", "completed", "cancelled", "interrupted", "failed"].contains($0) }
+        t.column("finish_reason", .text)
+        t.column("created_at", .integer).notNull()
+        t.column("completed_at", .integer)
+        t.uniqueKey(["session_id", "idx"])
+      }
+      try db.create(index: "turn_by_status", on: "turn", columns: ["status"])
+      try db.create(table: "attempt") { t in
+        t.primaryKey("id", .text)
+        t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+        t.column("student_id", .text).notNull().references("student", onDelete: .cascade)
+        t.column("curriculum_id", .text).notNull()
+        t.column("lesson_id", .text).notNull()
+        t.column("exercise_id", .text).notNull()
+        t.column("objective_id", .text)
+        t.column("answer", .text).notNull()
+        t.column("correct", .boolean).notNull()
+        t.column("hints_revealed", .integer).notNull()
+        t.column("created_at", .integer).notNull()
+      }
+      try db.create(
+        index: "attempt_by_student",
+        on: "attempt",
+        columns: ["student_id", "curriculum_id", "created_at"]
+      )
+      try db.create(table: "mastery") { t in
+        t.column("student_id", .text).notNull().references("student", onDelete: .cascade)
+        t.column("curriculum_id", .text).notNull()
+        t.column("objective_id", .text).notNull()
+        t.column("probability", .double).notNull()
+        t.column("updated_at", .integer).notNull()
+        t.primaryKey(["student_id", "curriculum_id", "objective_id"])
+      }
+      try db.create(table: "mastery_history") { t in
+        t.autoIncrementedPrimaryKey("id")
+        t.column("student_id", .text).notNull().references("student", onDelete: .cascade)
+        t.column("curriculum_id", .text).notNull()
+        t.column("objective_id", .text).notNull()
+        t.column("probability", .double).notNull()
+        t.column("attempt_id", .text).references("attempt", onDelete: .cascade)
+        t.column("created_at", .integer).notNull()
+      }
+    }
+    return migrator
+  }
+}

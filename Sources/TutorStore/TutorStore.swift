@@ -1,0 +1,313 @@
+import Foundation
+import GRDB
+
+/// The learning record: students, sessions, turns, attempts and mastery, in one SQLite database
+/// (WAL mode, versioned migrations).
+///
+/// Every write is a transaction that is durable when the call returns, so a server can
+/// acknowledge what it stored. A turn's question is stored before its answer is generated; turns
+/// still `answering` when the process died are marked `interrupted` by
+/// ``markInterruptedTurns()`` at the next start.
+///
+/// ```swift
+/// let store = try TutorStore(path: "data/tutor.sqlite")
+/// let interrupted = try await store.markInterruptedTurns()
+/// let session = try await store.startSession(studentId: "s-17", curriculumId: "fractions-ratios", lessonId: "ratios")
+/// var turn = try await store.beginTurn(sessionId: session.id, question: "What is a ratio?", snippetIds: [], promptTokens: 120)
+/// ```
+public final class TutorStore: Sendable {
+  let pool: DatabasePool
+
+  /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+  public init(path: String) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    var configuration = Configuration()
+    configuration.label = "tutor-store"
+    configuration.busyMode = .timeout(10)
+    // FULL synchronous in WAL mode: a committed transaction survives power loss, not only a crash.
+    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    pool = try DatabasePool(path: path, configuration: configuration)
+    try Self.migrator.migrate(pool)
+  }
+
+  /// The current time in the store's unit (milliseconds since 1970).
+  static func now() -> Int64 { Date().millisecondsSince1970 }
+
+  /// `PRAGMA integrity_check`: "ok" for a sound database.
+  public func integrityCheck() throws -> String {
+    try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+  }
+
+  // MARK: Sessions
+
+  /// Starts a session, creating the student on first use.
+  public func startSession(
+    studentId: String,
+    curriculumId: String,
+    lessonId: String
+  ) async throws -> StoredSession {
+    try await pool.write { db in
+      let now = Self.now()
+      try db.execute(
+        sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
+        arguments: [studentId, now]
+      )
+      let session = StoredSession(
+        id: UUID().uuidString.lowercased(),
+        studentId: studentId,
+        curriculumId: curriculumId,
+        lessonId: lessonId,
+        state: .active,
+        createdAtMs: now,
+        updatedAtMs: now,
+        endedAtMs: nil
+      )
+      try session.insert(db)
+      return session
+    }
+  }
+
+  public func session(id: String) async throws -> StoredSession? {
+    try await pool.read { db in try StoredSession.fetchOne(db, key: id) }
+  }
+
+  /// A session's turns, oldest first.
+  public func turns(sessionId: String) async throws -> [StoredTurn] {
+    try await pool.read { db in
+      try StoredTurn.filter(Column("session_id") == sessionId).order(Column("idx")).fetchAll(db)
+    }
+  }
+
+  /// Ends a session; returns it, or nil when it does not exist.
+  public func endSession(id: String) async throws -> StoredSession? {
+    try await pool.write { db in
+      guard var session = try StoredSession.fetchOne(db, key: id) else { return nil }
+      if session.state == .active {
+        let now = Self.now()
+        session.state = .ended
+        session.endedAtMs = now
+        session.updatedAtMs = now
+        try session.update(db)
+      }
+      return session
+    }
+  }
+
+  /// One page of sessions of a student and/or a curriculum, newest first.
+  /// - Parameter pageToken: the `nextPageToken` of the previous page, or nil for the first.
+  /// - Throws: ``TutorStoreError/invalidPageToken`` for a token this store did not make.
+  public func listSessions(
+    studentId: String?,
+    curriculumId: String?,
+    pageSize: Int,
+    pageToken: String?
+  ) async throws -> (sessions: [StoredSession], nextPageToken: String?) {
+    let size = max(1, pageSize)
+    let cursor = try pageToken.map(PageCursor.init(token:))
+    return try await pool.read { db in
+      var request = StoredSession.all()
+      if let studentId { request = request.filter(Column("student_id") == studentId) }
+      if let curriculumId { request = request.filter(Column("curriculum_id") == curriculumId) }
+      if let cursor {
+        request = request.filter(
+          Column("created_at") < cursor.createdAtMs
+            || (Column("created_at") == cursor.createdAtMs && Column("id") < cursor.id)
+        )
+      }
+      let rows = try request.order(Column("created_at").desc, Column("id").desc).limit(size + 1).fetchAll(db)
+      let page = Array(rows.prefix(size))
+      let next =
+        rows.count > size ? page.last.map { PageCursor(createdAtMs: $0.createdAtMs, id: $0.id).token } : nil
+      return (page, next)
+    }
+  }
+
+  // MARK: Turns
+
+  /// Stores a question before its answer is generated (status `answering`).
+  /// - Throws: ``TutorStoreError/sessionNotFound(_:)`` or ``TutorStoreError/sessionEnded(_:)``.
+  public func beginTurn(
+    sessionId: String,
+    question: String,
+    snippetIds: [String],
+    promptTokens: Int
+  ) async throws -> StoredTurn {
+    try await pool.write { db in
+      guard var session = try StoredSession.fetchOne(db, key: sessionId) else {
+        throw TutorStoreError.sessionNotFound(sessionId)
+      }
+      guard session.state == .active else { throw TutorStoreError.sessionEnded(sessionId) }
+      let index =
+        try Int.fetchOne(
+          db,
+          sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM turn WHERE session_id = ?",
+          arguments: [sessionId]
+        )
+        ?? 0
+      let now = Self.now()
+      let turn = StoredTurn(
+        id: UUID().uuidString.lowercased(),
+        sessionId: sessionId,
+        index: index,
+        question: question,
+        answer: "",
+        snippetIds: snippetIds,
+        promptTokens: promptTokens,
+        completionTokens: 0,
+        latencyMilliseconds: nil,
+        status: .answering,
+        finishReason: nil,
+        createdAtMs: now,
+        completedAtMs: nil
+      )
+      try turn.insert(db)
+      session.updatedAtMs = now
+      try session.update(db)
+      return turn
+    }
+  }
+
+  /// Stores the end of a turn: its answer (complete or partial), usage and how it ended.
+  @discardableResult
+  public func finishTurn(
+    id: String,
+    answer: String,
+    completionTokens: Int,
+    latencyMilliseconds: Int,
+    status: StoredTurn.Status,
+    finishReason: String?
+  ) async throws -> StoredTurn {
+    try await pool.write { db in
+      guard var turn = try StoredTurn.fetchOne(db, key: id) else { throw TutorStoreError.turnNotFound(id) }
+      turn.answer = answer
+      turn.completionTokens = completionTokens
+      turn.latencyMilliseconds = latencyMilliseconds
+      turn.status = status
+      turn.finishReason = finishReason
+      turn.completedAtMs = Self.now()
+      try turn.update(db)
+      return turn
+    }
+  }
+
+  /// Marks turns left `answering` by a previous process as `interrupted`; returns how many.
+  /// Call once at start-up, before serving.
+  public func markInterruptedTurns() async throws -> Int {
+    try await pool.write { db in
+      try db.execute(
+        sql: "UPDATE turn SET status = 'interrupted', completed_at = ? WHERE status = 'answering'",
+        arguments: [Self.now()]
+      )
+      return db.changesCount
+    }
+  }
+
+  // MARK: Attempts and mastery
+
+  /// Stores a graded attempt and, when given, the objective's new mastery (current value and
+  /// history) in one transaction.
+  public func recordAttempt(_ attempt: StoredAttempt, mastery: Double? = nil) async throws {
+    try await pool.write { db in
+      try attempt.insert(db)
+      if let mastery, let objective = attempt.objectiveId {
+        try StoredMastery(
+          studentId: attempt.studentId,
+          curriculumId: attempt.curriculumId,
+          objectiveId: objective,
+          probability: mastery,
+          updatedAtMs: attempt.createdAtMs
+        ).save(db)
+        try db.execute(
+          sql: """
+            INSERT INTO mastery_history (student_id, curriculum_id, objective_id, probability, attempt_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            attempt.studentId, attempt.curriculumId, objective, mastery, attempt.id, attempt.createdAtMs,
+          ]
+        )
+      }
+    }
+  }
+
+  /// A student's mastery estimates, optionally in one curriculum.
+  public func mastery(studentId: String, curriculumId: String? = nil) async throws -> [StoredMastery] {
+    try await pool.read { db in
+      var request = StoredMastery.filter(Column("student_id") == studentId)
+      if let curriculumId { request = request.filter(Column("curriculum_id") == curriculumId) }
+      return try request.order(Column("curriculum_id"), Column("objective_id")).fetchAll(db)
+    }
+  }
+
+  // MARK: Privacy
+
+  /// What ``deleteStudentData(studentId:)`` removed.
+  public struct DeletionReport: Sendable, Equatable {
+    public var sessions = 0
+    public var turns = 0
+    public var attempts = 0
+    public var masteryRecords = 0
+  }
+
+  /// Removes a student and everything recorded about them, in one transaction.
+  public func deleteStudentData(studentId: String) async throws -> DeletionReport {
+    try await pool.write { db in
+      func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [studentId]) ?? 0 }
+      let report = DeletionReport(
+        sessions: try count("SELECT COUNT(*) FROM session WHERE student_id = ?"),
+        turns: try count(
+          "SELECT COUNT(*) FROM turn JOIN session ON session.id = turn.session_id WHERE student_id = ?"
+        ),
+        attempts: try count("SELECT COUNT(*) FROM attempt WHERE student_id = ?"),
+        masteryRecords: try count("SELECT COUNT(*) FROM mastery WHERE student_id = ?")
+          + count("SELECT COUNT(*) FROM mastery_history WHERE student_id = ?")
+      )
+      // Foreign keys cascade from the student to everything else.
+      try db.execute(sql: "DELETE FROM student WHERE id = ?", arguments: [studentId])
+      return report
+    }
+  }
+}
+
+/// Errors a caller maps to a status (NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT).
+public enum TutorStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+  case sessionNotFound(String)
+  case sessionEnded(String)
+  case turnNotFound(String)
+  case invalidPageToken
+
+  public var description: String {
+    switch self {
+    case .sessionNotFound(let id): return "no session '\(id)'"
+    case .sessionEnded(let id): return "session '\(id)' has ended"
+    case .turnNotFound(let id): return "no turn '\(id)'"
+    case .invalidPageToken: return "page_token is not one this server issued"
+    }
+  }
+}
+
+/// Keyset paging position: the last session of a page, as an opaque token.
+struct PageCursor {
+  var createdAtMs: Int64
+  var id: String
+
+  init(createdAtMs: Int64, id: String) {
+    self.createdAtMs = createdAtMs
+    self.id = id
+  }
+
+  init(token: String) throws {
+    guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8) else {
+      throw TutorStoreError.invalidPageToken
+    }
+    let parts = text.split(separator: "|", maxSplits: 1)
+    guard parts.count == 2, let ms = Int64(parts[0]) else { throw TutorStoreError.invalidPageToken }
+    createdAtMs = ms
+    id = String(parts[1])
+  }
+
+  var token: String { Data("\(createdAtMs)|\(id)".utf8).base64EncodedString() }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+@testable import TutorStore
+
+/// The learning record on real temporary databases.
+@Suite struct TutorStoreTests {
+  /// A fresh database file, removed afterwards.
+  final class TemporaryDatabase {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "store-\(UUID().uuidString)"
+    )
+    var path: String { directory.appendingPathComponent("data/tutor.sqlite").path }
+    deinit { try? FileManager.default.removeItem(at: directory) }
+  }
+
+  @Test func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening() async throws {
+    let db = TemporaryDatabase()
+    let store = try TutorStore(path: db.path)  // creates the missing folder
+    let session = try await store.startSession(
+      studentId: "amira",
+      curriculumId: "photosynthesis",
+      lessonId: "plant-cells"
+    )
+    let turn = try await store.beginTurn(
+      sessionId: session.id,
+      question: "Why are leaves green?",
+      snippetIds: ["photosynthesis/plant-cells#chloroplasts"],
+      promptTokens: 312
+    )
+    #expect(turn.index == 0 && turn.status == .answering)
+    try await store.finishTurn(
+      id: turn.id,
+      answer: "Chlorophyll reflects green light.",
+      completionTokens: 9,
+      latencyMilliseconds: 850,
+      status: .completed,
+      finishReason: "stop_sequence"
+    )
+    let second = try await store.beginTurn(
+      sessionId: session.id,
+      question: "And at night?",
+      snippetIds: [],
+      promptTokens: 400
+    )
+    #expect(second.index == 1)
+
+    // A new process opens the same file: everything acknowledged is there.
+    let reopened = try TutorStore(path: db.path)
+    #expect(try await reopened.session(id: session.id) == session.with(updatedAtMs: second.createdAtMs))
+    let turns = try await reopened.turns(sessionId: session.id)
+    #expect(turns.map(\.question) == ["Why are leaves green?", "And at night?"])
+    #expect(turns[0].answer == "Chlorophyll reflects green light.")
+    #expect(turns[0].snippetIds == ["photosynthesis/plant-cells#chloroplasts"])
+    #expect(turns[0].status == .completed && turns[0].finishReason == "stop_sequence")
+    #expect(
+      turns[0].promptTokens == 312 && turns[0].completionTokens == 9 && turns[0].latencyMilliseconds == 850
+    )
+
+    // The second turn was still answering when "the server died": it is marked, not lost.
+    #expect(try await reopened.markInterruptedTurns() == 1)
+    #expect(try await reopened.turns(sessionId: session.id).last?.status == .interrupted)
+    #expect(try await reopened.markInterruptedTurns() == 0)
+    #expect(try reopened.integrityCheck() == "ok")
+  }
+
+  @Test func endedAndUnknownSessionsRefuseTurns() async throws {
+    let db = TemporaryDatabase()
+    let store = try TutorStore(path: db.path)
+    await #expect(throws: TutorStoreError.sessionNotFound("nope")) {
+      try await store.beginTurn(sessionId: "nope", question: "q", snippetIds: [], promptTokens: 1)
+    }
+    let session = try await store.startSession(
+      studentId: "ben",
+      curriculumId: "python-intro",
+      lessonId: "loops"
+    )
+    let ended = try await store.endSession(id: session.id)
+    #expect(ended?.state == .ended && ended?.endedAt != nil)
+    await #expect(throws: TutorStoreError.sessionEnded(session.id)) {
+      try await store.beginTurn(sessionId: session.id, question: "q", snippetIds: [], promptTokens: 1)
+    }
+    #expect(try await store.endSession(id: "nope") == nil)
+  }
+
+  @Test func sessionsArePagedNewestFirstWithoutGapsOrRepeats() async throws {
+    let db = TemporaryDatabase()
+    let store = try TutorStore(path: db.path)
+    var created: [String] = []
+    for i in 0 ..< 7 {
+      created.append(
+        try await store.startSession(
+          studentId: i % 2 == 0 ? "chen" : "dara",
+          curriculumId: "fractions-ratios",
+          lessonId: "ratios"
+        ).id
+      )
+    }
+    _ = try await store.startSession(studentId: "chen", curriculumId: "python-intro", lessonId: "lists")
+    var seen: [String] = []
+    var token: String?
+    repeat {
+      let page = try await store.listSessions(
+        studentId: nil,
+        curriculumId: "fractions-ratios",
+        pageSize: 3,
+        pageToken: token
+      )
+      #expect(page.sessions.count <= 3)
+      seen += page.sessions.map(\.id)
+      token = page.nextPageToken
+    } while token != nil
+    #expect(Set(seen) == Set(created))
+    #expect(seen.count == created.count)
+    let chen = try await store.listSessions(
+      studentId: "chen",
+      curriculumId: nil,
+      pageSize: 50,
+      pageToken: nil
+    )
+    #expect(chen.sessions.count == 5 && chen.nextPageToken == nil)
+    #expect(zip(chen.sessions, chen.sessions.dropFirst()).allSatisfy { $0.createdAtMs >= $1.createdAtMs })
+    await #expect(throws: TutorStoreError.invalidPageToken) {
+      try await store.listSessions(
+        studentId: "chen",
+        curriculumId: nil,
+        pageSize: 2,
+        pageToken: "not-a-token"
+      )
+    }
+  }
+
+  @Test func attemptsUpdateMasteryAndDeletionRemovesEverything() async throws {
+    let db = TemporaryDatabase()
+    let store = try TutorStore(path: db.path)
+    let session = try await store.startSession(
+      studentId: "eve",
+      curriculumId: "fractions-ratios",
+      lessonId: "ratios"
+    )
+    let other = try await store.startSession(
+      studentId: "finn",
+      curriculumId: "fractions-ratios",
+      lessonId: "ratios"
+    )
+    _ = try await store.beginTurn(
+      sessionId: session.id,
+      question: "What is 12:8?",
+      snippetIds: [],
+      promptTokens: 10
+    )
+    for (i, correct) in [false, true].enumerated() {
+      try await store.recordAttempt(
+        StoredAttempt(
+          id: "a\(i)",
+          sessionId: session.id,
+          studentId: "eve",
+          curriculumId: "fractions-ratios",
+          lessonId: "ratios",
+          exerciseId: "fr-ratio-simplify",
+          objectiveId: "write-simplify-ratio",
+          answer: correct ? "3:2" : "6:4",
+          correct: correct,
+          hintsRevealed: 1,
+          createdAtMs: Date().millisecondsSince1970
+        ),
+        mastery: correct ? 0.62 : 0.21
+      )
+    }
+    let mastery = try await store.mastery(studentId: "eve")
+    #expect(mastery.count == 1)
+    #expect(mastery.first?.probability == 0.62)
+
+    let report = try await store.deleteStudentData(studentId: "eve")
+    #expect(report == .init(sessions: 1, turns: 1, attempts: 2, masteryRecords: 3))
+    #expect(try await store.session(id: session.id) == nil)
+    #expect(try await store.mastery(studentId: "eve").isEmpty)
+    #expect(try await store.session(id: other.id) != nil)  // other students untouched
+    #expect(try store.integrityCheck() == "ok")
+  }
+}
+
+extension StoredSession {
+  fileprivate func with(updatedAtMs: Int64) -> StoredSession {
+    var copy = self
+    copy.updatedAtMs = updatedAtMs
+    return copy
+  }
+}
