@@ -47,6 +47,15 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // The tutoring core: prompts from lesson, snippets and history within the model's context.
+    .target(
+      name: "Tutoring",
+      dependencies: [
+        "Curriculum",
+        .product(name: "Mustache", package: "swift-mustache"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // Students, sessions, turns, attempts and mastery in SQLite (GRDB, WAL, versioned migrations).
     .target(
       name: "TutorStore",
@@ -82,6 +91,11 @@ let package = Package(
       name: "CurriculumTests",
       dependencies: ["Curriculum"],
       exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TutoringTests",
+      dependencies: ["Tutoring", "GPTNeo"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -9,6 +9,22 @@ public struct SnippetHit: Sendable, Equatable, Codable {
   public var heading: String
   public var curriculumId: String
   public var lessonId: String
+
+  public init(
+    id: String,
+    score: Double,
+    text: String,
+    heading: String,
+    curriculumId: String,
+    lessonId: String
+  ) {
+    self.id = id
+    self.score = score
+    self.text = text
+    self.heading = heading
+    self.curriculumId = curriculumId
+    self.lessonId = lessonId
+  }
 }
 
 /// BM25 retrieval of lesson snippets.
