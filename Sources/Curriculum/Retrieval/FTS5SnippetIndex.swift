@@ -50,7 +50,7 @@ public final class FTS5SnippetIndex: Sendable {
       if next > start { ranges[c.id] = start ... (next - 1) }
     }
     rowRanges = ranges
-    synonyms = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
+    synonyms = SnippetIndex.synonymTable(library)
     var configuration = Configuration()
     configuration.label = "snippet-index"
     // Ranking reads each match's column sizes: keep the index's pages in memory (it is read-mostly
@@ -125,9 +125,7 @@ public final class FTS5SnippetIndex: Sendable {
     limit: Int = 5,
     expandQuery: Bool = true
   ) throws -> [SnippetHit] {
-    let words =
-      curriculum.map { synonyms[$0] ?? [:] }
-      ?? synonyms.values.reduce(into: [:]) { all, m in all.merge(m) { $0 + $1 } }
+    let words = synonyms[curriculum ?? ""] ?? [:]
     guard limit > 0, let match = QueryAnalyzer.matchExpression(query, synonyms: words, expand: expandQuery)
     else {
       return []

@@ -58,7 +58,7 @@ public final class SnippetIndex: Sendable {
   private let index: BM25Index
   /// Lesson key (`curriculum/lesson`) → its prerequisites' keys.
   private let prerequisites: [String: [String]]
-  /// Per curriculum, student word → curriculum terms.
+  /// Per curriculum id, student word → curriculum terms; "" holds every curriculum's.
   private let synonyms: [String: [String: [String]]]
   /// Document numbers of each curriculum's and each lesson's snippets (contiguous, in library order).
   private let ranges: [String: Range<Int>]
@@ -89,7 +89,7 @@ public final class SnippetIndex: Sendable {
     }
     self.prerequisites = prerequisites
     self.ranges = ranges
-    synonyms = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
+    synonyms = Self.synonymTable(library)
   }
 
   public var snippetCount: Int { snippets.count }
@@ -111,9 +111,7 @@ public final class SnippetIndex: Sendable {
       guard let r = ranges[curriculum] else { return [] }
       range = r
     }
-    let words =
-      curriculum.map { synonyms[$0] ?? [:] }
-      ?? synonyms.values.reduce(into: [:]) { all, m in all.merge(m) { $0 + $1 } }
+    let words = synonyms[curriculum ?? ""] ?? [:]
     let terms = QueryAnalyzer.terms(query, synonyms: words, expand: expandQuery)
     guard !terms.isEmpty else { return [] }
     var scored = index.scores(for: terms, in: range)
@@ -150,6 +148,14 @@ public final class SnippetIndex: Sendable {
         lessonId: s.lessonId
       )
     }
+  }
+
+  /// Synonyms by curriculum id, plus all of them merged under "" for searches across curricula
+  /// (built once, not per query).
+  static func synonymTable(_ library: CurriculumLibrary) -> [String: [String: [String]]] {
+    var table = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
+    table[""] = library.curricula.reduce(into: [:]) { all, c in all.merge(c.synonyms) { $0 + $1 } }
+    return table
   }
 
   /// The words a query searches for before expansion (case-folded, stop words removed).
