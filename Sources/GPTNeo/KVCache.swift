@@ -34,8 +34,6 @@ public final class KVCache {
   /// Forgets every position (the buffers are kept for reuse).
   public func reset() { count = 0 }
 
-  /// Drops positions from the end, e.g. to re-run a suffix.
-  public func truncate(to n: Int) { count = min(max(n, 0), count) }
 
   /// Makes room for `n` more positions; the caller has checked `count + n <= limit`.
   func reserve(_ n: Int) {

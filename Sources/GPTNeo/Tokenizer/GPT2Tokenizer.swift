@@ -195,6 +195,4 @@ public final class GPT2Tokenizer: Sendable {
   /// A decoder for token-by-token streaming that never splits a UTF-8 character.
   public func makeStreamingDecoder() -> StreamingDecoder { StreamingDecoder(tokenizer: self) }
 
-  /// The id of a token's byte-level text, if it is in the vocabulary.
-  public func id(of token: String) -> Int? { vocabulary[token] }
 }

@@ -6,13 +6,8 @@ enum TextAnalyzer {
   /// Stemmed tokens of `text`, in order.
   static func tokens(_ text: String) -> [String] {
     var out: [String] = []
-    forEachToken(text) { out.append($0) }
+    forEachFoldedToken(text) { out.append(PorterStemmer.stem($0)) }
     return out
-  }
-
-  /// Calls `body` with each stemmed token, without building an array.
-  static func forEachToken(_ text: String, _ body: (String) -> Void) {
-    forEachFoldedToken(text) { body(PorterStemmer.stem($0)) }
   }
 
   /// Calls `body` with each case-folded, diacritics-free token before stemming (callers that see
