@@ -34,7 +34,6 @@ public final class KVCache {
   /// Forgets every position (the buffers are kept for reuse).
   public func reset() { count = 0 }
 
-
   /// Makes room for `n` more positions; the caller has checked `count + n <= limit`.
   func reserve(_ n: Int) {
     let needed = count + n
