@@ -17,6 +17,12 @@ public struct CurriculumLibrary: Sendable {
   /// Folders that held a curriculum with errors, and so were not loaded.
   public var skipped: [String]
 
+  public init(curricula: [Curriculum], diagnostics: [CurriculumDiagnostic] = [], skipped: [String] = []) {
+    self.curricula = curricula
+    self.diagnostics = diagnostics
+    self.skipped = skipped
+  }
+
   public func curriculum(_ id: String) -> Curriculum? { curricula.first { $0.id == id } }
 
   public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }

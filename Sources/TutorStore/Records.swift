@@ -87,6 +87,32 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
 
+  public init(
+    id: String,
+    sessionId: String,
+    studentId: String,
+    curriculumId: String,
+    lessonId: String,
+    exerciseId: String,
+    objectiveId: String?,
+    answer: String,
+    correct: Bool,
+    hintsRevealed: Int,
+    createdAtMs: Int64
+  ) {
+    self.id = id
+    self.sessionId = sessionId
+    self.studentId = studentId
+    self.curriculumId = curriculumId
+    self.lessonId = lessonId
+    self.exerciseId = exerciseId
+    self.objectiveId = objectiveId
+    self.answer = answer
+    self.correct = correct
+    self.hintsRevealed = hintsRevealed
+    self.createdAtMs = createdAtMs
+  }
+
   enum CodingKeys: String, CodingKey {
     case id, answer, correct
     case sessionId = "session_id"

@@ -125,6 +125,55 @@ public final class TutorStore: Sendable {
     }
   }
 
+  /// How many turns each of `sessionIds` has (sessions without turns are absent).
+  public func turnCounts(sessionIds: [String]) async throws -> [String: Int] {
+    guard !sessionIds.isEmpty else { return [:] }
+    return try await pool.read { db in
+      var counts: [String: Int] = [:]
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT session_id, COUNT(*) FROM turn
+          WHERE session_id IN (\(databaseQuestionMarks(count: sessionIds.count))) GROUP BY session_id
+          """,
+        arguments: StatementArguments(sessionIds)
+      )
+      for row in rows { counts[row[0]] = row[1] }
+      return counts
+    }
+  }
+
+  /// Everything recorded about a student's learning, optionally in one curriculum: sessions
+  /// (oldest first), their turns and the student's attempts.
+  public struct StudentActivity: Sendable {
+    public var sessions: [StoredSession]
+    public var turns: [StoredTurn]
+    public var attempts: [StoredAttempt]
+    public var mastery: [StoredMastery]
+  }
+
+  public func activity(studentId: String, curriculumId: String? = nil) async throws -> StudentActivity {
+    try await pool.read { db in
+      var sessions = StoredSession.filter(Column("student_id") == studentId)
+      var attempts = StoredAttempt.filter(Column("student_id") == studentId)
+      var mastery = StoredMastery.filter(Column("student_id") == studentId)
+      if let curriculumId {
+        sessions = sessions.filter(Column("curriculum_id") == curriculumId)
+        attempts = attempts.filter(Column("curriculum_id") == curriculumId)
+        mastery = mastery.filter(Column("curriculum_id") == curriculumId)
+      }
+      let found = try sessions.order(Column("created_at"), Column("id")).fetchAll(db)
+      let turns = try StoredTurn.filter(found.map(\.id).contains(Column("session_id")))
+        .order(Column("session_id"), Column("idx")).fetchAll(db)
+      return StudentActivity(
+        sessions: found,
+        turns: turns,
+        attempts: try attempts.order(Column("created_at")).fetchAll(db),
+        mastery: try mastery.order(Column("curriculum_id"), Column("objective_id")).fetchAll(db)
+      )
+    }
+  }
+
   // MARK: Turns
 
   /// Stores a question before its answer is generated (status `answering`).
@@ -210,26 +259,57 @@ public final class TutorStore: Sendable {
   /// Stores a graded attempt and, when given, the objective's new mastery (current value and
   /// history) in one transaction.
   public func recordAttempt(_ attempt: StoredAttempt, mastery: Double? = nil) async throws {
+    _ = try await recordAttempt(attempt) { _ in mastery }
+  }
+
+  /// Stores a graded attempt and updates the mastery of its objective from the stored estimate
+  /// (nil before the first attempt) in the same transaction, so concurrent attempts never lose
+  /// an update. Returns the new estimate (nil when the attempt has no objective or `update`
+  /// returns nil).
+  public func recordAttempt(
+    _ attempt: StoredAttempt,
+    updateMastery update: @escaping @Sendable (Double?) -> Double?
+  ) async throws -> Double? {
     try await pool.write { db in
       try attempt.insert(db)
-      if let mastery, let objective = attempt.objectiveId {
-        try StoredMastery(
-          studentId: attempt.studentId,
-          curriculumId: attempt.curriculumId,
-          objectiveId: objective,
-          probability: mastery,
-          updatedAtMs: attempt.createdAtMs
-        ).save(db)
-        try db.execute(
-          sql: """
-            INSERT INTO mastery_history (student_id, curriculum_id, objective_id, probability, attempt_id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-          arguments: [
-            attempt.studentId, attempt.curriculumId, objective, mastery, attempt.id, attempt.createdAtMs,
-          ]
-        )
-      }
+      guard let objective = attempt.objectiveId else { return nil }
+      let previous = try StoredMastery.fetchOne(
+        db,
+        key: [
+          "student_id": attempt.studentId, "curriculum_id": attempt.curriculumId, "objective_id": objective,
+        ]
+      )
+      guard let mastery = update(previous?.probability) else { return nil }
+      try StoredMastery(
+        studentId: attempt.studentId,
+        curriculumId: attempt.curriculumId,
+        objectiveId: objective,
+        probability: mastery,
+        updatedAtMs: attempt.createdAtMs
+      ).save(db)
+      try db.execute(
+        sql: """
+          INSERT INTO mastery_history (student_id, curriculum_id, objective_id, probability, attempt_id, created_at)
+          VALUES (?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          attempt.studentId, attempt.curriculumId, objective, mastery, attempt.id, attempt.createdAtMs,
+        ]
+      )
+      return mastery
+    }
+  }
+
+  /// Attempts at one exercise in a session so far: all of them and the wrong ones.
+  public func attemptCounts(sessionId: String, exerciseId: String) async throws -> (total: Int, wrong: Int) {
+    try await pool.read { db in
+      let row = try Row.fetchOne(
+        db,
+        sql:
+          "SELECT COUNT(*), COALESCE(SUM(NOT correct), 0) FROM attempt WHERE session_id = ? AND exercise_id = ?",
+        arguments: [sessionId, exerciseId]
+      )
+      return (row?[0] ?? 0, row?[1] ?? 0)
     }
   }
 
