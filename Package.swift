@@ -14,6 +14,8 @@ let package = Package(
     .library(name: "GPTNeo", targets: ["GPTNeo"]),
     .library(name: "Curriculum", targets: ["Curriculum"]),
     .library(name: "TutorStore", targets: ["TutorStore"]),
+    .library(name: "Tutoring", targets: ["Tutoring"]),
+    .library(name: "TutorServer", targets: ["TutorServer"]),
     .executable(name: "tutor", targets: ["tutor"]),
   ],
   dependencies: [
@@ -24,6 +26,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
     .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   ],
   targets: [
     // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
@@ -47,12 +52,31 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // The tutoring core: prompts from lesson, snippets and history within the model's context.
+    // The tutoring core: sessions, questions and answers over the engine, the curricula and the
+    // store; prompts from lesson, snippets and history within the model's context.
     .target(
       name: "Tutoring",
       dependencies: [
         "Curriculum",
+        "GPTNeo",
+        "TutorStore",
         .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The gRPC server: the tutor.v1 services and grpc.health.v1 over HTTP/2 (grpc-swift 2).
+    .target(
+      name: "TutorServer",
+      dependencies: [
+        "Tutoring",
+        "TutorAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -77,7 +101,16 @@ let package = Package(
       dependencies: [
         "GPTNeo",
         "Curriculum",
+        "Tutoring",
+        "TutorServer",
+        "TutorAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -106,6 +139,21 @@ let package = Package(
     .testTarget(
       name: "TutorAPITests",
       dependencies: ["TutorAPI"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TutorServerTests",
+      dependencies: [
+        "TutorServer",
+        "Tutoring",
+        "GPTNeo",
+        "Curriculum",
+        "TutorAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      exclude: ["interop_client.py"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -6,6 +6,9 @@ struct Tutor: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tutor",
     abstract: "A tutoring backend with its own GPT-Neo inference engine.",
-    subcommands: [Generate.self, Tokenize.self, Perplexity.self, CurriculumCommand.self, Bench.self]
+    subcommands: [
+      Serve.self, SessionCommand.self, Health.self, CurriculumCommand.self, Generate.self, Tokenize.self,
+      Perplexity.self, RandomModel.self, Bench.self,
+    ]
   )
 }

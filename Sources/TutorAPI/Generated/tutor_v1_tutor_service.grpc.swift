@@ -139,7 +139,8 @@ extension Tutor_V1_TutorService {
         /// > Source IDL Documentation:
         /// >
         /// > Starts a session for a student in a curriculum (optionally at one lesson).
-        /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+        /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+        /// > does not have (the message lists the ones it has).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Tutor_V1_StartSessionRequest` messages.
@@ -196,8 +197,9 @@ extension Tutor_V1_TutorService {
         /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
         /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
         /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-        /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-        /// > ended session.
+        /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+        /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+        /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Tutor_V1_AskRequest` messages.
@@ -261,7 +263,8 @@ extension Tutor_V1_TutorService {
         /// > Source IDL Documentation:
         /// >
         /// > Starts a session for a student in a curriculum (optionally at one lesson).
-        /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+        /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+        /// > does not have (the message lists the ones it has).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_StartSessionRequest` message.
@@ -318,8 +321,9 @@ extension Tutor_V1_TutorService {
         /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
         /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
         /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-        /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-        /// > ended session.
+        /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+        /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+        /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -381,7 +385,8 @@ extension Tutor_V1_TutorService {
         /// > Source IDL Documentation:
         /// >
         /// > Starts a session for a student in a curriculum (optionally at one lesson).
-        /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+        /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+        /// > does not have (the message lists the ones it has).
         ///
         /// - Parameters:
         ///   - request: A `Tutor_V1_StartSessionRequest` message.
@@ -438,8 +443,9 @@ extension Tutor_V1_TutorService {
         /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
         /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
         /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-        /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-        /// > ended session.
+        /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+        /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+        /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
         ///
         /// - Parameters:
         ///   - request: A `Tutor_V1_AskRequest` message.
@@ -735,7 +741,8 @@ extension Tutor_V1_TutorService {
         /// > Source IDL Documentation:
         /// >
         /// > Starts a session for a student in a curriculum (optionally at one lesson).
-        /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+        /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+        /// > does not have (the message lists the ones it has).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_StartSessionRequest` message.
@@ -807,8 +814,9 @@ extension Tutor_V1_TutorService {
         /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
         /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
         /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-        /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-        /// > ended session.
+        /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+        /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+        /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -895,7 +903,8 @@ extension Tutor_V1_TutorService {
         /// > Source IDL Documentation:
         /// >
         /// > Starts a session for a student in a curriculum (optionally at one lesson).
-        /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+        /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+        /// > does not have (the message lists the ones it has).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_StartSessionRequest` message.
@@ -1000,8 +1009,9 @@ extension Tutor_V1_TutorService {
         /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
         /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
         /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-        /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-        /// > ended session.
+        /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+        /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+        /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -1107,7 +1117,8 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Starts a session for a student in a curriculum (optionally at one lesson).
-    /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+    /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+    /// > does not have (the message lists the ones it has).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Tutor_V1_StartSessionRequest` message.
@@ -1197,8 +1208,9 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
     /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
     /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-    /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-    /// > ended session.
+    /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+    /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+    /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -1288,7 +1300,8 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Starts a session for a student in a curriculum (optionally at one lesson).
-    /// > INVALID_ARGUMENT for an empty student id; NOT_FOUND for an unknown curriculum or lesson.
+    /// > INVALID_ARGUMENT for an empty or overlong student id and for a curriculum or lesson the server
+    /// > does not have (the message lists the ones it has).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1390,8 +1403,9 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > Asks a question: streams an AskStarted event, text deltas as tokens are generated, then one
     /// > AskCompleted with the whole answer. The question is stored before generation starts; a call
     /// > that is cancelled or passes its deadline stops generating at once and leaves its turn marked
-    /// > cancelled. INVALID_ARGUMENT for an empty or oversize question; FAILED_PRECONDITION for an
-    /// > ended session.
+    /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
+    /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
+    /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
     ///
     /// - Parameters:
     ///   - message: request message to send.

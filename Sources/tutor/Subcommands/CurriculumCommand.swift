@@ -6,7 +6,7 @@ struct CurriculumCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "curriculum",
     abstract: "Check and search curricula (curricula/<id>/curriculum.yaml + lessons/*.md).",
-    subcommands: [Lint.self, Search.self, Evaluate.self]
+    subcommands: [Lint.self, Search.self, Evaluate.self, ListCurricula.self]
   )
 
   struct Lint: AsyncParsableCommand {

@@ -1,0 +1,200 @@
+import Curriculum
+import Foundation
+import GPTNeo
+import GRPCCore
+import Logging
+import SwiftProtobuf
+import TutorAPI
+import TutorStore
+import Tutoring
+
+// Mapping between the tutoring core and the `tutor.v1` messages.
+
+extension Google_Protobuf_Timestamp {
+  init(milliseconds ms: Int64) {
+    self.init(seconds: ms / 1000, nanos: Int32(ms % 1000) * 1_000_000)
+  }
+}
+
+extension Google_Protobuf_Duration {
+  init(milliseconds ms: Int64) {
+    self.init(seconds: ms / 1000, nanos: Int32(ms % 1000) * 1_000_000)
+  }
+
+  init(_ duration: Swift.Duration) {
+    let (s, atto) = duration.components
+    self.init(seconds: s, nanos: Int32(atto / 1_000_000_000))
+  }
+}
+
+extension Tutor_V1_FinishReason {
+  init(_ reason: FinishReason?) {
+    switch reason {
+    case .endOfText: self = .endOfText
+    case .stopSequence: self = .stopSequence
+    case .length: self = .length
+    case .cancelled: self = .cancelled
+    case nil: self = .unspecified
+    }
+  }
+}
+
+extension Tutor_V1_Session {
+  init(_ s: StoredSession, turnCount: Int, turns: [StoredTurn] = []) {
+    self.init()
+    sessionID = s.id
+    studentID = s.studentId
+    curriculumID = s.curriculumId
+    lessonID = s.lessonId
+    state = s.state == .active ? .active : .ended
+    createdAt = .init(milliseconds: s.createdAtMs)
+    updatedAt = .init(milliseconds: s.updatedAtMs)
+    if let ended = s.endedAtMs { endedAt = .init(milliseconds: ended) }
+    self.turnCount = Int32(turnCount)
+    self.turns = turns.map(Tutor_V1_Turn.init)
+  }
+}
+
+extension Tutor_V1_Turn {
+  init(_ t: StoredTurn) {
+    self.init()
+    turnID = t.id
+    sessionID = t.sessionId
+    index = Int32(t.index)
+    question = t.question
+    answer = t.answer
+    snippetIds = t.snippetIds
+    usage = .with {
+      $0.promptTokens = Int32(t.promptTokens)
+      $0.completionTokens = Int32(t.completionTokens)
+    }
+    if let ms = t.latencyMilliseconds { latency = .init(milliseconds: Int64(ms)) }
+    switch t.status {
+    case .answering: status = .answering
+    case .completed: status = .completed
+    case .cancelled: status = .cancelled
+    case .interrupted: status = .interrupted
+    case .failed: status = .failed
+    }
+    finishReason = .init(t.finishReason.flatMap(FinishReason.init(rawValue:)))
+    createdAt = .init(milliseconds: t.createdAtMs)
+    if let done = t.completedAtMs { completedAt = .init(milliseconds: done) }
+  }
+}
+
+extension Tutor_V1_ObjectiveMastery {
+  init(_ m: TutoringService.ObjectiveMastery) {
+    self.init()
+    curriculumID = m.curriculumId
+    lessonID = m.lessonId
+    objectiveID = m.objectiveId
+    probability = m.probability
+    mastered = m.mastered
+  }
+}
+
+extension Tutor_V1_Diagnostic {
+  init(_ d: CurriculumDiagnostic) {
+    self.init()
+    file = d.file
+    line = Int32(d.line)
+    column = Int32(d.column)
+    severity = d.severity == .error ? .error : .warning
+    message = d.message
+  }
+}
+
+extension Tutor_V1_CurriculumSummary {
+  init(_ c: Curriculum) {
+    self.init()
+    curriculumID = c.id
+    title = c.title
+    description_p = c.description
+    audience = c.audience ?? ""
+    level = c.level ?? ""
+    language = c.language
+    version = c.version
+    lessonCount = Int32(c.lessons.count)
+  }
+}
+
+extension Tutor_V1_LessonSummary {
+  init(_ l: Lesson) {
+    self.init()
+    lessonID = l.id
+    title = l.title
+    objectives = l.objectives.map { o in
+      .with {
+        $0.objectiveID = o.id
+        $0.text = o.text
+      }
+    }
+    prerequisites = l.prerequisites
+    keyTerms = l.keyTerms
+    exerciseCount = Int32(l.exercises.count)
+  }
+}
+
+extension Tutor_V1_Exercise {
+  /// As a student sees it: without the answer, hints or explanation.
+  init(_ e: Exercise) {
+    self.init()
+    exerciseID = e.id
+    prompt = e.prompt
+    switch e.answer {
+    case .exact: answerKind = .text
+    case .numeric: answerKind = .number
+    case .choice(let choices, _):
+      answerKind = .choice
+      self.choices = choices
+    case .regex: answerKind = .pattern
+    }
+    objectiveID = e.objective ?? ""
+    hintCount = Int32(e.hints.count)
+  }
+}
+
+extension TutoringService.GenerationOptions {
+  init(_ o: Tutor_V1_GenerationOptions) {
+    self.init(
+      maxNewTokens: o.hasMaxNewTokens ? Int(o.maxNewTokens) : nil,
+      temperature: o.hasTemperature ? o.temperature : nil,
+      topK: o.hasTopK ? Int(o.topK) : nil,
+      topP: o.hasTopP ? o.topP : nil,
+      repetitionPenalty: o.hasRepetitionPenalty ? o.repetitionPenalty : nil,
+      seed: o.hasSeed ? o.seed : nil
+    )
+  }
+}
+
+/// Runs a handler body, turning the core's errors into gRPC statuses with clear messages.
+/// Unexpected errors are logged and reported as INTERNAL without internals.
+func handling<T>(
+  _ method: String,
+  logger: Logger,
+  _ body: () async throws -> T
+) async throws -> T {
+  do {
+    return try await body()
+  } catch let error as RPCError {
+    throw error
+  } catch let error as TutoringError {
+    switch error {
+    case .invalidArgument(let m): throw RPCError(code: .invalidArgument, message: m)
+    case .notFound(let m): throw RPCError(code: .notFound, message: m)
+    case .failedPrecondition(let m): throw RPCError(code: .failedPrecondition, message: m)
+    case .resourceExhausted(let m): throw RPCError(code: .resourceExhausted, message: m)
+    case .internalError(let m):
+      logger.error("\(method) failed", metadata: ["error": "\(m)"])
+      throw RPCError(code: .internalError, message: m)
+    }
+  } catch is CancellationError {
+    throw RPCError(code: .cancelled, message: "the call was cancelled")
+  } catch {
+    logger.error("\(method) failed", metadata: ["error": "\(error)"])
+    throw RPCError(
+      code: .internalError,
+      message: "internal error in \(method); the server log has the details"
+    )
+  }
+}

@@ -1,0 +1,152 @@
+import Curriculum
+import Foundation
+import GRPCCore
+import Logging
+import SwiftProtobuf
+import TutorAPI
+import Tutoring
+
+/// `tutor.v1.CurriculumService`: browsing, snippet search, validation and reloading.
+struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtocol {
+  let catalog: CurriculumCatalog
+  let logger: Logger
+
+  func listCurricula(
+    request: Tutor_V1_ListCurriculaRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_ListCurriculaResponse {
+    let snapshot = catalog.snapshot
+    return .with {
+      $0.curricula = snapshot.curricula.map(Tutor_V1_CurriculumSummary.init)
+      $0.diagnostics = snapshot.diagnostics.map(Tutor_V1_Diagnostic.init)
+    }
+  }
+
+  func getCurriculum(
+    request: Tutor_V1_GetCurriculumRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_Curriculum {
+    try await handling("GetCurriculum", logger: logger) {
+      let curriculum = try find(request.curriculumID)
+      return .with {
+        $0.summary = .init(curriculum)
+        $0.lessons = curriculum.lessons.map(Tutor_V1_LessonSummary.init)
+      }
+    }
+  }
+
+  func getLesson(request: Tutor_V1_GetLessonRequest, context: ServerContext) async throws -> Tutor_V1_Lesson {
+    try await handling("GetLesson", logger: logger) {
+      let curriculum = try find(request.curriculumID)
+      guard !request.lessonID.isEmpty else { throw TutoringError.invalidArgument("lesson_id is empty") }
+      guard let lesson = curriculum.lesson(request.lessonID) else {
+        throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(request.lessonID)'")
+      }
+      return .with {
+        $0.curriculumID = curriculum.id
+        $0.summary = .init(lesson)
+        $0.bodyMarkdown = lesson.body
+        $0.exercises = lesson.exercises.map(Tutor_V1_Exercise.init)
+        $0.snippets = lesson.snippets.map { s in
+          .with {
+            $0.snippetID = s.id
+            $0.heading = s.heading
+            $0.text = s.text
+          }
+        }
+      }
+    }
+  }
+
+  func searchSnippets(
+    request: Tutor_V1_SearchSnippetsRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_SearchSnippetsResponse {
+    try await handling("SearchSnippets", logger: logger) {
+      let query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
+      guard !query.isEmpty else { throw TutoringError.invalidArgument("query is empty") }
+      guard query.count <= 2000 else {
+        throw TutoringError.invalidArgument(
+          "query is \(query.count) characters long; at most 2000 are accepted"
+        )
+      }
+      guard (0 ... 50).contains(request.limit) else {
+        throw TutoringError.invalidArgument(
+          "limit must be between 1 and 50 (0 for the default 5), got \(request.limit)"
+        )
+      }
+      if !request.lessonID.isEmpty, request.curriculumID.isEmpty {
+        throw TutoringError.invalidArgument("lesson_id needs curriculum_id")
+      }
+      let snapshot = catalog.snapshot
+      if !request.curriculumID.isEmpty {
+        let curriculum = try find(request.curriculumID)
+        if !request.lessonID.isEmpty, curriculum.lesson(request.lessonID) == nil {
+          throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(request.lessonID)'")
+        }
+      }
+      let hits = snapshot.index.search(
+        query,
+        curriculum: request.curriculumID.isEmpty ? nil : request.curriculumID,
+        lesson: request.lessonID.isEmpty ? nil : request.lessonID,
+        limit: request.limit == 0 ? 5 : Int(request.limit)
+      )
+      return .with {
+        $0.hits = hits.map { h in
+          .with {
+            $0.snippetID = h.id
+            $0.score = h.score
+            $0.curriculumID = h.curriculumId
+            $0.lessonID = h.lessonId
+            $0.heading = h.heading
+            $0.text = h.text
+          }
+        }
+      }
+    }
+  }
+
+  func validateCurriculum(
+    request: Tutor_V1_ValidateCurriculumRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_ValidateCurriculumResponse {
+    try await handling("ValidateCurriculum", logger: logger) {
+      let diagnostics = try CurriculumCatalog.validate(files: request.files.map { ($0.path, $0.content) })
+      return .with {
+        $0.valid = !diagnostics.contains { $0.severity == .error }
+        $0.diagnostics = diagnostics.map(Tutor_V1_Diagnostic.init)
+      }
+    }
+  }
+
+  func reloadCurricula(
+    request: Tutor_V1_ReloadCurriculaRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_ReloadCurriculaResponse {
+    let report = catalog.reload()
+    logger.info(
+      "curricula reloaded",
+      metadata: [
+        "reloaded": "\(report.reloaded)", "kept_previous": "\(report.keptPrevious)",
+        "removed": "\(report.removed)",
+      ]
+    )
+    return .with {
+      $0.reloaded = report.reloaded
+      $0.keptPrevious = report.keptPrevious
+      $0.removed = report.removed
+      $0.diagnostics = report.diagnostics.map(Tutor_V1_Diagnostic.init)
+    }
+  }
+
+  private func find(_ id: String) throws -> Curriculum {
+    guard !id.isEmpty else { throw TutoringError.invalidArgument("curriculum_id is empty") }
+    let snapshot = catalog.snapshot
+    guard let curriculum = snapshot.curriculum(id) else {
+      throw TutoringError.notFound(
+        "no curriculum '\(id)'; this server has " + snapshot.curricula.map(\.id).joined(separator: ", ")
+      )
+    }
+    return curriculum
+  }
+}

@@ -1,0 +1,174 @@
+import Curriculum
+import Foundation
+import GPTNeo
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+import SwiftProtobuf
+import TutorAPI
+import TutorStore
+import Tutoring
+
+/// How to run a ``TutorServer``.
+public struct TutorServerConfiguration: Sendable {
+  public var host = "127.0.0.1"
+  /// 0 picks a free port (see ``TutorServer/port()``).
+  public var port = 50051
+  public var modelDirectory: URL
+  public var curriculaDirectory: String
+  public var databasePath: String
+  /// Compute threads per forward pass (nil: one per core).
+  public var threads: Int?
+  public var maxConcurrentGenerations = 4
+  public var maxQueuedGenerations = 32
+  public var limits = TutoringService.Limits()
+  /// PEM certificate chain and private key: serve TLS instead of plaintext.
+  public var tlsCertificatePath: String?
+  public var tlsKeyPath: String?
+  /// Largest request message accepted (curriculum validation uploads are the big ones).
+  public var maxRequestBytes = 16 << 20
+
+  public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
+    self.modelDirectory = modelDirectory
+    self.curriculaDirectory = curriculaDirectory
+    self.databasePath = databasePath
+  }
+}
+
+/// The tutoring server: `tutor.v1` services and `grpc.health.v1.Health` over gRPC (HTTP/2 on TCP).
+///
+/// ```swift
+/// let server = try await TutorServer.load(configuration)   // store, curricula, model
+/// async let serving: Void = server.serve()
+/// print(try await server.port())
+/// server.beginGracefulShutdown()
+/// ```
+public final class TutorServer: Sendable {
+  public let tutoring: TutoringService
+  public let health: HealthStatusBoard
+  public let configuration: TutorServerConfiguration
+  private let grpc: GRPCServer<HTTP2ServerTransport.Posix>
+  private let logger: Logger
+
+  /// Opens (or creates) the database, marks turns a previous process left unfinished as
+  /// interrupted, loads the curricula and the model, and prepares the services.
+  public static func load(
+    _ configuration: TutorServerConfiguration,
+    logger: Logger = Logger(label: "tutor.server")
+  ) async throws -> TutorServer {
+    let store = try TutorStore(path: configuration.databasePath)
+    let interrupted = try await store.markInterruptedTurns()
+    if interrupted > 0 {
+      logger.warning(
+        "marked turns left unfinished by the previous run as interrupted",
+        metadata: ["count": "\(interrupted)"]
+      )
+    }
+    let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory)
+    for diagnostic in catalog.snapshot.diagnostics {
+      logger.warning("curriculum problem", metadata: ["diagnostic": "\(diagnostic)"])
+    }
+    let model = try TutorModel.load(
+      directory: configuration.modelDirectory,
+      threads: configuration.threads,
+      maxConcurrentGenerations: configuration.maxConcurrentGenerations,
+      maxQueuedGenerations: configuration.maxQueuedGenerations
+    )
+    let tutoring = TutoringService(
+      catalog: catalog,
+      model: model,
+      store: store,
+      limits: configuration.limits,
+      logger: logger
+    )
+    logger.info(
+      "loaded",
+      metadata: [
+        "model": "\(model.name)", "parameters": "\(model.model.parameterCount)",
+        "context": "\(model.contextLength)", "curricula": "\(catalog.snapshot.curricula.map(\.id))",
+        "database": "\(configuration.databasePath)",
+      ]
+    )
+    return try TutorServer(configuration: configuration, tutoring: tutoring, logger: logger)
+  }
+
+  init(configuration: TutorServerConfiguration, tutoring: TutoringService, logger: Logger) throws {
+    self.configuration = configuration
+    self.tutoring = tutoring
+    self.logger = logger
+    let services: [any RegistrableRPCService] = [
+      TutorServiceHandler(tutoring: tutoring, logger: logger),
+      CurriculumServiceHandler(catalog: tutoring.catalog, logger: logger),
+      AnalyticsServiceHandler(tutoring: tutoring, logger: logger),
+      ModelServiceHandler(tutoring: tutoring, logger: logger),
+    ]
+    health = HealthStatusBoard(services: [
+      Tutor_V1_TutorService.descriptor.fullyQualifiedService,
+      Tutor_V1_CurriculumService.descriptor.fullyQualifiedService,
+      Tutor_V1_AnalyticsService.descriptor.fullyQualifiedService,
+      Tutor_V1_ModelService.descriptor.fullyQualifiedService,
+    ])
+    let security: HTTP2ServerTransport.Posix.TransportSecurity
+    switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+    case (nil, nil):
+      security = .plaintext
+    case (let certificate?, let key?):
+      security = .tls(
+        certificateChain: [.file(path: certificate, format: .pem)],
+        privateKey: .file(path: key, format: .pem)
+      )
+    default:
+      throw TutoringError.invalidArgument("TLS needs both a certificate chain and a private key")
+    }
+    let transport = HTTP2ServerTransport.Posix(
+      address: .ipv4(host: configuration.host, port: configuration.port),
+      transportSecurity: security,
+      config: .defaults { $0.rpc.maxRequestPayloadSize = configuration.maxRequestBytes }
+    )
+    grpc = GRPCServer(
+      transport: transport,
+      services: services + [HealthService(board: health)]
+    )
+  }
+
+  /// Serves until ``beginGracefulShutdown()``; health turns SERVING once the port is bound.
+  public func serve() async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await self.grpc.serve() }
+      group.addTask {
+        let port = try await self.port()
+        self.health.setAll(.serving)
+        self.logger.info("serving", metadata: ["address": "\(self.configuration.host):\(port)"])
+      }
+      try await group.waitForAll()
+    }
+  }
+
+  /// The bound port (waits until the server listens).
+  public func port() async throws -> Int {
+    let address = try await grpc.transport.listeningAddress
+    guard let port = address.ipv4?.port ?? address.ipv6?.port else {
+      throw TutoringError.internalError("the server listens on \(address), not a TCP port")
+    }
+    return port
+  }
+
+  /// Stops accepting calls, lets running ones finish, then ``serve()`` returns.
+  public func beginGracefulShutdown() {
+    health.shutDown()
+    grpc.beginGracefulShutdown()
+  }
+}
+
+/// Runs under swift-service-lifecycle: SIGTERM/SIGINT begin a graceful shutdown.
+extension TutorServer: Service {
+  public func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await serve()
+    } onGracefulShutdown: {
+      self.logger.info("shutting down: finishing the calls in progress")
+      self.beginGracefulShutdown()
+    }
+  }
+}

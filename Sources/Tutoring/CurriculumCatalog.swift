@@ -1,0 +1,136 @@
+import Curriculum
+import Foundation
+import Synchronization
+
+/// The curricula a server teaches from: loaded from a folder, indexed for retrieval, and
+/// reloadable while serving. A curriculum whose new files have errors keeps its previous version.
+public final class CurriculumCatalog: Sendable {
+  /// One consistent view: the curricula and the index over exactly them.
+  public struct Snapshot: Sendable {
+    public let curricula: [Curriculum]
+    /// Problems found by the latest load, with paths relative to the catalog's folder.
+    public let diagnostics: [CurriculumDiagnostic]
+    public let index: SnippetIndex
+
+    public func curriculum(_ id: String) -> Curriculum? { curricula.first { $0.id == id } }
+  }
+
+  /// What ``reload()`` changed.
+  public struct ReloadReport: Sendable, Equatable {
+    public var reloaded: [String] = []
+    public var keptPrevious: [String] = []
+    public var removed: [String] = []
+    public var diagnostics: [CurriculumDiagnostic] = []
+  }
+
+  public let root: String
+  private let current: Mutex<Snapshot>
+
+  /// Loads every curriculum under `root`; those with errors are skipped (see `diagnostics`).
+  /// - Throws: ``TutoringError/notFound(_:)`` when `root` is not a folder.
+  public init(root: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue
+    else {
+      throw TutoringError.notFound("curricula folder '\(root)' does not exist")
+    }
+    self.root = root
+    let library = CurriculumLibrary.load(root: root)
+    current = Mutex(Self.snapshot(library.curricula, diagnostics: library.diagnostics, root: root))
+  }
+
+  public var snapshot: Snapshot { current.withLock { $0 } }
+
+  /// Re-reads the folder. New valid curricula replace the old; a curriculum whose folder now has
+  /// errors keeps serving its previous version; folders that disappeared are dropped.
+  @discardableResult
+  public func reload() -> ReloadReport {
+    let library = CurriculumLibrary.load(root: root)
+    return current.withLock { snapshot in
+      var report = ReloadReport()
+      var curricula = library.curricula
+      let skipped = Set(library.skipped.map { ($0 as NSString).standardizingPath })
+      for old in snapshot.curricula where !curricula.contains(where: { $0.id == old.id }) {
+        if skipped.contains((old.directory as NSString).standardizingPath) {
+          curricula.append(old)
+          report.keptPrevious.append(old.id)
+        } else {
+          report.removed.append(old.id)
+        }
+      }
+      curricula.sort { $0.id < $1.id }
+      report.reloaded = library.curricula.map(\.id)
+      snapshot = Self.snapshot(curricula, diagnostics: library.diagnostics, root: root)
+      report.diagnostics = snapshot.diagnostics
+      return report
+    }
+  }
+
+  private static func snapshot(
+    _ curricula: [Curriculum],
+    diagnostics: [CurriculumDiagnostic],
+    root: String
+  ) -> Snapshot {
+    Snapshot(
+      curricula: curricula,
+      diagnostics: diagnostics.map { relativise($0, to: root) },
+      index: SnippetIndex(library: CurriculumLibrary(curricula: curricula))
+    )
+  }
+
+  private static func relativise(_ d: CurriculumDiagnostic, to root: String) -> CurriculumDiagnostic {
+    var d = d
+    let prefix = (root as NSString).standardizingPath + "/"
+    let file = (d.file as NSString).standardizingPath
+    if file.hasPrefix(prefix) { d.file = String(file.dropFirst(prefix.count)) }
+    return d
+  }
+
+  // MARK: Validation of uploaded files
+
+  /// Limits on ``validate(files:)``.
+  public static let maxValidationFiles = 500
+  public static let maxValidationBytes = 8 << 20
+
+  /// Lints curriculum files sent by a client, exactly as `tutor curriculum lint` does, in a
+  /// scratch folder that is removed afterwards. Diagnostics name the files as sent.
+  /// - Throws: ``TutoringError/invalidArgument(_:)`` for unsafe paths or too much data.
+  public static func validate(files: [(path: String, content: Data)]) throws -> [CurriculumDiagnostic] {
+    guard !files.isEmpty else {
+      throw TutoringError.invalidArgument("files is empty: send at least curriculum.yaml")
+    }
+    guard files.count <= maxValidationFiles else {
+      throw TutoringError.invalidArgument(
+        "\(files.count) files sent; at most \(maxValidationFiles) are accepted"
+      )
+    }
+    let total = files.reduce(0) { $0 + $1.content.count }
+    guard total <= maxValidationBytes else {
+      throw TutoringError.invalidArgument("\(total) bytes sent; at most \(maxValidationBytes) are accepted")
+    }
+    let fm = FileManager.default
+    let scratch = fm.temporaryDirectory.appendingPathComponent("tutor-validate-\(UUID().uuidString)")
+    try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? fm.removeItem(at: scratch) }
+    var seen = Set<String>()
+    for file in files {
+      let parts = file.path.split(separator: "/", omittingEmptySubsequences: false)
+      guard !file.path.isEmpty, !file.path.hasPrefix("/"),
+        !parts.contains(where: { $0 == ".." || $0.isEmpty }),
+        !file.path.contains("\\"), !file.path.contains("\0")
+      else {
+        throw TutoringError.invalidArgument(
+          "file path '\(file.path)' must be relative, without '..', empty parts or backslashes"
+        )
+      }
+      guard seen.insert(file.path).inserted else {
+        throw TutoringError.invalidArgument("file '\(file.path)' is sent twice")
+      }
+      let url = scratch.appendingPathComponent(file.path)
+      try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try file.content.write(to: url)
+    }
+    let library = CurriculumLibrary.load(paths: [scratch.path])
+    return library.diagnostics.map { relativise($0, to: scratch.path) }
+  }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GPTNeo
+
+/// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer,
+/// behind a ``GenerationScheduler`` so that a burst of requests queues (or is refused) instead of
+/// overloading the CPU. Each generation runs on a thread of its own, never on the caller's.
+public final class TutorModel: Sendable {
+  public let generator: TextGenerator
+  public let scheduler: GenerationScheduler
+  /// The checkpoint folder's name.
+  public let name: String
+
+  public var model: GPTNeoModel { generator.model }
+  public var tokenizer: GPT2Tokenizer { generator.tokenizer }
+  public var contextLength: Int { model.configuration.maxPositionEmbeddings }
+
+  public init(generator: TextGenerator, name: String, scheduler: GenerationScheduler) {
+    self.generator = generator
+    self.name = name
+    self.scheduler = scheduler
+  }
+
+  /// Loads the checkpoint in `directory` (config.json, safetensors, tokenizer).
+  public static func load(
+    directory: URL,
+    threads: Int? = nil,
+    maxConcurrentGenerations: Int = 4,
+    maxQueuedGenerations: Int = 32
+  ) throws -> TutorModel {
+    let model = try GPTNeoModel.load(directory: directory, options: .init(threads: threads))
+    let tokenizer = try GPT2Tokenizer.load(directory: directory)
+    return TutorModel(
+      generator: TextGenerator(model: model, tokenizer: tokenizer),
+      name: directory.standardizedFileURL.lastPathComponent,
+      scheduler: GenerationScheduler(maxConcurrent: maxConcurrentGenerations, maxQueued: maxQueuedGenerations)
+    )
+  }
+
+  /// Token count of `text` as the model sees it (special-token text counts as plain text).
+  public func countTokens(_ text: String) -> Int { tokenizer.encode(text, allowSpecialTokens: false).count }
+
+  /// What a generation produced, including one that was cancelled part-way.
+  public struct Outcome: Sendable {
+    public var promptTokenIds: [Int]
+    public var tokenIds: [Int]
+    public var text: String
+    public var finishReason: FinishReason
+    /// From the call to the last token.
+    public var elapsed: Duration
+  }
+
+  /// Runs `body` once the scheduler has a free generation slot.
+  /// - Throws: ``TutoringError/resourceExhausted(_:)`` when the queue is full.
+  public func withGenerationSlot<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    try await scheduler.withSlot(body)
+  }
+
+  /// Generates from `promptTokens` on a thread of its own, calling `onText` with each piece of
+  /// new text and the token ids that completed it. Call inside ``withGenerationSlot(_:)``.
+  ///
+  /// When the calling task is cancelled, or `onText` throws (the client went away), generation
+  /// stops before the next layer and the outcome says `.cancelled`, with what was generated.
+  /// - Throws: engine errors (``GPTNeoError``).
+  public func generate(
+    promptTokens: [Int],
+    parameters: GenerationParameters,
+    onText: (String, [Int]) async throws -> Void
+  ) async throws -> Outcome {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var ids: [Int] = []
+    var text = ""
+    var pendingIds: [Int] = []
+    let stream = generator.stream(promptTokens: promptTokens, parameters: parameters)
+    do {
+      for try await event in stream {
+        switch event {
+        case .token(let id, let piece):
+          if id >= 0 {
+            ids.append(id)
+            pendingIds.append(id)
+          }
+          if !piece.isEmpty {
+            text += piece
+            try await onText(piece, pendingIds)
+            pendingIds.removeAll()
+          }
+        case .finished(let result):
+          return Outcome(
+            promptTokenIds: result.promptTokenIds,
+            tokenIds: result.tokenIds,
+            text: result.text,
+            finishReason: result.finishReason,
+            elapsed: clock.now - start
+          )
+        }
+      }
+    } catch let error as GPTNeoError {
+      throw error
+    } catch {
+      // The consumer failed or was cancelled: leaving the loop cancels the generation thread.
+    }
+    return Outcome(
+      promptTokenIds: promptTokens,
+      tokenIds: ids,
+      text: text,
+      finishReason: .cancelled,
+      elapsed: clock.now - start
+    )
+  }
+}

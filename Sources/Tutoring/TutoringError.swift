@@ -1,0 +1,21 @@
+/// Why a tutoring request was refused; each case maps to one gRPC status code.
+public enum TutoringError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The request is malformed (INVALID_ARGUMENT).
+  case invalidArgument(String)
+  /// A named session, curriculum, lesson or exercise does not exist (NOT_FOUND).
+  case notFound(String)
+  /// The request does not fit the current state, e.g. asking in an ended session (FAILED_PRECONDITION).
+  case failedPrecondition(String)
+  /// A limit was reached; the caller may retry later (RESOURCE_EXHAUSTED).
+  case resourceExhausted(String)
+  /// Something failed inside the server (INTERNAL); the message is safe to show.
+  case internalError(String)
+
+  public var description: String {
+    switch self {
+    case .invalidArgument(let m), .notFound(let m), .failedPrecondition(let m), .resourceExhausted(let m),
+      .internalError(let m):
+      return m
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TutorServer
+import Tutoring
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run the tutoring gRPC server (tutor.v1 services + grpc.health.v1).",
+    discussion: """
+      Loads the model and the curricula, opens (or creates) the session database, and serves gRPC \
+      over HTTP/2 until SIGINT or SIGTERM, which finish the calls in progress before exiting. \
+      Turns a previous run left unfinished are marked interrupted at start-up.
+      """
+  )
+
+  /// Where the bundled tutor model is installed.
+  static let bundledModel = "models/tutor"
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "GPT-Neo checkpoint directory (default: the bundled model, \(bundledModel)).",
+      valueName: "dir"
+    )
+  )
+  var model = bundledModel
+
+  @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
+  var curricula = "curricula"
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "SQLite database, created on first start (default: $TUTOR_DATA_DIR, else $XDG_DATA_HOME/tutor or ~/.local/share/tutor, + /tutor.sqlite).",
+      valueName: "path"
+    )
+  )
+  var db: String?
+
+  @Option(name: .long, help: "Address to listen on.")
+  var host = "127.0.0.1"
+
+  @Option(name: .long, help: "Port to listen on (0: pick a free one and log it).")
+  var port = 50051
+
+  @Option(name: .long, help: "Compute threads per forward pass (default: every core).")
+  var threads: Int?
+
+  @Option(name: .long, help: "Generations run at once; more wait in a queue.")
+  var maxConcurrentGenerations = 4
+
+  @Option(name: .long, help: "Generations that may wait; beyond that calls get RESOURCE_EXHAUSTED.")
+  var maxQueuedGenerations = 32
+
+  @Option(name: .long, help: "Most tokens one answer may ask for.")
+  var maxNewTokens = 1024
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp("PEM certificate chain: serve TLS (with --tls-key).", valueName: "path")
+  )
+  var tlsCert: String?
+
+  @Option(name: .long, help: ArgumentHelp("PEM private key for --tls-cert.", valueName: "path"))
+  var tlsKey: String?
+
+  @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+  var logLevel = "info"
+
+  func validate() throws {
+    guard (0 ... 65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    guard maxConcurrentGenerations >= 1 else {
+      throw ValidationError("--max-concurrent-generations must be at least 1")
+    }
+    guard maxQueuedGenerations >= 0 else {
+      throw ValidationError("--max-queued-generations must not be negative")
+    }
+    guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
+    guard (tlsCert == nil) == (tlsKey == nil) else {
+      throw ValidationError("--tls-cert and --tls-key go together")
+    }
+    guard Logger.Level(rawValue: logLevel) != nil else {
+      throw ValidationError("unknown --log-level '\(logLevel)'")
+    }
+  }
+
+  static func defaultDatabase() -> String {
+    let env = ProcessInfo.processInfo.environment
+    let directory: String
+    if let data = env["TUTOR_DATA_DIR"], !data.isEmpty {
+      directory = data
+    } else if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty {
+      directory = (xdg as NSString).appendingPathComponent("tutor")
+    } else {
+      directory = (NSHomeDirectory() as NSString).appendingPathComponent(".local/share/tutor")
+    }
+    return (directory as NSString).appendingPathComponent("tutor.sqlite")
+  }
+
+  func run() async throws {
+    let level = Logger.Level(rawValue: logLevel) ?? .info
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "tutor.server")
+    guard FileManager.default.fileExists(atPath: (model as NSString).appendingPathComponent("config.json"))
+    else {
+      Console.error(
+        "error: \(model): no GPT-Neo checkpoint here (config.json is missing); pass --model DIR"
+          + (model == Self.bundledModel ? " (the bundled model is installed at \(Self.bundledModel))" : "")
+      )
+      throw ExitCode.failure
+    }
+    var configuration = TutorServerConfiguration(
+      modelDirectory: URL(fileURLWithPath: model),
+      curriculaDirectory: curricula,
+      databasePath: db ?? Self.defaultDatabase()
+    )
+    configuration.host = host
+    configuration.port = port
+    configuration.threads = threads
+    configuration.maxConcurrentGenerations = maxConcurrentGenerations
+    configuration.maxQueuedGenerations = maxQueuedGenerations
+    configuration.limits.maxNewTokens = maxNewTokens
+    configuration.tlsCertificatePath = tlsCert
+    configuration.tlsKeyPath = tlsKey
+    let server = try await reportingErrors { try await TutorServer.load(configuration, logger: logger) }
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [.init(service: server)],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger
+      )
+    )
+    try await group.run()
+  }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// `tutor serve` and the client commands, as separate processes talking gRPC on loopback.
+@Suite struct ServeCLITests {
+  @Test("serve, health, curriculum list, session start/ask/show/list, errors, then SIGTERM")
+  func serveAndClients() async throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-cli-\(UUID().uuidString)"
+    )
+    let model = scratch.appendingPathComponent("model").path
+    let made = try CLITests.run([
+      "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
+    ])
+    #expect(made.status == 0, "\(made.stderr)")
+
+    let database = scratch.appendingPathComponent("data/tutor.sqlite").path
+    let (server, address, _) = try Self.startServer(model: model, database: database)
+    defer { if server.isRunning { server.terminate() } }
+
+    let health = try CLITests.run(["health", "--server", address])
+    #expect(health.status == 0 && health.stdout == "SERVING\n", "\(health.stderr)")
+
+    let list = try CLITests.run(["curriculum", "list", "--server", address])
+    #expect(list.status == 0)
+    #expect(
+      list.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == [
+        "fractions-ratios", "photosynthesis", "python-intro",
+      ]
+    )
+
+    let start = try CLITests.run([
+      "session", "start", "--server", address, "--student", "cli-student", "--curriculum", "python-intro",
+    ])
+    #expect(start.status == 0, "\(start.stderr)")
+    let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(session.count == 36)
+
+    let ask = try CLITests.run([
+      "session", "ask", "--server", address, session, "What is a variable?", "--max-new-tokens", "12",
+    ])
+    #expect(ask.status == 0, "\(ask.stderr)")
+    #expect(ask.stderr.contains("answer tokens"))
+    #expect(ask.stderr.contains("python-intro/"))
+
+    let show = try CLITests.run(["session", "show", "--server", address, session, "--json"])
+    #expect(show.status == 0)
+    let shown = try CLITests.json(show.stdout)
+    let turns = try #require(shown["turns"] as? [[String: Any]])
+    #expect(turns.count == 1)
+    #expect(turns.first?["question"] as? String == "What is a variable?")
+    #expect(turns.first?["status"] as? String == "STATUS_COMPLETED")
+    // The streamed text is the stored answer.
+    #expect(ask.stdout == (turns.first?["answer"] as? String ?? "-") + "\n")
+
+    let listed = try CLITests.run(["session", "list", "--server", address, "--student", "cli-student"])
+    #expect(listed.stdout.hasPrefix(session + "\t"))
+
+    let missing = try CLITests.run(["session", "show", "--server", address, "no-such-session"])
+    #expect(missing.status == 1)
+    #expect(missing.stderr == "error: \(address): NOT_FOUND: no session 'no-such-session'\n")
+
+    // SIGTERM: graceful shutdown, exit status 0.
+    server.terminate()
+    server.waitUntilExit()
+    #expect(server.terminationStatus == 0)
+    let down = try CLITests.run(["health", "--server", address, "--timeout", "5"])
+    #expect(down.status == 1)
+    #expect(down.stderr.contains("UNAVAILABLE"))
+  }
+}
+
+extension ServeCLITests {
+  /// Starts `tutor serve --port 0` and reads its log until it says where it listens.
+  static func startServer(model: String, database: String) throws -> (Process, String, LineReader) {
+    let server = Process()
+    server.executableURL = CLITests.executable
+    server.arguments = [
+      "serve", "--model", model, "--curricula", CLITests.repository.appendingPathComponent("curricula").path,
+      "--db", database, "--port", "0", "--threads", "1",
+    ]
+    let log = Pipe()
+    server.standardError = log
+    server.standardOutput = FileHandle.nullDevice
+    try server.run()
+    // "... address=127.0.0.1:PORT [TutorServer] serving"
+    let lines = LineReader(log.fileHandleForReading)
+    while let line = lines.next() {
+      lines.seen.append(line)
+      if line.hasSuffix("serving"),
+        let range = line.range(of: #"127\.0\.0\.1:\d+"#, options: .regularExpression)
+      {
+        return (server, String(line[range]), lines)
+      }
+    }
+    server.terminate()
+    throw CLIFailure(message: "the server never logged its address:\n" + lines.seen.joined(separator: "\n"))
+  }
+}
+
+struct CLIFailure: Error, CustomStringConvertible {
+  var message: String
+  var description: String { message }
+}
+
+extension ServeCLITests {
+  @Test("A server killed mid-answer marks the turn interrupted when it starts again; nothing else is lost")
+  func crashMidAnswer() async throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-crash-\(UUID().uuidString)"
+    )
+    let model = scratch.appendingPathComponent("model").path
+    let made = try CLITests.run([
+      "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
+    ])
+    #expect(made.status == 0, "\(made.stderr)")
+    let database = scratch.appendingPathComponent("tutor.sqlite").path
+    let (server, address, _) = try Self.startServer(model: model, database: database)
+    defer { if server.isRunning { server.terminate() } }
+    let start = try CLITests.run([
+      "session", "start", "--server", address, "--student", "crash-student", "--curriculum", "photosynthesis",
+    ])
+    let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    let done = try CLITests.run([
+      "session", "ask", "--server", address, session, "What is light?", "--max-new-tokens", "8",
+    ])
+    #expect(done.status == 0, "\(done.stderr)")
+
+    // A long answer; kill -9 the server as soon as the first text arrives.
+    let ask = Process()
+    ask.executableURL = CLITests.executable
+    ask.arguments = [
+      "session", "ask", "--server", address, session, "Tell me everything about leaves.",
+      "--max-new-tokens", "1000", "--temperature", "1", "--seed", "5",
+    ]
+    let out = Pipe()
+    ask.standardOutput = out
+    ask.standardError = FileHandle.nullDevice
+    try ask.run()
+    #expect(!out.fileHandleForReading.availableData.isEmpty)
+    kill(server.processIdentifier, SIGKILL)
+    server.waitUntilExit()
+    ask.waitUntilExit()
+    #expect(ask.terminationStatus == 1, "the client sees the connection drop")
+
+    let (restarted, newAddress, log) = try Self.startServer(model: model, database: database)
+    defer { if restarted.isRunning { restarted.terminate() } }
+    #expect(log.seen.contains { $0.contains("interrupted") && $0.contains("count=1") }, "\(log.seen)")
+    let show = try CLITests.run(["session", "show", "--server", newAddress, session, "--json"])
+    let turns = try #require(try CLITests.json(show.stdout)["turns"] as? [[String: Any]])
+    #expect(
+      turns.map { $0["question"] as? String } == ["What is light?", "Tell me everything about leaves."]
+    )
+    #expect(turns.map { $0["status"] as? String } == ["STATUS_COMPLETED", "STATUS_INTERRUPTED"])
+    restarted.terminate()
+    restarted.waitUntilExit()
+  }
+}
+
+/// Reads lines from a pipe as they arrive.
+final class LineReader {
+  let handle: FileHandle
+  var buffer = Data()
+  var seen: [String] = []
+
+  init(_ handle: FileHandle) { self.handle = handle }
+
+  func next() -> String? {
+    while true {
+      if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+        let line = String(decoding: buffer[..<newline], as: UTF8.self)
+        buffer.removeSubrange(...newline)
+        return line
+      }
+      let chunk = handle.availableData
+      if chunk.isEmpty { return nil }
+      buffer.append(chunk)
+    }
+  }
+}

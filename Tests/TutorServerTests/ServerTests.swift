@@ -1,0 +1,579 @@
+import Curriculum
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SwiftProtobuf
+import Testing
+import TutorAPI
+import TutorServer
+
+/// The real server on a loopback port, driven through the generated Swift clients.
+@Suite("Tutoring server, end to end")
+struct ServerTests {
+  @Test("A whole tutoring session: start, ask (streamed), answer exercises, list, end")
+  func wholeSession() async throws {
+    let server = try await TestServer.start()
+    try await server.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      #expect(try await health.check(.with { $0.service = "" }).status == .serving)
+      #expect(try await health.check(.with { $0.service = "tutor.v1.TutorService" }).status == .serving)
+
+      let session = try await tutor.startSession(
+        .with {
+          $0.studentID = "student-1"
+          $0.curriculumID = "photosynthesis"
+        }
+      )
+      #expect(session.state == .active)
+      let firstLesson = CurriculumLibrary.load(root: Repository.curricula).curriculum("photosynthesis")?
+        .lessons.first
+      #expect(session.lessonID == firstLesson?.id, "no lesson given: the curriculum's first")
+      #expect(!session.sessionID.isEmpty)
+
+      let transcript = try await tutor.askAll(
+        .with {
+          $0.sessionID = session.sessionID
+          $0.question = "Why do plants need sunlight?"
+          $0.options = .with { $0.maxNewTokens = 24 }
+        }
+      )
+      let started = try #require(transcript.started)
+      let completed = try #require(transcript.completed)
+      #expect(started.turnID == completed.turnID)
+      #expect(!completed.snippetIds.isEmpty, "the prompt cites lesson notes")
+      #expect(started.snippetIds == completed.snippetIds)
+      #expect(completed.snippetIds.allSatisfy { $0.hasPrefix("photosynthesis/") })
+      #expect(transcript.deltas.joined() == completed.answer, "deltas concatenate to the answer")
+      #expect(!transcript.deltas.isEmpty)
+      #expect(completed.usage.promptTokens > 50)
+      #expect(completed.usage.completionTokens > 0 && completed.usage.completionTokens <= 24)
+      #expect(completed.finishReason != .unspecified && completed.finishReason != .cancelled)
+
+      // A second question sees the first in its history and gets the next index.
+      let second = try await tutor.askAll(
+        .with {
+          $0.sessionID = session.sessionID
+          $0.question = "What is chlorophyll?"
+          $0.options = .with { $0.maxNewTokens = 8 }
+        }
+      )
+      let secondCompleted = try #require(second.completed)
+      #expect(secondCompleted.usage.promptTokens > completed.usage.promptTokens / 2)
+
+      // Exercises: a wrong answer reveals the first hint; a right one updates mastery upwards.
+      let library = CurriculumLibrary.load(root: Repository.curricula)
+      let lesson = try #require(library.curriculum("photosynthesis")?.lessons.first { !$0.exercises.isEmpty })
+      let exercise = try #require(lesson.exercises.first { $0.objective != nil && !$0.hints.isEmpty })
+      let right = try #require(Self.correctAnswer(exercise.answer))
+      let wrong = try await tutor.submitAnswer(
+        .with {
+          $0.sessionID = session.sessionID
+          $0.exerciseID = exercise.id
+          $0.answer = "zzz not an answer 987654"
+        }
+      )
+      #expect(!wrong.correct)
+      #expect(wrong.hint == exercise.hints[0])
+      #expect(wrong.hintsRevealed == 1)
+      #expect(wrong.mastery.objectiveID == exercise.objective)
+      let correct = try await tutor.submitAnswer(
+        .with {
+          $0.sessionID = session.sessionID
+          $0.exerciseID = exercise.id
+          $0.answer = right
+        }
+      )
+      #expect(correct.correct)
+      #expect(correct.hint.isEmpty)
+      #expect(correct.mastery.probability > wrong.mastery.probability)
+      #expect(correct.explanation == (exercise.explanation ?? ""))
+
+      let full = try await tutor.getSession(.with { $0.sessionID = session.sessionID })
+      #expect(full.turns.count == 2)
+      #expect(full.turnCount == 2)
+      #expect(full.turns.map(\.index) == [0, 1])
+      #expect(full.turns[0].question == "Why do plants need sunlight?")
+      #expect(full.turns[0].answer == completed.answer)
+      #expect(full.turns[0].status == .completed)
+      #expect(full.turns[0].snippetIds == completed.snippetIds)
+      #expect(full.turns[0].usage == completed.usage)
+
+      let listed = try await tutor.listSessions(.with { $0.studentID = "student-1" })
+      #expect(listed.sessions.map(\.sessionID) == [session.sessionID])
+      #expect(listed.sessions[0].turnCount == 2)
+      #expect(listed.sessions[0].turns.isEmpty)
+
+      let progress = try await Tutor_V1_AnalyticsService.Client(wrapping: client).getStudentProgress(
+        .with { $0.studentID = "student-1" }
+      )
+      let course = try #require(progress.curricula.first)
+      #expect(course.curriculumID == "photosynthesis")
+      #expect(course.attempts == 2 && course.correctAttempts == 1 && course.hintsUsed == 1)
+      #expect(course.questionsAsked == 2)
+
+      let ended = try await tutor.endSession(.with { $0.sessionID = session.sessionID })
+      #expect(ended.state == .ended && ended.hasEndedAt)
+      await #expect(throws: RPCError.self) {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = "Still there?"
+          }
+        )
+      }
+      do {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = "Still there?"
+          }
+        )
+      } catch let error as RPCError {
+        #expect(error.code == .failedPrecondition)
+        #expect(error.message.contains("ended"))
+      }
+    }
+    try await server.stop()
+  }
+
+  @Test("Sessions and their turns survive a restart on the same database")
+  func restart() async throws {
+    let database = TestServer.scratchDatabase()
+    let first = try await TestServer.start(database: database)
+    let (sessionId, answer) = try await first.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      let session = try await tutor.startSession(
+        .with {
+          $0.studentID = "student-r"
+          $0.curriculumID = "fractions-ratios"
+        }
+      )
+      let t = try await tutor.askAll(
+        .with {
+          $0.sessionID = session.sessionID
+          $0.question = "How do I add fractions?"
+          $0.options = .with { $0.maxNewTokens = 12 }
+        }
+      )
+      return (session.sessionID, try #require(t.completed).answer)
+    }
+    try await first.stop()
+
+    let second = try await TestServer.start(database: database)
+    try await second.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      let session = try await tutor.getSession(.with { $0.sessionID = sessionId })
+      #expect(session.studentID == "student-r")
+      #expect(session.curriculumID == "fractions-ratios")
+      #expect(session.turns.count == 1)
+      #expect(session.turns.first?.question == "How do I add fractions?")
+      #expect(session.turns.first?.answer == answer)
+      #expect(session.turns.first?.status == .completed)
+      // And the session goes on.
+      let t = try await tutor.askAll(
+        .with {
+          $0.sessionID = sessionId
+          $0.question = "And subtract them?"
+          $0.options = .with { $0.maxNewTokens = 4 }
+        }
+      )
+      #expect(t.completed != nil)
+    }
+    try await second.stop()
+  }
+
+  @Test("Bad requests get the right status and a message that says what is wrong")
+  func errors() async throws {
+    let server = try await TestServer.start()
+    try await server.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      let session = try await tutor.startSession(
+        .with {
+          $0.studentID = "student-e"
+          $0.curriculumID = "python-intro"
+        }
+      )
+      func status(_ body: () async throws -> Void) async -> RPCError? {
+        do {
+          try await body()
+          return nil
+        } catch {
+          return error as? RPCError
+        }
+      }
+      let unknownSession = await status {
+        _ = try await tutor.getSession(.with { $0.sessionID = "no-such-session" })
+      }
+      #expect(unknownSession?.code == .notFound)
+      #expect(unknownSession?.message.contains("no-such-session") == true)
+
+      let unknownAsk = await status {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = "no-such-session"
+            $0.question = "Hello?"
+          }
+        )
+      }
+      #expect(unknownAsk?.code == .notFound)
+
+      let empty = await status {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = "   \n"
+          }
+        )
+      }
+      #expect(empty?.code == .invalidArgument)
+      #expect(empty?.message == "question is empty")
+
+      let unknownCurriculum = await status {
+        _ = try await tutor.startSession(
+          .with {
+            $0.studentID = "student-e"
+            $0.curriculumID = "astrology"
+          }
+        )
+      }
+      #expect(unknownCurriculum?.code == .invalidArgument)
+      #expect(unknownCurriculum?.message.contains("no curriculum 'astrology'") == true)
+      #expect(unknownCurriculum?.message.contains("photosynthesis") == true)
+
+      let unknownLesson = await status {
+        _ = try await tutor.startSession(
+          .with {
+            $0.studentID = "student-e"
+            $0.curriculumID = "python-intro"
+            $0.lessonID = "nope"
+          }
+        )
+      }
+      #expect(unknownLesson?.code == .invalidArgument)
+
+      let oversize = await status {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = String(repeating: "why ", count: 1000)
+          }
+        )
+      }
+      #expect(oversize?.code == .invalidArgument)
+      #expect(oversize?.message.contains("at most 2000") == true)
+
+      let tooManyTokens = await status {
+        _ = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = "What is a loop?"
+            $0.options = .with { $0.maxNewTokens = 100_000 }
+          }
+        )
+      }
+      #expect(tooManyTokens?.code == .invalidArgument)
+      #expect(tooManyTokens?.message.contains("max_new_tokens") == true)
+
+      let badPage = await status {
+        _ = try await tutor.listSessions(
+          .with {
+            $0.studentID = "student-e"
+            $0.pageToken = "garbage"
+          }
+        )
+      }
+      #expect(badPage?.code == .invalidArgument)
+
+      let noFilter = await status { _ = try await tutor.listSessions(.with { $0.pageSize = 3 }) }
+      #expect(noFilter?.code == .invalidArgument)
+
+      let unknownExercise = await status {
+        _ = try await tutor.submitAnswer(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.exerciseID = "nope"
+            $0.answer = "42"
+          }
+        )
+      }
+      #expect(unknownExercise?.code == .notFound)
+
+      let curricula = Tutor_V1_CurriculumService.Client(wrapping: client)
+      let unknownGet = await status {
+        _ = try await curricula.getCurriculum(.with { $0.curriculumID = "astrology" })
+      }
+      #expect(unknownGet?.code == .notFound)
+
+      // Nothing was stored for the refused questions.
+      let stored = try await tutor.getSession(.with { $0.sessionID = session.sessionID })
+      #expect(stored.turns.isEmpty)
+
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      let unknownService = await status { _ = try await health.check(.with { $0.service = "no.Such" }) }
+      #expect(unknownService?.code == .notFound)
+    }
+    try await server.stop()
+  }
+
+  @Test("Cancelling an Ask mid-stream, or passing its deadline, leaves the turn marked cancelled")
+  func cancellation() async throws {
+    let server = try await TestServer.start()
+    try await server.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      let session = try await tutor.startSession(
+        .with {
+          $0.studentID = "student-c"
+          $0.curriculumID = "python-intro"
+        }
+      )
+      let request = Tutor_V1_AskRequest.with {
+        $0.sessionID = session.sessionID
+        $0.question = "Explain variables."
+        $0.options = .with {
+          $0.maxNewTokens = 1024
+          $0.temperature = 1
+          $0.seed = 3
+        }
+      }
+      // The client stops reading after the first delta: the call is cancelled.
+      let deltasSeen = try await tutor.ask(request) { response in
+        var deltas = 0
+        for try await message in response.messages {
+          if case .delta = message.event {
+            deltas += 1
+            break
+          }
+        }
+        return deltas
+      }
+      #expect(deltasSeen == 1)
+      let cancelled = try await Self.waitForTurn(tutor, session: session.sessionID, index: 0) {
+        $0 != .answering
+      }
+      #expect(cancelled.status == .cancelled)
+      #expect(cancelled.finishReason == .cancelled)
+      #expect(cancelled.usage.completionTokens < 1024)
+      #expect(cancelled.hasCompletedAt)
+
+      // A deadline that passes mid-answer does the same.
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(150)
+      await #expect(throws: RPCError.self) { _ = try await tutor.askAll(request, options: options) }
+      let timedOut = try await Self.waitForTurn(tutor, session: session.sessionID, index: 1) {
+        $0 != .answering
+      }
+      #expect(timedOut.status == .cancelled)
+
+      // The session is usable again afterwards.
+      var short = request
+      short.options.maxNewTokens = 4
+      let after = try await tutor.askAll(short)
+      #expect(after.completed?.finishReason != .cancelled)
+    }
+    try await server.stop()
+  }
+
+  @Test("Concurrent questions in different sessions all make progress together")
+  func concurrentAsks() async throws {
+    let server = try await TestServer.start { $0.maxConcurrentGenerations = 4 }
+    try await server.withClient { client in
+      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+      var sessions: [String] = []
+      for i in 0 ..< 3 {
+        sessions.append(
+          try await tutor.startSession(
+            .with {
+              $0.studentID = "student-\(i)"
+              $0.curriculumID = "fractions-ratios"
+            }
+          ).sessionID
+        )
+      }
+      let clock = ContinuousClock()
+      let origin = clock.now
+      // Each stream: when its first delta came, and when it completed.
+      let timings = try await withThrowingTaskGroup(of: (Duration, Duration).self) { group in
+        for id in sessions {
+          group.addTask {
+            try await tutor.ask(
+              .with {
+                $0.sessionID = id
+                $0.question = "What is a ratio?"
+                $0.options = .with {
+                  $0.maxNewTokens = 200
+                  $0.temperature = 1
+                  $0.seed = 11
+                }
+              }
+            ) { response in
+              var first: Duration?
+              var done: Duration?
+              for try await message in response.messages {
+                switch message.event {
+                case .delta: if first == nil { first = clock.now - origin }
+                case .completed: done = clock.now - origin
+                default: break
+                }
+              }
+              return (try #require(first), try #require(done))
+            }
+          }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+      }
+      #expect(timings.count == 3)
+      // Every stream had started before any finished: none waited for another to end.
+      let lastFirst = timings.map(\.0).max()!
+      let firstDone = timings.map(\.1).min()!
+      #expect(lastFirst < firstDone, "first deltas \(timings.map(\.0)), completions \(timings.map(\.1))")
+    }
+    try await server.stop()
+  }
+
+  @Test("Curriculum service: list, get, lesson without answers, search, validate, reload")
+  func curriculumService() async throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-curricula-\(UUID().uuidString)"
+    )
+    try FileManager.default.copyItem(at: URL(fileURLWithPath: Repository.curricula), to: scratch)
+    let server = try await TestServer.start(curricula: scratch.path)
+    try await server.withClient { client in
+      let curricula = Tutor_V1_CurriculumService.Client(wrapping: client)
+      let list = try await curricula.listCurricula(.init())
+      #expect(list.curricula.map(\.curriculumID) == ["fractions-ratios", "photosynthesis", "python-intro"])
+      #expect(list.diagnostics.filter { $0.severity == .error }.isEmpty)
+
+      let course = try await curricula.getCurriculum(.with { $0.curriculumID = "python-intro" })
+      #expect(course.lessons.count == Int(course.summary.lessonCount))
+      #expect(course.lessons.allSatisfy { !$0.objectives.isEmpty })
+
+      let lessonId = course.lessons[0].lessonID
+      let lesson = try await curricula.getLesson(
+        .with {
+          $0.curriculumID = "python-intro"
+          $0.lessonID = lessonId
+        }
+      )
+      #expect(!lesson.bodyMarkdown.isEmpty)
+      #expect(!lesson.snippets.isEmpty)
+      #expect(lesson.exercises.allSatisfy { !$0.prompt.isEmpty && $0.answerKind != .unspecified })
+
+      let hits = try await curricula.searchSnippets(
+        .with {
+          $0.query = "how do leaves make sugar from light"
+          $0.limit = 3
+        }
+      )
+      #expect(hits.hits.count == 3)
+      #expect(hits.hits.first?.curriculumID == "photosynthesis")
+
+      // Validation of uploaded files reports problems against the names sent.
+      let broken = try await curricula.validateCurriculum(
+        .with {
+          $0.files = [
+            .with {
+              $0.path = "demo/curriculum.yaml"
+              $0.content = Data("id: demo\ntitle: Demo\n".utf8)
+            }
+          ]
+        }
+      )
+      #expect(!broken.valid)
+      #expect(
+        broken.diagnostics.contains { $0.file.hasPrefix("demo/") && $0.severity == .error && $0.line >= 1 }
+      )
+      await #expect(throws: RPCError.self) {
+        _ = try await curricula.validateCurriculum(
+          .with {
+            $0.files = [
+              .with {
+                $0.path = "../etc/passwd"
+                $0.content = Data()
+              }
+            ]
+          }
+        )
+      }
+
+      // Reload: a curriculum broken on disk keeps serving its previous version.
+      let yaml = scratch.appendingPathComponent("python-intro/curriculum.yaml")
+      try Data("id: python-intro\ntitle: [unclosed\n".utf8).write(to: yaml)
+      let report = try await curricula.reloadCurricula(.init())
+      #expect(report.keptPrevious == ["python-intro"])
+      #expect(report.reloaded.sorted() == ["fractions-ratios", "photosynthesis"])
+      #expect(
+        report.diagnostics.contains { $0.file == "python-intro/curriculum.yaml" && $0.severity == .error }
+      )
+      let after = try await curricula.listCurricula(.init())
+      #expect(after.curricula.map(\.curriculumID).contains("python-intro"))
+
+      // Removing a folder drops its curriculum.
+      try FileManager.default.removeItem(at: scratch.appendingPathComponent("fractions-ratios"))
+      let removal = try await curricula.reloadCurricula(.init())
+      #expect(removal.removed == ["fractions-ratios"])
+    }
+    try await server.stop()
+  }
+
+  @Test("Model service: info and a raw streamed generation")
+  func modelService() async throws {
+    let server = try await TestServer.start()
+    try await server.withClient { client in
+      let model = Tutor_V1_ModelService.Client(wrapping: client)
+      let info = try await model.getModelInfo(.init())
+      #expect(info.architecture == "gpt_neo")
+      #expect(info.contextLength == 2048)
+      #expect(info.vocabSize == 50257)
+      #expect(info.parameterCount > 3_000_000)
+      let (text, completed) = try await model.generate(
+        .with {
+          $0.prompt = "Photosynthesis is"
+          $0.options = .with { $0.maxNewTokens = 10 }
+        }
+      ) { response in
+        var text = ""
+        var completed: Tutor_V1_GenerateCompleted?
+        for try await message in response.messages {
+          switch message.event {
+          case .delta(let d): text += d.text
+          case .completed(let c): completed = c
+          default: break
+          }
+        }
+        return (text, completed)
+      }
+      let done = try #require(completed)
+      #expect(done.text == text)
+      #expect(done.tokenIds.count == 10 || done.finishReason == .endOfText)
+      // "Phot" "osynthesis" " is", as Hugging Face's GPT-2 tokenizer encodes it.
+      #expect(done.promptTokenIds == [21197, 44411, 318])
+    }
+    try await server.stop()
+  }
+
+  // MARK: Helpers
+
+  static func waitForTurn(
+    _ tutor: Tutor_V1_TutorService.Client<HTTP2ClientTransport.Posix>,
+    session: String,
+    index: Int,
+    until done: (Tutor_V1_Turn.Status) -> Bool
+  ) async throws -> Tutor_V1_Turn {
+    for _ in 0 ..< 200 {
+      let s = try await tutor.getSession(.with { $0.sessionID = session })
+      if let turn = s.turns.first(where: { $0.index == index }), done(turn.status) { return turn }
+      try await Task.sleep(for: .milliseconds(25))
+    }
+    throw RPCError(code: .deadlineExceeded, message: "turn \(index) never finished")
+  }
+
+  static func correctAnswer(_ answer: Answer) -> String? {
+    switch answer {
+    case .exact(let texts): return texts.first
+    case .numeric(let value, _): return String(value)
+    case .choice(_, let correct): return correct.first
+    case .regex: return nil
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import GPTNeo
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SwiftProtobuf
+import TutorAPI
+import TutorServer
+
+/// Paths in the repository.
+enum Repository {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let curricula = root.appendingPathComponent("curricula").path
+  static let tokenizer = root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+}
+
+/// A small random GPT-Neo with the real GPT-2 vocabulary and a 2,048-token context, written once
+/// per test process: real prompts fit, answers are gibberish, and long answers take long enough
+/// to be cancelled mid-stream.
+enum TestModel {
+  static let directory: URL = {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-test-model-\(getpid())")
+    let configuration = GPTNeoConfiguration(
+      maxPositionEmbeddings: 2048,
+      hiddenSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      windowSize: 64
+    )
+    try! GPTNeoModel.writeRandomCheckpoint(
+      configuration: configuration,
+      tokenizerDirectory: Repository.tokenizer,
+      seed: 7,
+      to: dir
+    )
+    return dir
+  }()
+}
+
+/// A real server on a free loopback port, over a database in a scratch folder.
+struct TestServer {
+  let server: TutorServer
+  let task: Task<Void, any Error>
+  let port: Int
+
+  static func scratchDatabase() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-test-\(UUID().uuidString)/tutor.sqlite"
+    ).path
+  }
+
+  static func start(
+    database: String = scratchDatabase(),
+    curricula: String = Repository.curricula,
+    configure: (inout TutorServerConfiguration) -> Void = { _ in }
+  ) async throws -> TestServer {
+    var configuration = TutorServerConfiguration(
+      modelDirectory: TestModel.directory,
+      curriculaDirectory: curricula,
+      databasePath: database
+    )
+    configuration.port = 0
+    configuration.threads = 1
+    configure(&configuration)
+    var logger = Logger(label: "tutor.test")
+    logger.logLevel = .critical
+    let server = try await TutorServer.load(configuration, logger: logger)
+    let task = Task { try await server.serve() }
+    let port = try await server.port()
+    return TestServer(server: server, task: task, port: port)
+  }
+
+  /// Graceful shutdown; waits until the server has stopped.
+  func stop() async throws {
+    server.beginGracefulShutdown()
+    try await task.value
+  }
+
+  /// Runs `body` with a client connected to the server, then stops the server.
+  func withClient<T: Sendable>(
+    _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+  ) async throws -> T {
+    try await withGRPCClient(
+      transport: .http2NIOPosix(
+        target: .ipv4(address: "127.0.0.1", port: port),
+        transportSecurity: .plaintext
+      )
+    ) { client in
+      try await body(client)
+    }
+  }
+}
+
+/// Everything one Ask stream returned.
+struct AskTranscript: Sendable {
+  var started: Tutor_V1_AskStarted?
+  var deltas: [String] = []
+  var completed: Tutor_V1_AskCompleted?
+}
+
+extension Tutor_V1_TutorService.Client {
+  func askAll(_ request: Tutor_V1_AskRequest, options: CallOptions = .defaults) async throws -> AskTranscript
+  {
+    try await ask(request, options: options) { response in
+      var transcript = AskTranscript()
+      for try await message in response.messages {
+        switch message.event {
+        case .started(let s): transcript.started = s
+        case .delta(let d): transcript.deltas.append(d.text)
+        case .completed(let c): transcript.completed = c
+        case nil: break
+        }
+      }
+      return transcript
+    }
+  }
+}

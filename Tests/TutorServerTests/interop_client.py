@@ -1,0 +1,87 @@
+"""Interop check: Python grpcio, with stubs generated from protos/, against a running tutor server.
+
+Usage: python interop_client.py PROTOS_DIR HOST:PORT
+Prints one line per check; exits non-zero on the first failure.
+"""
+import importlib.util
+import os
+import sys
+import tempfile
+
+import grpc
+from grpc_tools import protoc
+
+
+def main() -> int:
+    protos, target = sys.argv[1], sys.argv[2]
+    out = tempfile.mkdtemp(prefix="tutor-py-stubs-")
+    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    files = [os.path.join(root, f)[len(protos) + 1:]
+             for root, _, names in os.walk(protos) for f in names if f.endswith(".proto")]
+    rc = protoc.main(["protoc", f"-I{protos}", f"-I{include}", f"--python_out={out}",
+                      f"--grpc_python_out={out}", *files])
+    if rc != 0:
+        print(f"protoc failed with {rc}")
+        return 1
+    sys.path.insert(0, out)
+    from tutor.v1 import tutor_service_pb2 as tutor, tutor_service_pb2_grpc as tutor_grpc  # noqa: E402
+    # The generated grpc/health/v1 package would shadow grpcio's own `grpc` package: load the
+    # messages module by path and call the method by name.
+    spec = importlib.util.spec_from_file_location("health_pb2", os.path.join(out, "grpc/health/v1/health_pb2.py"))
+    health_pb2 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(health_pb2)
+
+    channel = grpc.insecure_channel(target)
+    check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                response_deserializer=health_pb2.HealthCheckResponse.FromString)
+    status = check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
+    assert status == health_pb2.HealthCheckResponse.SERVING, status
+    print("health: SERVING")
+
+    stub = tutor_grpc.TutorServiceStub(channel)
+    session = stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="python-intro"),
+                                timeout=10)
+    assert session.session_id and session.state == tutor.Session.STATE_ACTIVE, session
+    print(f"session: {session.session_id}")
+
+    deltas, completed, started = [], None, None
+    request = tutor.AskRequest(session_id=session.session_id, question="What is a variable?")
+    request.options.max_new_tokens = 16
+    for event in stub.Ask(request, timeout=30):
+        kind = event.WhichOneof("event")
+        if kind == "started":
+            started = event.started
+        elif kind == "delta":
+            deltas.append(event.delta.text)
+        elif kind == "completed":
+            completed = event.completed
+    assert started is not None and completed is not None
+    assert "".join(deltas) == completed.answer, (deltas, completed.answer)
+    assert completed.usage.completion_tokens > 0
+    print(f"ask: {len(deltas)} deltas, {completed.usage.completion_tokens} tokens")
+
+    fetched = stub.GetSession(tutor.GetSessionRequest(session_id=session.session_id), timeout=10)
+    assert [t.question for t in fetched.turns] == ["What is a variable?"], fetched
+    print("get: 1 turn")
+
+    try:
+        stub.GetSession(tutor.GetSessionRequest(session_id="nope"), timeout=10)
+        raise AssertionError("GetSession of an unknown session succeeded")
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.NOT_FOUND, error.code()
+        assert "nope" in error.details(), error.details()
+    print("unknown session: NOT_FOUND")
+
+    try:
+        stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="astrology"), timeout=10)
+        raise AssertionError("StartSession with an unknown curriculum succeeded")
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.code()
+    print("unknown curriculum: INVALID_ARGUMENT")
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
