@@ -1,8 +1,10 @@
 import Foundation
 import Testing
 
-/// A Python with `grpcio` and `grpcio-tools`: the reference venv (`.venv-ref`), else `python3` on
-/// the PATH. Nil when neither has them; the interop test is then skipped.
+/// A Python with `grpcio` that can generate stubs — with `grpcio-tools`, or with Debian's `protoc`
+/// and `grpc_python_plugin` (what `tools/test.sh` installs): the reference venv (`.venv-ref`),
+/// Debian's `/usr/bin/python3`, else `python3` on the PATH. Nil when none can; the interop test is
+/// then skipped.
 let interopPython: String? = {
   let candidates =
     [Repository.root.appendingPathComponent(".venv-ref/bin/python").path, "/usr/bin/python3"]
@@ -10,7 +12,16 @@ let interopPython: String? = {
   for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: candidate)
-    process.arguments = ["-c", "import grpc, grpc_tools"]
+    process.arguments = [
+      "-c",
+      """
+      import grpc, shutil, sys
+      try:
+          import grpc_tools
+      except ImportError:
+          sys.exit(0 if shutil.which("protoc") and shutil.which("grpc_python_plugin") else 1)
+      """,
+    ]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { continue }

@@ -427,6 +427,27 @@ struct ServerTests {
       let lastFirst = timings.map(\.0).max()!
       let firstDone = timings.map(\.1).min()!
       #expect(lastFirst < firstDone, "first deltas \(timings.map(\.0)), completions \(timings.map(\.1))")
+
+      // The three sessions, listed by curriculum in pages of two, newest first.
+      let page1 = try await tutor.listSessions(
+        .with {
+          $0.curriculumID = "fractions-ratios"
+          $0.pageSize = 2
+        }
+      )
+      #expect(page1.sessions.count == 2 && !page1.nextPageToken.isEmpty)
+      let page2 = try await tutor.listSessions(
+        .with {
+          $0.curriculumID = "fractions-ratios"
+          $0.pageSize = 2
+          $0.pageToken = page1.nextPageToken
+        }
+      )
+      #expect(page2.sessions.count == 1 && page2.nextPageToken.isEmpty)
+      let listed = page1.sessions + page2.sessions
+      #expect(Set(listed.map(\.sessionID)) == Set(sessions))
+      #expect(zip(listed, listed.dropFirst()).allSatisfy { $0.createdAt.date >= $1.createdAt.date })
+      #expect((page1.sessions + page2.sessions).allSatisfy { $0.turnCount == 1 })
     }
     try await server.stop()
   }

@@ -8,21 +8,34 @@ import os
 import sys
 import tempfile
 
+import shutil
+import subprocess
+
 import grpc
-from grpc_tools import protoc
+
+
+def generate_stubs(protos: str, out: str) -> None:
+    """Python stubs for every .proto under `protos`: with grpcio-tools when installed (PyPI),
+    else with Debian's protoc and grpc_python_plugin (protobuf-compiler, protobuf-compiler-grpc)."""
+    files = [os.path.join(root, f)[len(protos) + 1:]
+             for root, _, names in os.walk(protos) for f in names if f.endswith(".proto")]
+    try:
+        from grpc_tools import protoc
+        include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+        rc = protoc.main(["protoc", f"-I{protos}", f"-I{include}", f"--python_out={out}",
+                          f"--grpc_python_out={out}", *files])
+    except ImportError:
+        plugin = shutil.which("grpc_python_plugin")
+        rc = subprocess.call(["protoc", f"-I{protos}", f"--python_out={out}", f"--grpc_python_out={out}",
+                              f"--plugin=protoc-gen-grpc_python={plugin}", *files])
+    if rc != 0:
+        raise SystemExit(f"protoc failed with {rc}")
 
 
 def main() -> int:
     protos, target = sys.argv[1], sys.argv[2]
     out = tempfile.mkdtemp(prefix="tutor-py-stubs-")
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    files = [os.path.join(root, f)[len(protos) + 1:]
-             for root, _, names in os.walk(protos) for f in names if f.endswith(".proto")]
-    rc = protoc.main(["protoc", f"-I{protos}", f"-I{include}", f"--python_out={out}",
-                      f"--grpc_python_out={out}", *files])
-    if rc != 0:
-        print(f"protoc failed with {rc}")
-        return 1
+    generate_stubs(protos, out)
     sys.path.insert(0, out)
     from tutor.v1 import tutor_service_pb2 as tutor, tutor_service_pb2_grpc as tutor_grpc  # noqa: E402
     # The generated grpc/health/v1 package would shadow grpcio's own `grpc` package: load the

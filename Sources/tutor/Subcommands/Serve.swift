@@ -130,7 +130,21 @@ struct Serve: AsyncParsableCommand {
     configuration.limits.maxNewTokens = maxNewTokens
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
-    let server = try await reportingErrors { try await TutorServer.load(configuration, logger: logger) }
+    let server: TutorServer
+    do {
+      server = try await reportingErrors { try await TutorServer.load(configuration, logger: logger) }
+    } catch let error as TutoringError {
+      Console.error("error: \(error)")
+      throw ExitCode.failure
+    } catch let error as CocoaError {
+      Console.error(
+        "error: \(configuration.databasePath): cannot create the database: \(error.localizedDescription)"
+      )
+      throw ExitCode.failure
+    } catch let error where !(error is ExitCode) {
+      Console.error("error: cannot start: \(error)")
+      throw ExitCode.failure
+    }
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: server)],
@@ -138,6 +152,11 @@ struct Serve: AsyncParsableCommand {
         logger: logger
       )
     )
-    try await group.run()
+    do {
+      try await group.run()
+    } catch {
+      Console.error("error: cannot serve on \(host):\(port): \(error)")
+      throw ExitCode.failure
+    }
   }
 }
