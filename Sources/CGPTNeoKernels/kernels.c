@@ -74,50 +74,58 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
   return s;
 }
 
-/// Four rows of x against one weight row: the weight row is read once for four outputs.
-__attribute__((target("avx2,fma"))) static void dot4_avx2(const float *x, size_t ldx, const float *w,
-                                                          size_t k, float out[4]) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+/// Two rows of x against one weight row: the weight row is read once for both outputs. Each
+/// output is summed in exactly the order of dot_avx2, so a row's result does not depend on which
+/// other rows share its batch (batched decoding gives the same tokens as decoding alone).
+__attribute__((target("avx2,fma"))) static void dot2_avx2(const float *x0, const float *x1, const float *w,
+                                                          size_t k, float out[2]) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
   size_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
+    __m256 w2 = _mm256_loadu_ps(w + i + 16), w3 = _mm256_loadu_ps(w + i + 24);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), w0, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 8), w1, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 16), w2, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 24), w3, a3);
+    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), w0, b0);
+    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 8), w1, b1);
+    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 16), w2, b2);
+    b3 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 24), w3, b3);
+  }
   for (; i + 8 <= k; i += 8) {
     __m256 wv = _mm256_loadu_ps(w + i);
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), wv, s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), wv, s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x2 + i), wv, s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x3 + i), wv, s3);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), wv, a0);
+    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), wv, b0);
   }
-  float r0 = hsum256(s0), r1 = hsum256(s1), r2 = hsum256(s2), r3 = hsum256(s3);
+  float r0 = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float r1 = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
   for (; i < k; i++) {
     r0 += x0[i] * w[i];
     r1 += x1[i] * w[i];
-    r2 += x2[i] * w[i];
-    r3 += x3[i] * w[i];
   }
   out[0] = r0;
   out[1] = r1;
-  out[2] = r2;
-  out[3] = r3;
 }
 
 __attribute__((target("avx2,fma"))) static void linear_avx2(const float *x, size_t m, size_t k,
                                                             const float *w, const float *bias, float *y,
                                                             size_t ldy, size_t n_begin, size_t n_end) {
-  // Blocks of 64 weight rows keep the weights in L2 while every row of x passes over them.
+  // Blocks of 64 weight rows stay in L2 while every row of x passes over them, so each weight is
+  // read from memory once per call however many rows (tokens of a prompt, or sequences of a
+  // batch) there are.
   const size_t block = 64;
   for (size_t jb = n_begin; jb < n_end; jb += block) {
     size_t je = jb + block < n_end ? jb + block : n_end;
     size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
+    for (; i + 2 <= m; i += 2) {
       for (size_t j = jb; j < je; j++) {
-        float r[4];
-        dot4_avx2(x + i * k, k, w + j * k, k, r);
+        float r[2];
+        dot2_avx2(x + i * k, x + (i + 1) * k, w + j * k, k, r);
         float b = bias ? bias[j] : 0.0f;
         y[i * ldy + j] = r[0] + b;
         y[(i + 1) * ldy + j] = r[1] + b;
-        y[(i + 2) * ldy + j] = r[2] + b;
-        y[(i + 3) * ldy + j] = r[3] + b;
       }
     }
     for (; i < m; i++) {

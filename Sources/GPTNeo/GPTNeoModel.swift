@@ -88,73 +88,108 @@ extension GPTNeoModel {
     cache: KVCache,
     isCancelled: (() -> Bool)? = nil
   ) throws -> [Float] {
+    try forward(batch: [(Array(tokens), cache)], isCancelled: isCancelled)
+  }
+
+  /// Runs several sequences in one pass: each entry's tokens continue the sequence in its own
+  /// cache (prompts and single decode steps mix freely). Every weight is read once for the whole
+  /// batch, which is what makes serving many sessions at once cheap; each row's result is
+  /// bit-for-bit what a pass of its sequence alone gives.
+  ///
+  /// - Returns: the final-LayerNorm hidden states of all rows, sequence after sequence,
+  ///   `[Σ tokens, hidden_size]`.
+  public func forward(
+    batch: [(tokens: [Int], cache: KVCache)],
+    isCancelled: (() -> Bool)? = nil
+  ) throws -> [Float] {
     let c = configuration
-    let t = tokens.count
-    guard t > 0 else { throw GPTNeoError.emptyInput("forward needs at least one token") }
-    let past = cache.count
-    guard past + t <= c.maxPositionEmbeddings else {
-      throw GPTNeoError.contextOverflow(tokens: past + t, limit: c.maxPositionEmbeddings)
+    guard !batch.isEmpty else { throw GPTNeoError.emptyInput("forward needs at least one sequence") }
+    for (i, entry) in batch.enumerated() {
+      let t = entry.tokens.count
+      guard t > 0 else { throw GPTNeoError.emptyInput("forward needs at least one token") }
+      guard entry.cache.count + t <= c.maxPositionEmbeddings else {
+        throw GPTNeoError.contextOverflow(tokens: entry.cache.count + t, limit: c.maxPositionEmbeddings)
+      }
+      for id in entry.tokens where id < 0 || id >= c.vocabSize {
+        throw GPTNeoError.tokenOutOfRange(id: id, vocabularySize: c.vocabSize)
+      }
+      precondition(!batch[..<i].contains { $0.cache === entry.cache }, "a cache appears twice in one batch")
     }
-    for id in tokens where id < 0 || id >= c.vocabSize {
-      throw GPTNeoError.tokenOutOfRange(id: id, vocabularySize: c.vocabSize)
-    }
-    cache.reserve(t)
     let h = c.hiddenSize
     let hd = c.headDim
     let inner = c.innerSize
+    let pasts = batch.map(\.cache.count)
+    let counts = batch.map(\.tokens.count)
+    var starts = [0]
+    for n in counts { starts.append(starts.last! + n) }
+    let t = starts.last!
+    for entry in batch { entry.cache.reserve(entry.tokens.count) }
+
+    // One (sequence, head) attention job per entry: its scratch row starts at scratchStart.
+    var jobs: [(sequence: Int, head: Int, scratch: Int)] = []
+    var scratchSize = 0
+    for i in batch.indices {
+      for head in 0 ..< c.numHeads {
+        jobs.append((i, head, scratchSize))
+        scratchSize += pasts[i] + counts[i]
+      }
+    }
+    let attentionWork = zip(pasts, counts).reduce(0) { $0 + $1.1 * ($1.0 + $1.1) } * hd * c.numHeads
 
     var x = [Float](repeating: 0, count: t * h)
     let normed = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
     let q = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let kNew = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
+    let vNew = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
     let attn = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
     let tmp = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
     let mlp = UnsafeMutablePointer<Float>.allocate(capacity: t * inner)
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: c.numHeads * (past + t))
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
     defer {
-      normed.deallocate()
-      q.deallocate()
-      attn.deallocate()
-      tmp.deallocate()
-      mlp.deallocate()
-      scratch.deallocate()
+      for buffer in [normed, q, kNew, vNew, attn, tmp, mlp, scratch] { buffer.deallocate() }
     }
 
     try x.withUnsafeMutableBufferPointer { xb in
       let x = xb.baseAddress!
       // Token + position embeddings.
-      for (row, id) in tokens.enumerated() {
-        let dst = x + row * h
-        let te = weights.wte.pointer + id * h
-        let pe = weights.wpe.pointer + (past + row) * h
-        for i in 0 ..< h { dst[i] = te[i] + pe[i] }
+      for (i, entry) in batch.enumerated() {
+        for (row, id) in entry.tokens.enumerated() {
+          let dst = x + (starts[i] + row) * h
+          let te = weights.wte.pointer + id * h
+          let pe = weights.wpe.pointer + (pasts[i] + row) * h
+          for j in 0 ..< h { dst[j] = te[j] + pe[j] }
+        }
       }
 
       for (l, w) in weights.layers.enumerated() {
         if let isCancelled, isCancelled() { throw CancellationError() }
-        let keys = cache.keys[l] + past * h
-        let values = cache.values[l] + past * h
         // Attention: x += out_proj(attn(ln_1(x))).
         gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
         linear(normed, rows: t, weight: w.qWeight, bias: nil, into: q)
-        linear(normed, rows: t, weight: w.kWeight, bias: nil, into: keys)
-        linear(normed, rows: t, weight: w.vWeight, bias: nil, into: values)
+        linear(normed, rows: t, weight: w.kWeight, bias: nil, into: kNew)
+        linear(normed, rows: t, weight: w.vWeight, bias: nil, into: vNew)
+        for (i, entry) in batch.enumerated() {
+          (entry.cache.keys[l] + pasts[i] * h).update(from: kNew + starts[i] * h, count: counts[i] * h)
+          (entry.cache.values[l] + pasts[i] * h).update(from: vNew + starts[i] * h, count: counts[i] * h)
+        }
         let window = c.attentionLayers[l] == .local ? c.windowSize : 0
-        let kBase = UnsafePointer(cache.keys[l])
-        let vBase = UnsafePointer(cache.values[l])
-        parallelFor(c.numHeads, threads: t * (past + t) * hd >= 4096 ? threads : 1) { head in
+        let keys = batch.map { UnsafePointer($0.cache.keys[l]) }
+        let values = batch.map { UnsafePointer($0.cache.values[l]) }
+        parallelFor(jobs.count, threads: attentionWork >= 4096 ? threads : 1) { index in
+          let (i, head, scratchStart) = jobs[index]
           gn_attention_head(
-            q + head * hd,
+            q + starts[i] * h + head * hd,
             h,
-            t,
-            past,
-            kBase + head * hd,
-            vBase + head * hd,
+            counts[i],
+            pasts[i],
+            keys[i] + head * hd,
+            values[i] + head * hd,
             h,
             hd,
             window,
-            attn + head * hd,
+            attn + starts[i] * h + head * hd,
             h,
-            scratch + head * (past + t)
+            scratch + scratchStart
           )
         }
         linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
@@ -168,7 +203,7 @@ extension GPTNeoModel {
       }
       gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
     }
-    cache.advance(by: t)
+    for (i, entry) in batch.enumerated() { entry.cache.advance(by: counts[i]) }
     return x
   }
 
@@ -194,6 +229,18 @@ extension GPTNeoModel {
       }
     }
     return out
+  }
+
+  /// Scores for the given rows of `hidden` (in that order), `[rowIndices.count, vocab_size]`:
+  /// the LM head's weights are read once for all of them.
+  public func logits(hidden: [Float], rowIndices: [Int]) -> [Float] {
+    let h = configuration.hiddenSize
+    var gathered = [Float](repeating: 0, count: rowIndices.count * h)
+    for (n, row) in rowIndices.enumerated() {
+      precondition(row >= 0 && (row + 1) * h <= hidden.count, "row out of range")
+      gathered[n * h ..< (n + 1) * h] = hidden[row * h ..< (row + 1) * h]
+    }
+    return logits(hidden: gathered, rows: 0 ..< rowIndices.count)
   }
 
   /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads.

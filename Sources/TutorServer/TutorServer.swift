@@ -133,7 +133,9 @@ public final class TutorServer: Sendable {
   }
 
   /// Serves until ``beginGracefulShutdown()``; health turns SERVING once the port is bound.
+  /// When it returns, the calls in progress have finished and the engine is stopped.
   public func serve() async throws {
+    defer { tutoring.model.shutdown() }
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await self.grpc.serve() }
       group.addTask {

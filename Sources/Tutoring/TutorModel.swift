@@ -1,11 +1,13 @@
 import Foundation
 import GPTNeo
 
-/// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer,
-/// behind a ``GenerationScheduler`` so that a burst of requests queues (or is refused) instead of
-/// overloading the CPU. Each generation runs on a thread of its own, never on the caller's.
+/// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer.
+/// Generations run together through continuous batching (``BatchedGenerator``, on the engine's own
+/// threads, never the caller's); a ``GenerationScheduler`` in front admits as many as the batch
+/// holds and queues (or refuses) the rest.
 public final class TutorModel: Sendable {
   public let generator: TextGenerator
+  public let batcher: BatchedGenerator
   public let scheduler: GenerationScheduler
   /// The checkpoint folder's name.
   public let name: String
@@ -18,7 +20,11 @@ public final class TutorModel: Sendable {
     self.generator = generator
     self.name = name
     self.scheduler = scheduler
+    batcher = BatchedGenerator(generator: generator, maxBatchSize: scheduler.maxConcurrent)
   }
+
+  /// Stops the engine's worker; generations still running end as cancelled.
+  public func shutdown() { batcher.stop() }
 
   /// Loads the checkpoint in `directory` (config.json, safetensors, tokenizer).
   public static func load(
@@ -71,7 +77,7 @@ public final class TutorModel: Sendable {
     var ids: [Int] = []
     var text = ""
     var pendingIds: [Int] = []
-    let stream = generator.stream(promptTokens: promptTokens, parameters: parameters)
+    let stream = batcher.stream(promptTokens: promptTokens, parameters: parameters)
     do {
       for try await event in stream {
         switch event {

@@ -30,84 +30,37 @@ public final class TextGenerator: Sendable {
     isCancelled: @escaping () -> Bool = { false },
     onEvent: (GenerationEvent) -> Void = { _ in }
   ) throws -> GenerationResult {
-    try parameters.validate()
-    let config = model.configuration
-    // An empty prompt starts from <|endoftext|>, as GPT-2's unconditional samples do.
-    let start = promptTokens.isEmpty ? [config.bosTokenId ?? tokenizer.endOfTextTokenId ?? 0] : promptTokens
-    guard start.count <= config.maxPositionEmbeddings else {
-      throw GPTNeoError.contextOverflow(tokens: start.count, limit: config.maxPositionEmbeddings)
+    var sequence = try GenerationSequence(
+      model: model,
+      tokenizer: tokenizer,
+      promptTokens: promptTokens,
+      parameters: parameters
+    )
+    var result: GenerationResult?
+    func deliver(_ events: [GenerationEvent]) {
+      for event in events {
+        if case .finished(let r) = event { result = r }
+        onEvent(event)
+      }
     }
-    let eos = config.eosTokenId ?? tokenizer.endOfTextTokenId
-    let budget = min(parameters.maxNewTokens, config.maxPositionEmbeddings - start.count + 1)
-    let cache = model.makeCache(capacity: min(config.maxPositionEmbeddings, start.count + budget))
-    var sampler = TokenSampler(parameters: parameters)
-    var decoder = tokenizer.makeStreamingDecoder()
-    var stops = StopSequenceMatcher(parameters.stopSequences)
-    var context = start
-    var generated: [Int] = []
-    var finish = FinishReason.length
-    let clock = ContinuousClock()
-    let t0 = clock.now
-    var promptDuration = Duration.zero
-
-    var next = start[...]
-    loop: while generated.count < budget {
+    while !sequence.isFinished {
       if isCancelled() {
-        finish = .cancelled
+        deliver(sequence.finish(.cancelled))
         break
       }
+      let input = sequence.input()
       let hidden: [Float]
       do {
-        hidden = try model.forward(tokens: next, cache: cache, isCancelled: isCancelled)
+        hidden = try model.forward(tokens: input, cache: sequence.cache, isCancelled: isCancelled)
       } catch is CancellationError {
-        finish = .cancelled
+        deliver(sequence.finish(.cancelled))
         break
       }
-      if generated.isEmpty { promptDuration = clock.now - t0 }
-      var logits = model.logits(hidden: hidden, row: next.count - 1)
-      let id = sampler.next(logits: &logits, context: context)
-      generated.append(id)
-      context.append(id)
-      if parameters.stopAtEndOfText, id == eos {
-        finish = .endOfText
-        onEvent(.token(id: id, text: ""))
-        break
-      }
-      switch stops.append(decoder.append(id)) {
-      case .emit(let text):
-        onEvent(.token(id: id, text: text))
-      case .stop(let text):
-        onEvent(.token(id: id, text: text))
-        finish = .stopSequence
-        break loop
-      }
-      guard cache.count < config.maxPositionEmbeddings else { break }
-      next = [id][...]
+      _ = sequence.consumed(input.count)
+      var logits = model.logits(hidden: hidden, row: input.count - 1)
+      deliver(sequence.accept(logits: &logits))
     }
-    if finish != .stopSequence {
-      // Bytes of an unfinished character, and text held back for a stop string that never came.
-      let tail = stops.append(decoder.finish())
-      var rest: String
-      switch tail {
-      case .emit(let s): rest = s
-      case .stop(let s):
-        rest = s
-        finish = .stopSequence
-      }
-      if finish != .stopSequence { rest += stops.flush() }
-      if !rest.isEmpty { onEvent(.token(id: -1, text: rest)) }
-    }
-    let total = clock.now - t0
-    let result = GenerationResult(
-      promptTokenIds: promptTokens,
-      tokenIds: generated,
-      text: stops.fullText,
-      finishReason: finish,
-      promptSeconds: promptDuration.seconds,
-      generationSeconds: (total - promptDuration).seconds
-    )
-    onEvent(.finished(result))
-    return result
+    return result!
   }
 
   /// Tokenizes `prompt` and generates.

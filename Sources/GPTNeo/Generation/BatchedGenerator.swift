@@ -1,0 +1,180 @@
+import Foundation
+import Synchronization
+
+/// Continuous batching: many generations share each forward pass, so each weight is read once per
+/// step for all of them instead of once per generation.
+///
+/// One worker thread runs steps. Before every step it admits waiting requests (up to
+/// `maxBatchSize` in the batch) and drops those whose consumer went away; a request joins at the
+/// next step and leaves as soon as it finishes, so nobody waits for the slowest. A long prompt is
+/// fed in chunks of `prefillChunk` tokens, so the others keep receiving tokens while it is read.
+///
+/// Each sequence's tokens are exactly those ``TextGenerator`` produces for it alone: a row's
+/// arithmetic does not depend on the other rows of its batch.
+public final class BatchedGenerator: Sendable {
+  public let generator: TextGenerator
+  public let maxBatchSize: Int
+  public let prefillChunk: Int
+
+  private final class Request: Sendable {
+    let promptTokens: [Int]
+    let parameters: GenerationParameters
+    let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+    let cancelled = CancellationFlag()
+
+    init(
+      promptTokens: [Int],
+      parameters: GenerationParameters,
+      continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+    ) {
+      self.promptTokens = promptTokens
+      self.parameters = parameters
+      self.continuation = continuation
+    }
+  }
+
+  private struct Queue {
+    var waiting: [Request] = []
+    var running = 0
+    var stopped = false
+  }
+
+  private let queue = Mutex(Queue())
+  private let wakeUp = DispatchSemaphore(value: 0)
+  /// Steps run and rows computed, for benchmarks and tests.
+  private let counters = Mutex((steps: 0, rows: 0, maxBatch: 0))
+
+  public init(generator: TextGenerator, maxBatchSize: Int = 8, prefillChunk: Int = 128) {
+    precondition(maxBatchSize > 0 && prefillChunk > 0)
+    self.generator = generator
+    self.maxBatchSize = maxBatchSize
+    self.prefillChunk = prefillChunk
+    let thread = Thread { [self] in run() }
+    thread.name = "gptneo-batch"
+    thread.start()
+  }
+
+  /// Stops the worker after the current step; requests still waiting or running end with
+  /// `CancellationError`. For tests and shutdown; the generator is unusable afterwards.
+  public func stop() {
+    queue.withLock { $0.stopped = true }
+    wakeUp.signal()
+  }
+
+  /// Steps run so far, rows (tokens) computed, and the largest batch seen.
+  public var statistics: (steps: Int, rows: Int, maxBatch: Int) { counters.withLock { $0 } }
+
+  /// Streams one generation; it joins the batch at the next step. Ending the iteration (or
+  /// cancelling its task) removes it from the batch before the next step.
+  public func stream(
+    promptTokens: [Int],
+    parameters: GenerationParameters
+  ) -> AsyncThrowingStream<GenerationEvent, any Error> {
+    let (stream, continuation) = AsyncThrowingStream.makeStream(
+      of: GenerationEvent.self,
+      throwing: (any Error).self,
+      bufferingPolicy: .unbounded
+    )
+    let request = Request(promptTokens: promptTokens, parameters: parameters, continuation: continuation)
+    continuation.onTermination = { [weak self] _ in
+      request.cancelled.cancel()
+      self?.wakeUp.signal()
+    }
+    let accepted = queue.withLock { q -> Bool in
+      guard !q.stopped else { return false }
+      q.waiting.append(request)
+      return true
+    }
+    if accepted {
+      wakeUp.signal()
+    } else {
+      continuation.finish(throwing: CancellationError())
+    }
+    return stream
+  }
+
+  private struct Active {
+    let request: Request
+    var sequence: GenerationSequence
+  }
+
+  private func run() {
+    let model = generator.model
+    var active: [Active] = []
+    while true {
+      // Admit, and drop the abandoned.
+      let (admitted, stopped) = queue.withLock { q -> ([Request], Bool) in
+        q.waiting.removeAll { $0.cancelled.isCancelled }
+        let room = max(0, maxBatchSize - active.count)
+        let taken = Array(q.waiting.prefix(room))
+        q.waiting.removeFirst(taken.count)
+        return (taken, q.stopped)
+      }
+      if stopped {
+        for a in active { a.request.continuation.finish(throwing: CancellationError()) }
+        let left = queue.withLock { q -> [Request] in
+          defer { q.waiting.removeAll() }
+          return q.waiting
+        }
+        for r in left + admitted { r.continuation.finish(throwing: CancellationError()) }
+        return
+      }
+      for request in admitted {
+        do {
+          let sequence = try GenerationSequence(
+            model: model,
+            tokenizer: generator.tokenizer,
+            promptTokens: request.promptTokens,
+            parameters: request.parameters
+          )
+          active.append(Active(request: request, sequence: sequence))
+        } catch {
+          request.continuation.finish(throwing: error)
+        }
+      }
+      active.removeAll { $0.request.cancelled.isCancelled }
+      if active.isEmpty {
+        wakeUp.wait()
+        continue
+      }
+
+      // One step: a prompt chunk or the last token of every active sequence.
+      let inputs = active.map { $0.sequence.input(limit: prefillChunk) }
+      let hidden: [Float]
+      do {
+        hidden = try model.forward(batch: zip(inputs, active).map { ($0, $1.sequence.cache) })
+      } catch {
+        for a in active { a.request.continuation.finish(throwing: error) }
+        active.removeAll()
+        continue
+      }
+      var rows: [Int] = []
+      var wanting: [Int] = []
+      var row = 0
+      for i in active.indices {
+        row += inputs[i].count
+        if active[i].sequence.consumed(inputs[i].count) {
+          rows.append(row - 1)
+          wanting.append(i)
+        }
+      }
+      counters.withLock {
+        $0.steps += 1
+        $0.rows += row
+        $0.maxBatch = max($0.maxBatch, active.count)
+      }
+      if !rows.isEmpty {
+        let vocabulary = model.configuration.vocabSize
+        let logits = model.logits(hidden: hidden, rowIndices: rows)
+        for (n, i) in wanting.enumerated() {
+          var own = Array(logits[n * vocabulary ..< (n + 1) * vocabulary])
+          for event in active[i].sequence.accept(logits: &own) {
+            active[i].request.continuation.yield(event)
+          }
+          if active[i].sequence.isFinished { active[i].request.continuation.finish() }
+        }
+      }
+      active.removeAll { $0.sequence.isFinished }
+    }
+  }
+}
