@@ -152,6 +152,195 @@ void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const flo
   }
 }
 
+// MARK: - float16 and int8 weights
+
+static float half_to_float(uint16_t h);  // below, with the load-time conversions
+
+static uint16_t float_to_half(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = x & 0x7fffff;
+  if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+  if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+  if (exp <= 0) {
+    if (exp < -10) return (uint16_t)sign;
+    mant |= 0x800000;
+    uint32_t shift = (uint32_t)(14 - exp);
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1);
+    uint32_t mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1))) half++;
+    return (uint16_t)(sign | half);
+  }
+  uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+  return (uint16_t)half;
+}
+
+static float dot_f16_scalar(const float *a, const uint16_t *b, size_t k) {
+  float s = 0;
+  for (size_t i = 0; i < k; i++) s += a[i] * half_to_float(b[i]);
+  return s;
+}
+
+static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
+  float s = 0;
+  for (size_t i = 0; i < k; i++) s += a[i] * (float)b[i];
+  return s;
+}
+
+#if GN_X86
+#define GN_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define GN_LOAD_Q8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+
+// One and two rows of x against one converted weight row, summed in the same order as dot_avx2,
+// so a row's result does not depend on its batch.
+#define GN_DEFINE_DOTS(NAME, WTYPE, LOAD, TARGET)                                                       \
+  __attribute__((target(TARGET))) static float NAME##_1(const float *a, const WTYPE *w, size_t k) {     \
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();                                          \
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();                                          \
+    size_t i = 0;                                                                                       \
+    for (; i + 32 <= k; i += 32) {                                                                      \
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LOAD(w + i), s0);                                    \
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), LOAD(w + i + 8), s1);                            \
+      s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), LOAD(w + i + 16), s2);                          \
+      s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), LOAD(w + i + 24), s3);                          \
+    }                                                                                                   \
+    for (; i + 8 <= k; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LOAD(w + i), s0);           \
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                     \
+    return s;                                                                                           \
+  }                                                                                                     \
+  __attribute__((target(TARGET))) static void NAME##_2(const float *x0, const float *x1, const WTYPE *w, \
+                                                       size_t k, float out[2]) {                        \
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps();                \
+    __m256 a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();                \
+    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();                                          \
+    size_t i = 0;                                                                                       \
+    for (; i + 32 <= k; i += 32) {                                                                      \
+      __m256 w0 = LOAD(w + i), w1 = LOAD(w + i + 8), w2 = LOAD(w + i + 16), w3 = LOAD(w + i + 24);     \
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), w0, a0);                                            \
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 8), w1, a1);                                        \
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 16), w2, a2);                                       \
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 24), w3, a3);                                       \
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), w0, b0);                                            \
+      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 8), w1, b1);                                        \
+      b2 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 16), w2, b2);                                       \
+      b3 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 24), w3, b3);                                       \
+    }                                                                                                   \
+    for (; i + 8 <= k; i += 8) {                                                                        \
+      __m256 wv = LOAD(w + i);                                                                          \
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), wv, a0);                                            \
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), wv, b0);                                            \
+    }                                                                                                   \
+    out[0] = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                      \
+    out[1] = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));                      \
+  }
+
+GN_DEFINE_DOTS(dot_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
+GN_DEFINE_DOTS(dot_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
+#endif
+
+void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias, float *y,
+                   size_t ldy, size_t n_begin, size_t n_end) {
+  const size_t block = 64;
+#if GN_X86
+  if (gn_has_avx2_fma() && gn_has_f16c()) {
+    size_t k8 = k & ~(size_t)7;
+    for (size_t jb = n_begin; jb < n_end; jb += block) {
+      size_t je = jb + block < n_end ? jb + block : n_end;
+      size_t i = 0;
+      for (; i + 2 <= m; i += 2) {
+        for (size_t j = jb; j < je; j++) {
+          float r[2];
+          dot_f16_2(x + i * k, x + (i + 1) * k, w + j * k, k8, r);
+          for (size_t t = k8; t < k; t++) {
+            float wt = half_to_float(w[j * k + t]);
+            r[0] += x[i * k + t] * wt;
+            r[1] += x[(i + 1) * k + t] * wt;
+          }
+          float b = bias ? bias[j] : 0.0f;
+          y[i * ldy + j] = r[0] + b;
+          y[(i + 1) * ldy + j] = r[1] + b;
+        }
+      }
+      for (; i < m; i++) {
+        for (size_t j = jb; j < je; j++) {
+          float r = dot_f16_1(x + i * k, w + j * k, k8);
+          for (size_t t = k8; t < k; t++) r += x[i * k + t] * half_to_float(w[j * k + t]);
+          y[i * ldy + j] = r + (bias ? bias[j] : 0.0f);
+        }
+      }
+    }
+    return;
+  }
+#endif
+  (void)block;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = n_begin; j < n_end; j++)
+      y[i * ldy + j] = dot_f16_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
+}
+
+void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
+                  const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end) {
+  const size_t block = 64;
+#if GN_X86
+  if (gn_has_avx2_fma()) {
+    size_t k8 = k & ~(size_t)7;
+    for (size_t jb = n_begin; jb < n_end; jb += block) {
+      size_t je = jb + block < n_end ? jb + block : n_end;
+      size_t i = 0;
+      for (; i + 2 <= m; i += 2) {
+        for (size_t j = jb; j < je; j++) {
+          float r[2];
+          dot_q8_2(x + i * k, x + (i + 1) * k, q + j * k, k8, r);
+          for (size_t t = k8; t < k; t++) {
+            r[0] += x[i * k + t] * (float)q[j * k + t];
+            r[1] += x[(i + 1) * k + t] * (float)q[j * k + t];
+          }
+          float b = bias ? bias[j] : 0.0f;
+          y[i * ldy + j] = r[0] * scale[j] + b;
+          y[(i + 1) * ldy + j] = r[1] * scale[j] + b;
+        }
+      }
+      for (; i < m; i++) {
+        for (size_t j = jb; j < je; j++) {
+          float r = dot_q8_1(x + i * k, q + j * k, k8);
+          for (size_t t = k8; t < k; t++) r += x[i * k + t] * (float)q[j * k + t];
+          y[i * ldy + j] = r * scale[j] + (bias ? bias[j] : 0.0f);
+        }
+      }
+    }
+    return;
+  }
+#endif
+  (void)block;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = n_begin; j < n_end; j++)
+      y[i * ldy + j] = dot_q8_scalar(x + i * k, q + j * k, k) * scale[j] + (bias ? bias[j] : 0.0f);
+}
+
+void gn_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = float_to_half(src[i]);
+}
+
+void gn_quantize_q8(const float *w, size_t rows, size_t k, int8_t *q, float *scale) {
+  for (size_t j = 0; j < rows; j++) {
+    const float *row = w + j * k;
+    float amax = 0;
+    for (size_t i = 0; i < k; i++) amax = fmaxf(amax, fabsf(row[i]));
+    float s = amax / 127.0f;
+    scale[j] = s;
+    float inv = s > 0 ? 1.0f / s : 0.0f;
+    for (size_t i = 0; i < k; i++) {
+      float v = nearbyintf(row[i] * inv);
+      q[j * k + i] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
+    }
+  }
+}
+
 static float gn_dot(const float *a, const float *b, size_t k) {
 #if GN_X86
   if (gn_has_avx2_fma()) return dot_avx2(a, b, k);

@@ -28,7 +28,12 @@ public final class GPTNeoModel: Sendable {
   public struct LoadOptions: Sendable {
     /// Compute threads per forward pass; `nil` means every active core.
     public var threads: Int?
-    public init(threads: Int? = nil) { self.threads = threads }
+    /// How the large matrices are held in memory.
+    public var weightFormat: WeightFormat
+    public init(threads: Int? = nil, weightFormat: WeightFormat = .float32) {
+      self.threads = threads
+      self.weightFormat = weightFormat
+    }
   }
 
   init(configuration: GPTNeoConfiguration, weights: GPTNeoWeights, threads: Int) throws {
@@ -56,7 +61,11 @@ public final class GPTNeoModel: Sendable {
       contentsOf: directory.appendingPathComponent("config.json")
     )
     let reader = try CheckpointReader(directory: directory)
-    let weights = try GPTNeoWeights(reader: reader, configuration: configuration)
+    let weights = try GPTNeoWeights(
+      reader: reader,
+      configuration: configuration,
+      format: options.weightFormat
+    )
     return try GPTNeoModel(
       configuration: configuration,
       weights: weights,
@@ -66,6 +75,12 @@ public final class GPTNeoModel: Sendable {
 
   /// Number of parameters, the tied LM head counted once.
   public var parameterCount: Int { weights.parameterCount }
+
+  /// How the large matrices are held.
+  public var weightFormat: WeightFormat { weights.layers[0].fcWeight.format }
+
+  /// Bytes of weights read per forward pass (every tensor once; the tied head counted once).
+  public var weightBytes: Int { weights.byteCount }
 
   /// A cache for one sequence, sized for `capacity` positions at first (it grows up to the
   /// model's context length as needed).
@@ -155,9 +170,8 @@ extension GPTNeoModel {
       for (i, entry) in batch.enumerated() {
         for (row, id) in entry.tokens.enumerated() {
           let dst = x + (starts[i] + row) * h
-          let te = weights.wte.pointer + id * h
-          let pe = weights.wpe.pointer + (pasts[i] + row) * h
-          for j in 0 ..< h { dst[j] = te[j] + pe[j] }
+          weights.wte.copyRow(id, into: dst)
+          gn_add(dst, weights.wpe.pointer + (pasts[i] + row) * h, h)
         }
       }
 
@@ -260,7 +274,7 @@ extension GPTNeoModel {
       let begin = chunk * per
       let end = min(n, begin + per)
       if begin < end {
-        gn_linear_f32(x, m, k, weight.pointer, bias?.pointer, y, n, begin, end)
+        weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: begin ..< end)
       }
     }
   }

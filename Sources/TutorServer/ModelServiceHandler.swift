@@ -30,7 +30,7 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
       $0.numLayers = Int32(c.numLayers)
       $0.numHeads = Int32(c.numHeads)
       $0.windowSize = Int32(c.windowSize)
-      $0.weightFormat = "float32"
+      $0.weightFormat = model.model.weightFormat.rawValue
       $0.threads = Int32(model.model.threads)
       $0.maxConcurrentGenerations = Int32(model.scheduler.maxConcurrent)
     }

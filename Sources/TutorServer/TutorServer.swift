@@ -20,6 +20,8 @@ public struct TutorServerConfiguration: Sendable {
   public var databasePath: String
   /// Compute threads per forward pass (nil: one per core).
   public var threads: Int?
+  /// How the model's large matrices are held in memory.
+  public var weightFormat: WeightFormat = .float32
   public var maxConcurrentGenerations = 4
   public var maxQueuedGenerations = 32
   public var limits = TutoringService.Limits()
@@ -72,6 +74,7 @@ public final class TutorServer: Sendable {
     let model = try TutorModel.load(
       directory: configuration.modelDirectory,
       threads: configuration.threads,
+      weightFormat: configuration.weightFormat,
       maxConcurrentGenerations: configuration.maxConcurrentGenerations,
       maxQueuedGenerations: configuration.maxQueuedGenerations
     )

@@ -30,10 +30,14 @@ public final class TutorModel: Sendable {
   public static func load(
     directory: URL,
     threads: Int? = nil,
+    weightFormat: WeightFormat = .float32,
     maxConcurrentGenerations: Int = 4,
     maxQueuedGenerations: Int = 32
   ) throws -> TutorModel {
-    let model = try GPTNeoModel.load(directory: directory, options: .init(threads: threads))
+    let model = try GPTNeoModel.load(
+      directory: directory,
+      options: .init(threads: threads, weightFormat: weightFormat)
+    )
     let tokenizer = try GPT2Tokenizer.load(directory: directory)
     return TutorModel(
       generator: TextGenerator(model: model, tokenizer: tokenizer),

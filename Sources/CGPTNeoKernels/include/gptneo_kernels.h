@@ -16,6 +16,21 @@ extern "C" {
 void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias,
                    float *y, size_t ldy, size_t n_begin, size_t n_end);
 
+/// As gn_linear_f32 with float16 weights (IEEE half, converted in the kernel; F16C when present).
+void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias,
+                   float *y, size_t ldy, size_t n_begin, size_t n_end);
+
+/// As gn_linear_f32 with int8 weights quantised per output row: w[j, k] ≈ q[j, k] * scale[j].
+void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
+                  const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end);
+
+/// float32 → float16 (round to nearest even, as torch's .half()).
+void gn_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+
+/// Symmetric per-row int8 quantisation of a row-major [rows, k] matrix: scale[j] = max|w[j]| / 127,
+/// q = round(w / scale) (0 scale for an all-zero row).
+void gn_quantize_q8(const float *w, size_t rows, size_t k, int8_t *q, float *scale);
+
 /// Row-wise layer normalisation (biased variance, as torch.nn.LayerNorm).
 void gn_layer_norm(const float *x, size_t rows, size_t dim, const float *gamma, const float *beta,
                    float eps, float *y);

@@ -46,7 +46,7 @@ struct CheckpointReader {
   }
 
   /// Loads a tensor as float32, checking its shape against what `config.json` implies.
-  func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+  func tensor(_ name: String, shape: [Int], format: WeightFormat = .float32) throws -> WeightTensor {
     guard let (fileIndex, info) = locate(name) else {
       throw GPTNeoError.missingTensor(name: name, directory: directory.path)
     }
@@ -57,6 +57,6 @@ struct CheckpointReader {
     guard info.shape == shape else {
       throw GPTNeoError.shapeMismatch(name: info.name, expected: shape, actual: info.shape, path: file.path)
     }
-    return WeightTensor(shape: shape, bytes: file.bytes(of: info), dtype: dtype, owner: file)
+    return WeightTensor(shape: shape, bytes: file.bytes(of: info), dtype: dtype, owner: file, format: format)
   }
 }

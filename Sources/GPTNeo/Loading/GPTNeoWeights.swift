@@ -20,36 +20,51 @@ struct GPTNeoWeights: Sendable {
 
   /// Reads every tensor the configuration implies. Buffers that checkpoints carry
   /// (`attn.attention.bias`, `masked_bias`) are not parameters and are ignored.
-  init(reader: CheckpointReader, configuration c: GPTNeoConfiguration) throws {
+  init(reader: CheckpointReader, configuration c: GPTNeoConfiguration, format: WeightFormat = .float32) throws
+  {
     let h = c.hiddenSize
     let inner = c.innerSize
-    wte = try reader.tensor("wte.weight", shape: [c.vocabSize, h])
+    wte = try reader.tensor("wte.weight", shape: [c.vocabSize, h], format: format.embeddingFormat)
     wpe = try reader.tensor("wpe.weight", shape: [c.maxPositionEmbeddings, h])
     layers = try (0 ..< c.numLayers).map { i in
       let p = "h.\(i)."
       return GPTNeoLayerWeights(
         ln1Weight: try reader.tensor(p + "ln_1.weight", shape: [h]),
         ln1Bias: try reader.tensor(p + "ln_1.bias", shape: [h]),
-        qWeight: try reader.tensor(p + "attn.attention.q_proj.weight", shape: [h, h]),
-        kWeight: try reader.tensor(p + "attn.attention.k_proj.weight", shape: [h, h]),
-        vWeight: try reader.tensor(p + "attn.attention.v_proj.weight", shape: [h, h]),
-        outWeight: try reader.tensor(p + "attn.attention.out_proj.weight", shape: [h, h]),
+        qWeight: try reader.tensor(p + "attn.attention.q_proj.weight", shape: [h, h], format: format),
+        kWeight: try reader.tensor(p + "attn.attention.k_proj.weight", shape: [h, h], format: format),
+        vWeight: try reader.tensor(p + "attn.attention.v_proj.weight", shape: [h, h], format: format),
+        outWeight: try reader.tensor(p + "attn.attention.out_proj.weight", shape: [h, h], format: format),
         outBias: try reader.tensor(p + "attn.attention.out_proj.bias", shape: [h]),
         ln2Weight: try reader.tensor(p + "ln_2.weight", shape: [h]),
         ln2Bias: try reader.tensor(p + "ln_2.bias", shape: [h]),
-        fcWeight: try reader.tensor(p + "mlp.c_fc.weight", shape: [inner, h]),
+        fcWeight: try reader.tensor(p + "mlp.c_fc.weight", shape: [inner, h], format: format),
         fcBias: try reader.tensor(p + "mlp.c_fc.bias", shape: [inner]),
-        projWeight: try reader.tensor(p + "mlp.c_proj.weight", shape: [h, inner]),
+        projWeight: try reader.tensor(p + "mlp.c_proj.weight", shape: [h, inner], format: format),
         projBias: try reader.tensor(p + "mlp.c_proj.bias", shape: [h])
       )
     }
     lnfWeight = try reader.tensor("ln_f.weight", shape: [h])
     lnfBias = try reader.tensor("ln_f.bias", shape: [h])
     if !c.tieWordEmbeddings, reader.contains("lm_head.weight") {
-      lmHead = try reader.tensor("lm_head.weight", shape: [c.vocabSize, h])
+      lmHead = try reader.tensor("lm_head.weight", shape: [c.vocabSize, h], format: format.embeddingFormat)
     } else {
       lmHead = wte
     }
+  }
+
+  /// Bytes of all tensors (the tied head counted once).
+  var byteCount: Int {
+    var n = wte.byteCount + wpe.byteCount + lnfWeight.byteCount + lnfBias.byteCount
+    for l in layers {
+      n += [
+        l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
+        l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias,
+      ]
+      .reduce(0) { $0 + $1.byteCount }
+    }
+    if lmHead !== wte { n += lmHead.byteCount }
+    return n
   }
 
   /// Number of parameters (the tied head counted once).

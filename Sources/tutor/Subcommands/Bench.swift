@@ -4,6 +4,7 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks (build with -c release).",
-    subcommands: [BenchRetrieval.self]
+    subcommands: [BenchEngine.self, BenchRetrieval.self],
+    defaultSubcommand: BenchEngine.self
   )
 }

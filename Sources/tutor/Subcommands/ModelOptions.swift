@@ -16,6 +16,12 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: "Compute threads (default: every core).")
   var threads: Int?
 
+  @Option(
+    name: [.customLong("weights"), .customLong("quantize")],
+    help: "How the large weight matrices are held: float32 (exact), float16 or int8 (per-row scales)."
+  )
+  var weights: WeightFormat = .float32
+
   var directory: URL { URL(fileURLWithPath: model) }
 
   func validate() throws {
@@ -23,7 +29,7 @@ struct ModelOptions: ParsableArguments {
   }
 
   func loadModel() throws -> GPTNeoModel {
-    try GPTNeoModel.load(directory: directory, options: .init(threads: threads))
+    try GPTNeoModel.load(directory: directory, options: .init(threads: threads, weightFormat: weights))
   }
 
   func loadTokenizer() throws -> GPT2Tokenizer {
@@ -63,3 +69,5 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     throw ExitCode.failure
   }
 }
+
+extension WeightFormat: ExpressibleByArgument {}

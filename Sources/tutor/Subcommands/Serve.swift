@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GPTNeo
 import Logging
 import ServiceLifecycle
 import TutorServer
@@ -49,7 +50,13 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "Compute threads per forward pass (default: every core).")
   var threads: Int?
 
-  @Option(name: .long, help: "Generations run at once; more wait in a queue.")
+  @Option(
+    name: .long,
+    help: "How the model's large matrices are held: float32 (exact), float16 or int8 (faster, less memory)."
+  )
+  var weights: WeightFormat = .float32
+
+  @Option(name: .long, help: "Generations decoded together (continuous batching); more wait in a queue.")
   var maxConcurrentGenerations = 4
 
   @Option(name: .long, help: "Generations that may wait; beyond that calls get RESOURCE_EXHAUSTED.")
@@ -125,6 +132,7 @@ struct Serve: AsyncParsableCommand {
     configuration.host = host
     configuration.port = port
     configuration.threads = threads
+    configuration.weightFormat = weights
     configuration.maxConcurrentGenerations = maxConcurrentGenerations
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens
