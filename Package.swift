@@ -100,6 +100,7 @@ let package = Package(
       name: "tutor",
       dependencies: [
         "GPTNeo",
+        "CGPTNeoKernels",
         "Curriculum",
         "Tutoring",
         "TutorServer",

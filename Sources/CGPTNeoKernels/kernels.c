@@ -74,83 +74,8 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
   return s;
 }
 
-/// Two rows of x against one weight row: the weight row is read once for both outputs. Each
-/// output is summed in exactly the order of dot_avx2, so a row's result does not depend on which
-/// other rows share its batch (batched decoding gives the same tokens as decoding alone).
-__attribute__((target("avx2,fma"))) static void dot2_avx2(const float *x0, const float *x1, const float *w,
-                                                          size_t k, float out[2]) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= k; i += 32) {
-    __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
-    __m256 w2 = _mm256_loadu_ps(w + i + 16), w3 = _mm256_loadu_ps(w + i + 24);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), w0, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 8), w1, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 16), w2, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 24), w3, a3);
-    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), w0, b0);
-    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 8), w1, b1);
-    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 16), w2, b2);
-    b3 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 24), w3, b3);
-  }
-  for (; i + 8 <= k; i += 8) {
-    __m256 wv = _mm256_loadu_ps(w + i);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), wv, a0);
-    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), wv, b0);
-  }
-  float r0 = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  float r1 = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
-  for (; i < k; i++) {
-    r0 += x0[i] * w[i];
-    r1 += x1[i] * w[i];
-  }
-  out[0] = r0;
-  out[1] = r1;
-}
-
-__attribute__((target("avx2,fma"))) static void linear_avx2(const float *x, size_t m, size_t k,
-                                                            const float *w, const float *bias, float *y,
-                                                            size_t ldy, size_t n_begin, size_t n_end) {
-  // Blocks of 64 weight rows stay in L2 while every row of x passes over them, so each weight is
-  // read from memory once per call however many rows (tokens of a prompt, or sequences of a
-  // batch) there are.
-  const size_t block = 64;
-  for (size_t jb = n_begin; jb < n_end; jb += block) {
-    size_t je = jb + block < n_end ? jb + block : n_end;
-    size_t i = 0;
-    for (; i + 2 <= m; i += 2) {
-      for (size_t j = jb; j < je; j++) {
-        float r[2];
-        dot2_avx2(x + i * k, x + (i + 1) * k, w + j * k, k, r);
-        float b = bias ? bias[j] : 0.0f;
-        y[i * ldy + j] = r[0] + b;
-        y[(i + 1) * ldy + j] = r[1] + b;
-      }
-    }
-    for (; i < m; i++) {
-      for (size_t j = jb; j < je; j++) {
-        y[i * ldy + j] = dot_avx2(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
-      }
-    }
-  }
-}
 #endif
 
-void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias, float *y,
-                   size_t ldy, size_t n_begin, size_t n_end) {
-#if GN_X86
-  if (gn_has_avx2_fma()) {
-    linear_avx2(x, m, k, w, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-#endif
-  for (size_t i = 0; i < m; i++) {
-    for (size_t j = n_begin; j < n_end; j++) {
-      y[i * ldy + j] = dot_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
-    }
-  }
-}
 
 // MARK: - float16 and int8 weights
 
@@ -196,88 +121,128 @@ static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
 #define GN_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define GN_LOAD_Q8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 
-// One and two rows of x against one converted weight row, summed in the same order as dot_avx2,
-// so a row's result does not depend on its batch.
-#define GN_DEFINE_DOTS(NAME, WTYPE, LOAD, TARGET)                                                       \
-  __attribute__((target(TARGET))) static float NAME##_1(const float *a, const WTYPE *w, size_t k) {     \
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();                                          \
-    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();                                          \
-    size_t i = 0;                                                                                       \
-    for (; i + 32 <= k; i += 32) {                                                                      \
-      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LOAD(w + i), s0);                                    \
-      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), LOAD(w + i + 8), s1);                            \
-      s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), LOAD(w + i + 16), s2);                          \
-      s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), LOAD(w + i + 24), s3);                          \
-    }                                                                                                   \
-    for (; i + 8 <= k; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LOAD(w + i), s0);           \
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                     \
-    return s;                                                                                           \
-  }                                                                                                     \
-  __attribute__((target(TARGET))) static void NAME##_2(const float *x0, const float *x1, const WTYPE *w, \
-                                                       size_t k, float out[2]) {                        \
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps();                \
-    __m256 a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();                \
-    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();                                          \
-    size_t i = 0;                                                                                       \
-    for (; i + 32 <= k; i += 32) {                                                                      \
-      __m256 w0 = LOAD(w + i), w1 = LOAD(w + i + 8), w2 = LOAD(w + i + 16), w3 = LOAD(w + i + 24);     \
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), w0, a0);                                            \
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 8), w1, a1);                                        \
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 16), w2, a2);                                       \
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i + 24), w3, a3);                                       \
-      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), w0, b0);                                            \
-      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 8), w1, b1);                                        \
-      b2 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 16), w2, b2);                                       \
-      b3 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i + 24), w3, b3);                                       \
-    }                                                                                                   \
-    for (; i + 8 <= k; i += 8) {                                                                        \
-      __m256 wv = LOAD(w + i);                                                                          \
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + i), wv, a0);                                            \
-      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + i), wv, b0);                                            \
-    }                                                                                                   \
-    out[0] = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                      \
-    out[1] = hsum256(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));                      \
-  }
-
-GN_DEFINE_DOTS(dot_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
-GN_DEFINE_DOTS(dot_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 #endif
 
-void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias, float *y,
-                   size_t ldy, size_t n_begin, size_t n_end) {
-  const size_t block = 64;
+// MARK: - Tiled linear kernels
+//
+// Every output y[i, j] is accumulated the same way whatever else is computed with it: two 8-lane
+// accumulators, one over the even and one over the odd 8-wide chunks of k (FMA), added and summed
+// horizontally, then the k % 8 tail in order, times the row scale (int8), plus the bias. Tiles of
+// 2 rows of x by 2 weight rows (8 FMAs per 8 loads, all in registers) serve prompts and batches;
+// a single row runs against 4 weight rows (8 independent FMA chains). A row's result never
+// depends on the batch it is in.
+
 #if GN_X86
-  if (gn_has_avx2_fma() && gn_has_f16c()) {
-    size_t k8 = k & ~(size_t)7;
-    for (size_t jb = n_begin; jb < n_end; jb += block) {
-      size_t je = jb + block < n_end ? jb + block : n_end;
-      size_t i = 0;
-      for (; i + 2 <= m; i += 2) {
-        for (size_t j = jb; j < je; j++) {
-          float r[2];
-          dot_f16_2(x + i * k, x + (i + 1) * k, w + j * k, k8, r);
-          for (size_t t = k8; t < k; t++) {
-            float wt = half_to_float(w[j * k + t]);
-            r[0] += x[i * k + t] * wt;
-            r[1] += x[(i + 1) * k + t] * wt;
-          }
-          float b = bias ? bias[j] : 0.0f;
-          y[i * ldy + j] = r[0] + b;
-          y[(i + 1) * ldy + j] = r[1] + b;
-        }
-      }
-      for (; i < m; i++) {
-        for (size_t j = jb; j < je; j++) {
-          float r = dot_f16_1(x + i * k, w + j * k, k8);
-          for (size_t t = k8; t < k; t++) r += x[i * k + t] * half_to_float(w[j * k + t]);
-          y[i * ldy + j] = r + (bias ? bias[j] : 0.0f);
-        }
-      }
-    }
+#define GN_TILE(NAME, WT, LOAD, TARGET)                                                                  \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
+      const float *x, size_t ldx, const WT *w, size_t ldw, size_t k8, const int R, const int C,          \
+      float out[2][4]) {                                                                                 \
+    __m256 acc[2][4][2];                                                                                 \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();                     \
+    size_t i = 0;                                                                                        \
+    for (; i + 16 <= k8; i += 16) {                                                                      \
+      __m256 x0[2], x1[2];                                                                               \
+      for (int r = 0; r < R; r++) {                                                                      \
+        x0[r] = _mm256_loadu_ps(x + r * ldx + i);                                                        \
+        x1[r] = _mm256_loadu_ps(x + r * ldx + i + 8);                                                    \
+      }                                                                                                  \
+      for (int c = 0; c < C; c++) {                                                                      \
+        __m256 w0 = LOAD(w + c * ldw + i);                                                               \
+        for (int r = 0; r < R; r++) acc[r][c][0] = _mm256_fmadd_ps(x0[r], w0, acc[r][c][0]);            \
+        __m256 w1 = LOAD(w + c * ldw + i + 8);                                                           \
+        for (int r = 0; r < R; r++) acc[r][c][1] = _mm256_fmadd_ps(x1[r], w1, acc[r][c][1]);            \
+      }                                                                                                  \
+    }                                                                                                    \
+    if (i < k8) {                                                                                        \
+      for (int c = 0; c < C; c++) {                                                                      \
+        __m256 wv = LOAD(w + c * ldw + i);                                                               \
+        for (int r = 0; r < R; r++)                                                                      \
+          acc[r][c][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * ldx + i), wv, acc[r][c][0]);            \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) out[r][c] = hsum256(_mm256_add_ps(acc[r][c][0], acc[r][c][1]));       \
+  }
+
+GN_TILE(tile_f32, float, _mm256_loadu_ps, "avx2,fma")
+GN_TILE(tile_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
+GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
+
+// Dispatch on the tile shape with constant R and C, so that each case is fully unrolled with its
+// accumulators in registers.
+#define GN_TILE_DISPATCH(FN, x, ldx, w, ldw, k8, R, C, out)                                              \
+  switch ((R) * 8 + (C)) {                                                                               \
+    case 8 * 1 + 1: FN(x, ldx, w, ldw, k8, 1, 1, out); break;                                            \
+    case 8 * 1 + 2: FN(x, ldx, w, ldw, k8, 1, 2, out); break;                                            \
+    case 8 * 1 + 3: FN(x, ldx, w, ldw, k8, 1, 3, out); break;                                            \
+    case 8 * 1 + 4: FN(x, ldx, w, ldw, k8, 1, 4, out); break;                                            \
+    case 8 * 2 + 1: FN(x, ldx, w, ldw, k8, 2, 1, out); break;                                            \
+    default: FN(x, ldx, w, ldw, k8, 2, 2, out); break;                                                   \
+  }
+
+#define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET)                                                    \
+  __attribute__((target(TARGET))) static void NAME(const float *x, size_t m, size_t k, const WT *w,      \
+                                                   const float *scale, const float *bias, float *y,      \
+                                                   size_t ldy, size_t n_begin, size_t n_end) {           \
+    /* Blocks of 48 weight rows stay in L2 while every row of x passes over them, so each weight is \
+       read from memory once per call however many rows (prompt tokens, batched sequences). */     \
+    const size_t block = 48;                                                                             \
+    const size_t k8 = k & ~(size_t)7;                                                                    \
+    float out[2][4];                                                                                     \
+    for (size_t jb = n_begin; jb < n_end; jb += block) {                                                 \
+      size_t je = jb + block < n_end ? jb + block : n_end;                                               \
+      for (size_t i = 0; i < m; i += 2) {                                                                \
+        int R = m - i < 2 ? (int)(m - i) : 2;                                                            \
+        /* One row: 4 weight rows at a time (8 FMA chains); two rows: 2 (8 accumulators + 4 x). */     \
+        const size_t cmax = R == 1 ? 4 : 2;                                                              \
+        for (size_t j = jb; j < je; j += cmax) {                                                         \
+          int C = je - j < cmax ? (int)(je - j) : (int)cmax;                                             \
+          GN_TILE_DISPATCH(TILE, x + i * k, k, w + j * k, k, k8, R, C, out);                             \
+          for (int r = 0; r < R; r++) {                                                                  \
+            for (int c = 0; c < C; c++) {                                                                \
+              float v = out[r][c];                                                                       \
+              for (size_t t = k8; t < k; t++) v += x[(i + r) * k + t] * WVAL(w[(j + c) * k + t]);        \
+              if (scale) v *= scale[j + c];                                                              \
+              y[(i + r) * ldy + j + c] = v + (bias ? bias[j + c] : 0.0f);                                \
+            }                                                                                            \
+          }                                                                                              \
+        }                                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+  }
+
+#define GN_F32_VALUE(v) (v)
+#define GN_F16_VALUE(v) half_to_float(v)
+#define GN_Q8_VALUE(v) ((float)(v))
+GN_LINEAR_TILED(linear_tiled_f32, float, tile_f32, GN_F32_VALUE, "avx2,fma")
+GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_f16, GN_F16_VALUE, "avx2,fma,f16c")
+GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_q8, GN_Q8_VALUE, "avx2,fma")
+#endif
+
+void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias, float *y,
+                   size_t ldy, size_t n_begin, size_t n_end) {
+#if GN_X86
+  if (gn_has_avx2_fma()) {
+    linear_tiled_f32(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
     return;
   }
 #endif
-  (void)block;
+  for (size_t i = 0; i < m; i++) {
+    for (size_t j = n_begin; j < n_end; j++) {
+      y[i * ldy + j] = dot_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
+    }
+  }
+}
+
+void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias, float *y,
+                   size_t ldy, size_t n_begin, size_t n_end) {
+#if GN_X86
+  if (gn_has_avx2_fma() && gn_has_f16c()) {
+    linear_tiled_f16(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
+    return;
+  }
+#endif
   for (size_t i = 0; i < m; i++)
     for (size_t j = n_begin; j < n_end; j++)
       y[i * ldy + j] = dot_f16_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
@@ -285,41 +250,40 @@ void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const 
 
 void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
                   const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end) {
-  const size_t block = 64;
 #if GN_X86
   if (gn_has_avx2_fma()) {
-    size_t k8 = k & ~(size_t)7;
-    for (size_t jb = n_begin; jb < n_end; jb += block) {
-      size_t je = jb + block < n_end ? jb + block : n_end;
-      size_t i = 0;
-      for (; i + 2 <= m; i += 2) {
-        for (size_t j = jb; j < je; j++) {
-          float r[2];
-          dot_q8_2(x + i * k, x + (i + 1) * k, q + j * k, k8, r);
-          for (size_t t = k8; t < k; t++) {
-            r[0] += x[i * k + t] * (float)q[j * k + t];
-            r[1] += x[(i + 1) * k + t] * (float)q[j * k + t];
-          }
-          float b = bias ? bias[j] : 0.0f;
-          y[i * ldy + j] = r[0] * scale[j] + b;
-          y[(i + 1) * ldy + j] = r[1] * scale[j] + b;
-        }
-      }
-      for (; i < m; i++) {
-        for (size_t j = jb; j < je; j++) {
-          float r = dot_q8_1(x + i * k, q + j * k, k8);
-          for (size_t t = k8; t < k; t++) r += x[i * k + t] * (float)q[j * k + t];
-          y[i * ldy + j] = r * scale[j] + (bias ? bias[j] : 0.0f);
-        }
-      }
-    }
+    linear_tiled_q8(x, m, k, q, scale, bias, y, ldy, n_begin, n_end);
     return;
   }
 #endif
-  (void)block;
   for (size_t i = 0; i < m; i++)
     for (size_t j = n_begin; j < n_end; j++)
       y[i * ldy + j] = dot_q8_scalar(x + i * k, q + j * k, k) * scale[j] + (bias ? bias[j] : 0.0f);
+}
+
+#if GN_X86
+__attribute__((target("avx2"))) static float stream_sum_avx2(const float *x, size_t n) {
+  __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps(), c = _mm256_setzero_ps(), d = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+    b = _mm256_add_ps(b, _mm256_loadu_ps(x + i + 8));
+    c = _mm256_add_ps(c, _mm256_loadu_ps(x + i + 16));
+    d = _mm256_add_ps(d, _mm256_loadu_ps(x + i + 24));
+  }
+  float s = hsum256(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+#endif
+
+float gn_stream_sum(const float *x, size_t n) {
+#if GN_X86
+  if (gn_has_avx2_fma()) return stream_sum_avx2(x, n);
+#endif
+  float s = 0;
+  for (size_t i = 0; i < n; i++) s += x[i];
+  return s;
 }
 
 void gn_f32_to_f16(const float *src, uint16_t *dst, size_t n) {

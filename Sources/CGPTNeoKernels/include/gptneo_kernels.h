@@ -58,6 +58,9 @@ void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t pas
 void gn_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void gn_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
+/// Sum of x, reading it as fast as memory allows (the bandwidth probe of `tutor bench`).
+float gn_stream_sum(const float *x, size_t n);
+
 /// log-sum-exp of a row, and the index of its maximum (first one on ties, as torch.argmax).
 double gn_logsumexp(const float *x, size_t n);
 size_t gn_argmax(const float *x, size_t n);

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGPTNeoKernels
 import Foundation
 import GPTNeo
 import Synchronization
@@ -174,16 +175,8 @@ struct BenchEngine: AsyncParsableCommand {
       let sums = Mutex([Float](repeating: 0, count: threads))
       let base = UInt(bitPattern: buffer)
       DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let p = UnsafeRawPointer(bitPattern: base)! + t * chunk * 4
-        var a = SIMD8<Float>()
-        var b = SIMD8<Float>()
-        var offset = 0
-        while offset + 64 <= chunk * 4 {
-          a += p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-          b += p.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self)
-          offset += 64
-        }
-        let total = (a + b).sum()
+        let p = UnsafePointer<Float>(bitPattern: base)! + t * chunk
+        let total = gn_stream_sum(p, chunk)
         sums.withLock { $0[t] = total }
       }
       best = max(best, Double(count * 4) / Date().timeIntervalSince(t0))
