@@ -1,5 +1,11 @@
 import CGPTNeoKernels
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How the engine holds the large weight matrices in memory (the token embeddings / LM head and
 /// every Linear layer; positions, LayerNorms and biases stay float32).
 public enum WeightFormat: String, Sendable, CaseIterable {
@@ -59,6 +65,7 @@ final class WeightTensor: @unchecked Sendable {
     return p
   }
 
+  /// - Parameter bytes: the tensor's data inside a read-only file mapping that `owner` keeps alive.
   init(
     shape: [Int],
     bytes: UnsafeRawBufferPointer,
@@ -84,7 +91,8 @@ final class WeightTensor: @unchecked Sendable {
       return
     }
     self.owner = nil
-    // Otherwise through float32.
+    // Otherwise through float32; the source pages of the mapped file are handed back afterwards.
+    defer { if let base { Self.releasePages(UnsafeRawBufferPointer(start: base, count: bytes.count)) } }
     let values = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
     if let base, n > 0 {
       switch dtype {
@@ -117,6 +125,18 @@ final class WeightTensor: @unchecked Sendable {
 
   deinit {
     for buffer in owned { buffer.deallocate() }
+  }
+
+  /// Drops the whole pages of a read-only file mapping from resident memory once their contents
+  /// were converted: a converted model's peak memory is then about its converted size, not that
+  /// plus the file. (A later read would fault them back in from the file; none happens.)
+  private static func releasePages(_ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + bytes.count) / page * page
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, Int32(MADV_DONTNEED))
   }
 
   /// Row `row` of a matrix as float32 (the embedding lookup), into `destination[0..<shape[1]]`.

@@ -38,7 +38,6 @@ struct BenchEngine: AsyncParsableCommand {
     let tokenizer = try await reportingErrors { try modelOptions.loadTokenizer() }
     let loadSeconds = Date().timeIntervalSince(loadStart)
     let generator = TextGenerator(model: model, tokenizer: tokenizer)
-    let bandwidth = Self.measureBandwidth(threads: model.threads)
 
     // Prefill: one pass over the prompt, logits for the last position only.
     var prefill: [Double] = []
@@ -66,8 +65,10 @@ struct BenchEngine: AsyncParsableCommand {
     let ttft = median(decodeRuns.map(\.ttftP50))
     let itl50 = median(decodeRuns.map(\.itlP50))
     let itl95 = median(decodeRuns.map(\.itlP95))
-    let bound = bandwidth / Double(model.weightBytes)
+    // Peak memory before the bandwidth probe, whose own 512 MiB buffer would count otherwise.
     let rss = Self.peakResidentBytes()
+    let bandwidth = Self.measureBandwidth(threads: model.threads)
+    let bound = bandwidth / Double(model.weightBytes)
 
     if json {
       try Console.writeJSON([
