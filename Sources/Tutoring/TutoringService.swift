@@ -197,19 +197,8 @@ public final class TutoringService: Sendable {
   ) async throws -> AskCompletion {
     let clock = ContinuousClock()
     let arrived = clock.now
-    try checkIdentifier(sessionId, field: "session_id")
-    let question = rawQuestion.trimmingCharacters(in: .whitespacesAndNewlines)
-    guard !question.isEmpty else { throw TutoringError.invalidArgument("question is empty") }
-    guard question.count <= limits.maxQuestionCharacters else {
-      throw TutoringError.invalidArgument(
-        "question is \(question.count) characters long; at most \(limits.maxQuestionCharacters) are accepted"
-      )
-    }
-    let session = try await existingSession(sessionId)
-    guard session.state == .active else {
-      throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
-    }
-    let curriculum = try sessionCurriculum(session.curriculumId)
+    let question = try studentText(rawQuestion, field: "question")
+    let (session, curriculum) = try await activeSession(sessionId)
     let lesson = curriculum.lesson(session.lessonId) ?? curriculum.lessons.first
     var parameters = try generationParameters(options, curriculum: curriculum)
 
@@ -381,20 +370,9 @@ public final class TutoringService: Sendable {
   /// after a wrong one, and updates the objective's mastery (Bayesian Knowledge Tracing).
   public func submitAnswer(sessionId: String, exerciseId: String, answer: String) async throws -> AnswerResult
   {
-    try checkIdentifier(sessionId, field: "session_id")
     try checkIdentifier(exerciseId, field: "exercise_id")
-    let response = answer.trimmingCharacters(in: .whitespacesAndNewlines)
-    guard !response.isEmpty else { throw TutoringError.invalidArgument("answer is empty") }
-    guard response.count <= limits.maxQuestionCharacters else {
-      throw TutoringError.invalidArgument(
-        "answer is \(response.count) characters long; at most \(limits.maxQuestionCharacters) are accepted"
-      )
-    }
-    let session = try await existingSession(sessionId)
-    guard session.state == .active else {
-      throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
-    }
-    let curriculum = try sessionCurriculum(session.curriculumId)
+    let response = try studentText(answer, field: "answer")
+    let (session, curriculum) = try await activeSession(sessionId)
     guard
       let (lesson, exercise) = curriculum.lessons.lazy.compactMap({ l in
         l.exercise(exerciseId).map { (l, $0) }
@@ -562,11 +540,30 @@ public final class TutoringService: Sendable {
     return session
   }
 
-  private func sessionCurriculum(_ id: String) throws -> Curriculum {
-    guard let curriculum = catalog.snapshot.curriculum(id) else {
-      throw TutoringError.failedPrecondition("the session's curriculum '\(id)' is no longer served")
+  /// Text a student typed, trimmed: not empty, at most `maxQuestionCharacters`.
+  private func studentText(_ raw: String, field: String) throws -> String {
+    let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !text.isEmpty else { throw TutoringError.invalidArgument("\(field) is empty") }
+    guard text.count <= limits.maxQuestionCharacters else {
+      throw TutoringError.invalidArgument(
+        "\(field) is \(text.count) characters long; at most \(limits.maxQuestionCharacters) are accepted"
+      )
     }
-    return curriculum
+    return text
+  }
+
+  /// A session that can still take questions and answers, with its curriculum as served now.
+  private func activeSession(_ id: String) async throws -> (StoredSession, Curriculum) {
+    let session = try await existingSession(id)
+    guard session.state == .active else {
+      throw TutoringError.failedPrecondition("session '\(id)' has ended; start a new one")
+    }
+    guard let curriculum = catalog.snapshot.curriculum(session.curriculumId) else {
+      throw TutoringError.failedPrecondition(
+        "the session's curriculum '\(session.curriculumId)' is no longer served"
+      )
+    }
+    return (session, curriculum)
   }
 }
 

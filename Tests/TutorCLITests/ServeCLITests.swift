@@ -5,14 +5,7 @@ import Testing
 @Suite struct ServeCLITests {
   @Test("serve, health, curriculum list, session start/ask/show/list, errors, then SIGTERM")
   func serveAndClients() async throws {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "tutor-cli-\(UUID().uuidString)"
-    )
-    let model = scratch.appendingPathComponent("model").path
-    let made = try CLITests.run([
-      "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
-    ])
-    #expect(made.status == 0, "\(made.stderr)")
+    let (scratch, model) = try Self.scratchWithModel()
 
     let database = scratch.appendingPathComponent("data/tutor.sqlite").path
     let (server, address, _) = try Self.startServer(model: model, database: database)
@@ -71,6 +64,20 @@ import Testing
 }
 
 extension ServeCLITests {
+  /// A scratch folder with a random 2-layer GPT-Neo (GPT-2 vocabulary, 2,048 context) made by
+  /// `tutor random-model`.
+  static func scratchWithModel() throws -> (URL, String) {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-cli-\(UUID().uuidString)"
+    )
+    let model = scratch.appendingPathComponent("model").path
+    let made = try CLITests.run([
+      "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
+    ])
+    guard made.status == 0 else { throw CLIFailure(message: "random-model failed: \(made.stderr)") }
+    return (scratch, model)
+  }
+
   /// Starts `tutor serve --port 0` and reads its log until it says where it listens.
   static func startServer(model: String, database: String) throws -> (Process, String, LineReader) {
     let server = Process()
@@ -106,14 +113,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 extension ServeCLITests {
   @Test("A server killed mid-answer marks the turn interrupted when it starts again; nothing else is lost")
   func crashMidAnswer() async throws {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "tutor-crash-\(UUID().uuidString)"
-    )
-    let model = scratch.appendingPathComponent("model").path
-    let made = try CLITests.run([
-      "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
-    ])
-    #expect(made.status == 0, "\(made.stderr)")
+    let (scratch, model) = try Self.scratchWithModel()
     let database = scratch.appendingPathComponent("tutor.sqlite").path
     let (server, address, _) = try Self.startServer(model: model, database: database)
     defer { if server.isRunning { server.terminate() } }

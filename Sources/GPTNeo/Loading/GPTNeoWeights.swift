@@ -53,31 +53,22 @@ struct GPTNeoWeights: Sendable {
     }
   }
 
-  /// Bytes of all tensors (the tied head counted once).
-  var byteCount: Int {
-    var n = wte.byteCount + wpe.byteCount + lnfWeight.byteCount + lnfBias.byteCount
+  /// Every tensor once (the tied head is `wte`).
+  var allTensors: [WeightTensor] {
+    var tensors = [wte, wpe, lnfWeight, lnfBias]
     for l in layers {
-      n += [
+      tensors += [
         l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
         l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias,
       ]
-      .reduce(0) { $0 + $1.byteCount }
     }
-    if lmHead !== wte { n += lmHead.byteCount }
-    return n
+    if lmHead !== wte { tensors.append(lmHead) }
+    return tensors
   }
 
+  /// Bytes of all tensors as held in memory.
+  var byteCount: Int { allTensors.reduce(0) { $0 + $1.byteCount } }
+
   /// Number of parameters (the tied head counted once).
-  var parameterCount: Int {
-    var n = wte.count + wpe.count + lnfWeight.count + lnfBias.count
-    for l in layers {
-      n += [
-        l.ln1Weight, l.ln1Bias, l.qWeight, l.kWeight, l.vWeight, l.outWeight, l.outBias,
-        l.ln2Weight, l.ln2Bias, l.fcWeight, l.fcBias, l.projWeight, l.projBias,
-      ]
-      .reduce(0) { $0 + $1.count }
-    }
-    if lmHead !== wte { n += lmHead.count }
-    return n
-  }
+  var parameterCount: Int { allTensors.reduce(0) { $0 + $1.count } }
 }
