@@ -65,11 +65,11 @@ public final class TutorModel: Sendable {
     try await scheduler.withSlot(body)
   }
 
-  /// Generates from `promptTokens` on a thread of its own, calling `onText` with each piece of
+  /// Generates from `promptTokens` through the batching engine, calling `onText` with each piece of
   /// new text and the token ids that completed it. Call inside ``withGenerationSlot(_:)``.
   ///
   /// When the calling task is cancelled, or `onText` throws (the client went away), generation
-  /// stops before the next layer and the outcome says `.cancelled`, with what was generated.
+  /// leaves the batch before its next step and the outcome says `.cancelled`, with what was generated.
   /// - Throws: engine errors (``GPTNeoError``).
   public func generate(
     promptTokens: [Int],
