@@ -60,6 +60,14 @@ def measure(name, model, torch, args, prefill_fn):
     return out
 
 
+def first_token(model, torch):
+    """Prefill for the exported engines, which have no logits_to_keep: generate one token."""
+    def prefill(ids):
+        return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False,
+                              pad_token_id=50256)
+    return prefill
+
+
 def pytorch(args):
     import torch
     from transformers import AutoModelForCausalLM
@@ -90,11 +98,7 @@ def onnxruntime(args):
         model = ORTModelForCausalLM.from_pretrained(args.model, export=True, use_cache=True, session_options=options)
         model.save_pretrained(export)
 
-    def prefill(ids):
-        return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False,
-                              pad_token_id=50256)
-
-    result = measure("onnxruntime", model, torch, args, prefill)
+    result = measure("onnxruntime", model, torch, args, first_token(model, torch))
     result["version"] = f"onnxruntime {ort.__version__}"
     return result
 
@@ -111,11 +115,7 @@ def openvino(args):
         model = OVModelForCausalLM.from_pretrained(args.model, export=True, ov_config=config, load_in_8bit=False)
         model.save_pretrained(export)
 
-    def prefill(ids):
-        return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False,
-                              pad_token_id=50256)
-
-    result = measure("openvino", model, torch, args, prefill)
+    result = measure("openvino", model, torch, args, first_token(model, torch))
     result["version"] = f"openvino {openvino.__version__}"
     return result
 
