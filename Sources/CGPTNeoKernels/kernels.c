@@ -125,44 +125,38 @@ static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
 
 // MARK: - Tiled linear kernels
 //
-// Every output y[i, j] is accumulated the same way whatever else is computed with it: two 8-lane
-// accumulators, one over the even and one over the odd 8-wide chunks of k (FMA), added and summed
-// horizontally, then the k % 8 tail in order, times the row scale (int8), plus the bias. Tiles of
-// 2 rows of x by 2 weight rows (8 FMAs per 8 loads, all in registers) serve prompts and batches;
-// a single row runs against 4 weight rows (8 independent FMA chains). A row's result never
-// depends on the batch it is in.
+// Every output y[i, j] is accumulated the same way whatever else is computed with it: one 8-lane
+// accumulator over the 8-wide chunks of k in order (FMA), summed horizontally, then the k % 8 tail
+// in order, times the row scale (int8), plus the bias. So a row's result never depends on the
+// batch it is in, and the tile shapes are free to suit the work:
+// - several rows of x (prompts, batched sequences): tiles of 4 rows by 3 weight rows, 12
+//   independent FMA chains in registers, each weight load used 4 times and each x load 3 times;
+// - one row (decoding alone): 8 weight rows at a time (8 FMA chains hide the FMA latency), the
+//   weights streamed from memory once.
+// Every tile prefetches the weight rows two tiles ahead: rows of 768 weights are too short for
+// the hardware prefetcher to ramp up on, and single-row decoding is bound by that read.
 
 #if GN_X86
 #define GN_TILE(NAME, WT, LOAD, TARGET)                                                                  \
   __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
       const float *x, size_t ldx, const WT *w, size_t ldw, size_t k8, const int R, const int C,          \
-      float out[2][4]) {                                                                                 \
-    __m256 acc[2][4][2];                                                                                 \
+      float out[4][8]) {                                                                                 \
+    __m256 acc[4][8];                                                                                    \
     for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();                     \
-    size_t i = 0;                                                                                        \
-    for (; i + 16 <= k8; i += 16) {                                                                      \
-      __m256 x0[2], x1[2];                                                                               \
+      for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                       \
+    for (size_t i = 0; i < k8; i += 8) {                                                                 \
+      __m256 wv[8];                                                                                      \
+      for (int c = 0; c < C; c++) {                                                                      \
+        if ((i * sizeof(WT)) % 64 == 0) _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);             \
+        wv[c] = LOAD(w + c * ldw + i);                                                                   \
+      }                                                                                                  \
       for (int r = 0; r < R; r++) {                                                                      \
-        x0[r] = _mm256_loadu_ps(x + r * ldx + i);                                                        \
-        x1[r] = _mm256_loadu_ps(x + r * ldx + i + 8);                                                    \
-      }                                                                                                  \
-      for (int c = 0; c < C; c++) {                                                                      \
-        __m256 w0 = LOAD(w + c * ldw + i);                                                               \
-        for (int r = 0; r < R; r++) acc[r][c][0] = _mm256_fmadd_ps(x0[r], w0, acc[r][c][0]);            \
-        __m256 w1 = LOAD(w + c * ldw + i + 8);                                                           \
-        for (int r = 0; r < R; r++) acc[r][c][1] = _mm256_fmadd_ps(x1[r], w1, acc[r][c][1]);            \
-      }                                                                                                  \
-    }                                                                                                    \
-    if (i < k8) {                                                                                        \
-      for (int c = 0; c < C; c++) {                                                                      \
-        __m256 wv = LOAD(w + c * ldw + i);                                                               \
-        for (int r = 0; r < R; r++)                                                                      \
-          acc[r][c][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * ldx + i), wv, acc[r][c][0]);            \
+        __m256 xv = _mm256_loadu_ps(x + r * ldx + i);                                                    \
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);                  \
       }                                                                                                  \
     }                                                                                                    \
     for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) out[r][c] = hsum256(_mm256_add_ps(acc[r][c][0], acc[r][c][1]));       \
+      for (int c = 0; c < C; c++) out[r][c] = hsum256(acc[r][c]);                                        \
   }
 
 GN_TILE(tile_f32, float, _mm256_loadu_ps, "avx2,fma")
@@ -171,15 +165,26 @@ GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 
 // Dispatch on the tile shape with constant R and C, so that each case is fully unrolled with its
 // accumulators in registers.
-#define GN_TILE_DISPATCH(FN, x, ldx, w, ldw, k8, R, C, out)                                              \
-  switch ((R) * 8 + (C)) {                                                                               \
-    case 8 * 1 + 1: FN(x, ldx, w, ldw, k8, 1, 1, out); break;                                            \
-    case 8 * 1 + 2: FN(x, ldx, w, ldw, k8, 1, 2, out); break;                                            \
-    case 8 * 1 + 3: FN(x, ldx, w, ldw, k8, 1, 3, out); break;                                            \
-    case 8 * 1 + 4: FN(x, ldx, w, ldw, k8, 1, 4, out); break;                                            \
-    case 8 * 2 + 1: FN(x, ldx, w, ldw, k8, 2, 1, out); break;                                            \
-    default: FN(x, ldx, w, ldw, k8, 2, 2, out); break;                                                   \
+#define GN_TILE_CASE(TILE, R, C)                                                                         \
+  case 16 * R + C: TILE(x, ldx, w, ldw, k8, R, C, out); break;
+#define GN_TILE_ANY(NAME, TILE, WT, TARGET)                                                              \
+  __attribute__((target(TARGET))) static inline void NAME(const float *x, size_t ldx, const WT *w,      \
+                                                          size_t ldw, size_t k8, int R, int C,          \
+                                                          float out[4][8]) {                            \
+    switch (16 * R + C) {                                                                                \
+      GN_TILE_CASE(TILE, 1, 1) GN_TILE_CASE(TILE, 1, 2) GN_TILE_CASE(TILE, 1, 3)                         \
+      GN_TILE_CASE(TILE, 1, 4) GN_TILE_CASE(TILE, 1, 5) GN_TILE_CASE(TILE, 1, 6)                         \
+      GN_TILE_CASE(TILE, 1, 7) GN_TILE_CASE(TILE, 1, 8)                                                  \
+      GN_TILE_CASE(TILE, 2, 1) GN_TILE_CASE(TILE, 2, 2) GN_TILE_CASE(TILE, 2, 3)                         \
+      GN_TILE_CASE(TILE, 3, 1) GN_TILE_CASE(TILE, 3, 2) GN_TILE_CASE(TILE, 3, 3)                         \
+      GN_TILE_CASE(TILE, 4, 1) GN_TILE_CASE(TILE, 4, 2) GN_TILE_CASE(TILE, 4, 3)                         \
+      default: abort();                                                                                  \
+    }                                                                                                    \
   }
+
+GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
+GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
+GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
 
 #define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET)                                                    \
   __attribute__((target(TARGET))) static void NAME(const float *x, size_t m, size_t k, const WT *w,      \
@@ -189,16 +194,16 @@ GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
        read from memory once per call however many rows (prompt tokens, batched sequences). */     \
     const size_t block = 48;                                                                             \
     const size_t k8 = k & ~(size_t)7;                                                                    \
-    float out[2][4];                                                                                     \
+    float out[4][8];                                                                                     \
     for (size_t jb = n_begin; jb < n_end; jb += block) {                                                 \
       size_t je = jb + block < n_end ? jb + block : n_end;                                               \
-      for (size_t i = 0; i < m; i += 2) {                                                                \
-        int R = m - i < 2 ? (int)(m - i) : 2;                                                            \
-        /* One row: 4 weight rows at a time (8 FMA chains); two rows: 2 (8 accumulators + 4 x). */     \
-        const size_t cmax = R == 1 ? 4 : 2;                                                              \
+      for (size_t i = 0; i < m; i += 4) {                                                                \
+        int R = m - i < 4 ? (int)(m - i) : 4;                                                            \
+        /* A lone row takes 8 weight rows at a time, more rows 3 (12 accumulators). */                \
+        const size_t cmax = R == 1 ? 8 : 3;                                                              \
         for (size_t j = jb; j < je; j += cmax) {                                                         \
           int C = je - j < cmax ? (int)(je - j) : (int)cmax;                                             \
-          GN_TILE_DISPATCH(TILE, x + i * k, k, w + j * k, k, k8, R, C, out);                             \
+          TILE(x + i * k, k, w + j * k, k, k8, R, C, out);                                               \
           for (int r = 0; r < R; r++) {                                                                  \
             for (int c = 0; c < C; c++) {                                                                \
               float v = out[r][c];                                                                       \
@@ -215,9 +220,9 @@ GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 #define GN_F32_VALUE(v) (v)
 #define GN_F16_VALUE(v) half_to_float(v)
 #define GN_Q8_VALUE(v) ((float)(v))
-GN_LINEAR_TILED(linear_tiled_f32, float, tile_f32, GN_F32_VALUE, "avx2,fma")
-GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_f16, GN_F16_VALUE, "avx2,fma,f16c")
-GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_q8, GN_Q8_VALUE, "avx2,fma")
+GN_LINEAR_TILED(linear_tiled_f32, float, tile_any_f32, GN_F32_VALUE, "avx2,fma")
+GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_any_f16, GN_F16_VALUE, "avx2,fma,f16c")
+GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_any_q8, GN_Q8_VALUE, "avx2,fma")
 #endif
 
 void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias, float *y,
