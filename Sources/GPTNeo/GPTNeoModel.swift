@@ -22,7 +22,8 @@ public final class GPTNeoModel: Sendable {
   let weights: GPTNeoWeights
   let activation: Activation
   /// Threads a forward pass uses.
-  public let threads: Int
+  public var threads: Int { pool.threads }
+  let pool: WorkerPool
 
   /// Options for loading.
   public struct LoadOptions: Sendable {
@@ -47,7 +48,7 @@ public final class GPTNeoModel: Sendable {
       )
     }
     self.activation = activation
-    self.threads = max(1, threads)
+    pool = WorkerPool(threads: threads)
   }
 
   /// Loads `config.json` and the safetensors weights of `directory` (memory-mapped; float32 tensors
@@ -189,7 +190,7 @@ extension GPTNeoModel {
         let window = c.attentionLayers[l] == .local ? c.windowSize : 0
         let keys = batch.map { UnsafePointer($0.cache.keys[l]) }
         let values = batch.map { UnsafePointer($0.cache.values[l]) }
-        parallelFor(jobs.count, threads: attentionWork >= 4096 ? threads : 1) { index in
+        pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
           let (i, head, scratchStart) = jobs[index]
           gn_attention_head(
             q + starts[i] * h + head * hd,
@@ -210,8 +211,7 @@ extension GPTNeoModel {
         gn_add(x, tmp, t * h)
         // MLP: x += c_proj(act(c_fc(ln_2(x)))).
         gn_layer_norm(x, t, h, w.ln2Weight.pointer, w.ln2Bias.pointer, c.layerNormEpsilon, normed)
-        linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp)
-        applyActivation(mlp, count: t * inner)
+        linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp, activation: activation)
         linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: tmp)
         gn_add(x, tmp, t * h)
       }
@@ -257,29 +257,34 @@ extension GPTNeoModel {
     return logits(hidden: gathered, rows: 0 ..< rowIndices.count)
   }
 
-  /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads.
+  /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads; `activation`, if
+  /// any, is applied by each thread to the columns it computed while they are in its cache.
   private func linear(
     _ x: UnsafePointer<Float>,
     rows m: Int,
     weight: WeightTensor,
     bias: WeightTensor?,
-    into y: UnsafeMutablePointer<Float>
+    into y: UnsafeMutablePointer<Float>,
+    activation: Activation? = nil
   ) {
     let n = weight.shape[0]
     let k = weight.shape[1]
     let work = m * n * k
     let chunks = work < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
     let per = (n + chunks - 1) / chunks
-    parallelFor(chunks, threads: threads) { chunk in
+    pool.run(chunks) { chunk in
       let begin = chunk * per
       let end = min(n, begin + per)
       if begin < end {
         weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: begin ..< end)
+        if let activation {
+          for row in 0 ..< m { Self.apply(activation, to: y + row * n + begin, count: end - begin) }
+        }
       }
     }
   }
 
-  private func applyActivation(_ x: UnsafeMutablePointer<Float>, count: Int) {
+  private static func apply(_ activation: Activation, to x: UnsafeMutablePointer<Float>, count: Int) {
     switch activation {
     case .geluNew: gn_gelu_new(x, count)
     case .gelu: gn_gelu_erf(x, count)

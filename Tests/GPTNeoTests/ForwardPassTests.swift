@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import GPTNeo
@@ -41,6 +42,39 @@ import Testing
     }
     #expect(cache.count == prompt.count)
     #expect(worst < 1e-3, "largest logit difference \(worst)")
+  }
+
+  /// Passes on one model from several threads at once share its worker pool (the ones that find
+  /// it busy run their loops on Dispatch's threads) and still give the single-threaded results.
+  @Test func concurrentPassesOnOneModelMatchOneThread() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("gptneo-concurrent-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // Wide enough that every matrix product is split across the threads.
+    let configuration = GPTNeoConfiguration(
+      vocabSize: 512,
+      maxPositionEmbeddings: 64,
+      hiddenSize: 256,
+      numLayers: 2,
+      numHeads: 4,
+      windowSize: 8
+    )
+    try GPTNeoModel.writeRandomCheckpoint(
+      configuration: configuration,
+      tokenizerDirectory: Fixtures.directory("tiny-bf16"),
+      seed: 7,
+      to: directory
+    )
+    let serial = try GPTNeoModel.load(directory: directory, options: .init(threads: 1))
+    let shared = try GPTNeoModel.load(directory: directory, options: .init(threads: 2))
+    let prompts = (0 ..< 8).map { s in (0 ..< 5 + 3 * s).map { (17 + 31 * $0 + 101 * s) % 512 } }
+    let expected = try prompts.map { try serial.forward(tokens: $0, cache: serial.makeCache()) }
+    let results = Mutex([[Float]](repeating: [], count: prompts.count))
+    DispatchQueue.concurrentPerform(iterations: prompts.count) { i in
+      let hidden = try? shared.forward(tokens: prompts[i], cache: shared.makeCache())
+      results.withLock { $0[i] = hidden ?? [] }
+    }
+    for i in prompts.indices { #expect(results.withLock { $0[i] } == expected[i], "prompt \(i)") }
   }
 
   @Test func rejectsTokensOutsideTheVocabularyAndContext() throws {

@@ -46,15 +46,21 @@ struct PythonInteropTests {
       Repository.root.appendingPathComponent("protos").path,
       "127.0.0.1:\(server.port)",
     ]
-    let output = Pipe()
+    // The client's output goes to a file, read once it has exited: a pipe read on this process
+    // can fail with EINTR when another test's child exits (Foundation does not retry it).
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "interop-\(UUID().uuidString).log"
+    )
+    try Data().write(to: log)
+    defer { try? FileManager.default.removeItem(at: log) }
+    let output = try FileHandle(forWritingTo: log)
     process.standardOutput = output
     process.standardError = output
     try process.run()
-    // Read on another thread while the server keeps serving on this one.
-    let text = try await Task.detached {
-      String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-    }.value
-    process.waitUntilExit()
+    // Wait on another thread while the server keeps serving on this one.
+    await Task.detached { process.waitUntilExit() }.value
+    try output.close()
+    let text = String(decoding: try Data(contentsOf: log), as: UTF8.self)
     try await server.stop()
     #expect(process.terminationStatus == 0, "\(text)")
     #expect(text.contains("health: SERVING"))

@@ -1,6 +1,7 @@
 // Numeric kernels of the GPT-Neo engine: the hot loops, in C so that they are vectorised and
-// optimised in every build configuration. The Swift module `GPTNeo` owns all memory and threading;
-// these functions only read and write the buffers they are given.
+// optimised in every build configuration, and the fork-join pool that runs them on several cores.
+// The Swift module `GPTNeo` owns all memory; these functions only read and write the buffers they
+// are given.
 #ifndef GPTNEO_KERNELS_H
 #define GPTNEO_KERNELS_H
 
@@ -70,6 +71,17 @@ float gn_kth_largest(const float *x, size_t n, size_t k, float *scratch);
 
 /// Indices of x sorted by descending value (ties by ascending index) into `order`.
 void gn_argsort_descending(const float *x, size_t n, uint32_t *order);
+
+/// A fork-join pool of `threads - 1` worker threads plus the caller (see pool.c).
+typedef struct gn_pool gn_pool;
+typedef void (*gn_task_fn)(void *ctx, size_t index);
+gn_pool *gn_pool_create(int threads);
+/// Stops and joins the workers; no loop may be running.
+void gn_pool_destroy(gn_pool *pool);
+/// Runs fn(ctx, i) for i in [0, count) on the caller and the workers; returns when all are done.
+/// Returns 0 without running anything if the pool is running another loop (the caller then runs
+/// the loop some other way), 1 otherwise.
+int gn_pool_run(gn_pool *pool, size_t count, gn_task_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }
