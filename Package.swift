@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "GPTNeo", targets: ["GPTNeo"]),
     .library(name: "Curriculum", targets: ["Curriculum"]),
     .library(name: "TutorStore", targets: ["TutorStore"]),
+    .library(name: "Analytics", targets: ["Analytics"]),
     .library(name: "Tutoring", targets: ["Tutoring"]),
     .library(name: "TutorServer", targets: ["TutorServer"]),
     .executable(name: "tutor", targets: ["tutor"]),
@@ -29,6 +30,10 @@ let package = Package(
     .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    // Already built for gRPC's TLS (through swift-certificates); pseudonyms are HMAC-SHA256.
+    .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    // Tests only: exports are parsed back with a real CSV reader.
+    .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
   ],
   targets: [
     // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
@@ -70,6 +75,7 @@ let package = Package(
       name: "TutorServer",
       dependencies: [
         "Tutoring",
+        "Analytics",
         "TutorAPI",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -84,6 +90,12 @@ let package = Package(
     .target(
       name: "TutorStore",
       dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: swiftSettings
+    ),
+    // Learning-record exports (CSV, JSON Lines, xAPI, DataShop) and summary statistics.
+    .target(
+      name: "Analytics",
+      dependencies: ["TutorStore", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: swiftSettings
     ),
     // Generated from protos/ by tools/generate-api.sh; never edited by hand.
@@ -105,6 +117,8 @@ let package = Package(
         "Tutoring",
         "TutorServer",
         "TutorAPI",
+        "TutorStore",
+        "Analytics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -133,6 +147,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "AnalyticsTests",
+      dependencies: ["Analytics", "TutorStore", .product(name: "CSV", package: "CSV.swift")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "TutorStoreTests",
       dependencies: ["TutorStore"],
       swiftSettings: swiftSettings
@@ -150,6 +169,8 @@ let package = Package(
         "GPTNeo",
         "Curriculum",
         "TutorAPI",
+        "TutorStore",
+        "Analytics",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

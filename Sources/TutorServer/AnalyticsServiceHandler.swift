@@ -1,12 +1,17 @@
+import Analytics
+import Foundation
 import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
+import TutorStore
 import Tutoring
 
 /// `tutor.v1.AnalyticsService`: learning records for teachers and researchers.
 struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol {
   let tutoring: TutoringService
+  /// Pseudonym secret and home page of exports.
+  let exports: ExportSettings
   let logger: Logger
 
   func exportSessions(
@@ -14,11 +19,63 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     response: RPCWriter<Tutor_V1_ExportChunk>,
     context: ServerContext
   ) async throws {
-    // The export formats (CSV, JSON Lines, xAPI, DataShop) are the analytics issue's work.
-    throw RPCError(
-      code: .unimplemented,
-      message: "ExportSessions is not available in this version of the server; use GetStudentProgress"
+    let format: ExportFormat
+    switch request.format {
+    case .csv: format = .csv
+    case .jsonl: format = .jsonl
+    case .xapi: format = .xapi
+    case .datashop: format = .datashop
+    case .unspecified, .UNRECOGNIZED:
+      throw RPCError(code: .invalidArgument, message: "format must be CSV, JSONL, XAPI or DATASHOP")
+    }
+    if request.hasSince, request.hasUntil, request.until.date <= request.since.date {
+      throw RPCError(code: .invalidArgument, message: "until must be after since")
+    }
+    var pseudonymizer: Pseudonymizer?
+    if request.pseudonymize {
+      guard let secret = exports.pseudonymSecret else {
+        throw RPCError(
+          code: .failedPrecondition,
+          message: "this server has no pseudonym secret; start it with --pseudonym-secret-file"
+        )
+      }
+      pseudonymizer = Pseudonymizer(secret: secret)
+    }
+    let filter = ExportFilter(
+      since: request.hasSince ? request.since.date : nil,
+      until: request.hasUntil ? request.until.date : nil,
+      curriculumId: request.curriculumID.isEmpty ? nil : request.curriculumID,
+      studentId: request.studentID.isEmpty ? nil : request.studentID
     )
+    let options = ExportOptions(
+      includeText: !request.excludeText,
+      pseudonymizer: pseudonymizer,
+      homePage: exports.homePage
+    )
+    let chunks = ExportChunks.start(store: tutoring.store, filter: filter, format: format, options: options)
+    defer { chunks.cancel() }
+    var first = true
+    do {
+      while let data = try await chunks.next() {
+        try await response.write(
+          .with {
+            $0.data = data
+            if first { $0.contentType = format.contentType }
+          }
+        )
+        first = false
+      }
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      logger.error("ExportSessions failed", metadata: ["error": "\(error)"])
+      throw RPCError(code: .internalError, message: "the export failed")
+    }
+    if first {
+      // Nothing at all was produced (cannot happen: every format writes at least a header or
+      // brackets); still tell the client what it would have been.
+      try await response.write(.with { $0.contentType = format.contentType })
+    }
   }
 
   func getStudentProgress(
@@ -47,5 +104,127 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
         }
       }
     }
+  }
+}
+
+/// The server's export settings.
+public struct ExportSettings: Sendable {
+  /// The secret pseudonymised exports use (HMAC-SHA256 key).
+  public var pseudonymSecret: String?
+  /// The server's public home page: xAPI actors are accounts on it, activity ids live under it.
+  public var homePage: String
+
+  public init(pseudonymSecret: String? = nil, homePage: String = ExportOptions().homePage) {
+    self.pseudonymSecret = pseudonymSecret
+    self.homePage = homePage
+  }
+}
+
+/// An export read on a thread of its own (the database read blocks) and handed to the RPC chunk
+/// by chunk, with back-pressure: the reader waits while four chunks are waiting to be sent, so a
+/// slow client holds at most ~256 KiB of an export in memory, and stops when the call ends.
+final class ExportChunks: @unchecked Sendable {
+  private let condition = NSCondition()
+  private var queue: [Data] = []
+  private var finished = false
+  private var failure: (any Error)?
+  private var cancelled = false
+  private var waiting: CheckedContinuation<Void, Never>?
+  private static let depth = 4
+
+  static func start(
+    store: TutorStore,
+    filter: ExportFilter,
+    format: ExportFormat,
+    options: ExportOptions
+  ) -> ExportChunks {
+    let chunks = ExportChunks()
+    Thread.detachNewThread {
+      do {
+        try AnalyticsExporter.export(from: store, filter: filter, format: format, options: options) { data in
+          try chunks.put(data)
+        }
+        chunks.finish(nil)
+      } catch {
+        chunks.finish(error)
+      }
+    }
+    return chunks
+  }
+
+  /// Called by the reader thread: waits for room, throws once the call has ended.
+  private func put(_ data: Data) throws {
+    condition.lock()
+    while queue.count >= Self.depth && !cancelled { condition.wait() }
+    if cancelled {
+      condition.unlock()
+      throw CancellationError()
+    }
+    queue.append(data)
+    let continuation = waiting
+    waiting = nil
+    condition.unlock()
+    continuation?.resume()
+  }
+
+  private func finish(_ error: (any Error)?) {
+    condition.lock()
+    finished = true
+    failure = error
+    let continuation = waiting
+    waiting = nil
+    condition.unlock()
+    continuation?.resume()
+  }
+
+  private enum Take {
+    case chunk(Data)
+    case end((any Error)?)
+    case empty
+  }
+
+  private func take() -> Take {
+    condition.lock()
+    defer { condition.unlock() }
+    if !queue.isEmpty {
+      condition.signal()
+      return .chunk(queue.removeFirst())
+    }
+    return finished ? .end(failure) : .empty
+  }
+
+  /// Keeps `continuation` to be resumed by the next chunk or the end; resumes it at once if one
+  /// came meanwhile.
+  private func park(_ continuation: CheckedContinuation<Void, Never>) {
+    condition.lock()
+    if queue.isEmpty && !finished {
+      waiting = continuation
+      condition.unlock()
+    } else {
+      condition.unlock()
+      continuation.resume()
+    }
+  }
+
+  /// The next chunk; nil at the end. Rethrows the reader's error.
+  func next() async throws -> Data? {
+    while true {
+      try Task.checkCancellation()
+      switch take() {
+      case .chunk(let data): return data
+      case .end(let error):
+        if let error, !(error is CancellationError) { throw error }
+        return nil
+      case .empty: await withCheckedContinuation { park($0) }
+      }
+    }
+  }
+
+  /// Stops the reader (the call ended or failed).
+  func cancel() {
+    condition.lock()
+    cancelled = true
+    condition.broadcast()
+    condition.unlock()
   }
 }

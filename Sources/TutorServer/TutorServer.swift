@@ -30,6 +30,8 @@ public struct TutorServerConfiguration: Sendable {
   public var tlsKeyPath: String?
   /// Largest request message accepted (curriculum validation uploads are the big ones).
   public var maxRequestBytes = 16 << 20
+  /// Pseudonym secret and home page of analytics exports.
+  public var exports = ExportSettings()
 
   public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
     self.modelDirectory = modelDirectory
@@ -103,7 +105,7 @@ public final class TutorServer: Sendable {
     let services: [any RegistrableRPCService] = [
       TutorServiceHandler(tutoring: tutoring, logger: logger),
       CurriculumServiceHandler(catalog: tutoring.catalog, logger: logger),
-      AnalyticsServiceHandler(tutoring: tutoring, logger: logger),
+      AnalyticsServiceHandler(tutoring: tutoring, exports: configuration.exports, logger: logger),
       ModelServiceHandler(tutoring: tutoring, logger: logger),
     ]
     health = HealthStatusBoard(services: [

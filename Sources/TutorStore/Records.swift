@@ -84,6 +84,8 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
   public var correct: Bool
   /// Hints of the exercise revealed to the student before this attempt was graded.
   public var hintsRevealed: Int
+  /// The hint (1-based) revealed in the response to this attempt, if one was.
+  public var hintRevealed: Int?
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
 
@@ -98,6 +100,7 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     answer: String,
     correct: Bool,
     hintsRevealed: Int,
+    hintRevealed: Int? = nil,
     createdAtMs: Int64
   ) {
     self.id = id
@@ -110,6 +113,7 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     self.answer = answer
     self.correct = correct
     self.hintsRevealed = hintsRevealed
+    self.hintRevealed = hintRevealed
     self.createdAtMs = createdAtMs
   }
 
@@ -122,6 +126,7 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     case exerciseId = "exercise_id"
     case objectiveId = "objective_id"
     case hintsRevealed = "hints_revealed"
+    case hintRevealed = "hint_revealed"
     case createdAtMs = "created_at"
   }
 }

@@ -80,6 +80,11 @@ extension TutorStore {
         t.column("created_at", .integer).notNull()
       }
     }
+    migrator.registerMigration("v2: the hint each attempt revealed; attempts by time") { db in
+      try db.alter(table: "attempt") { t in t.add(column: "hint_revealed", .integer) }
+      try db.create(index: "attempt_by_time", on: "attempt", columns: ["created_at"])
+      try db.create(index: "turn_by_time", on: "turn", columns: ["created_at"])
+    }
     return migrator
   }
 }

@@ -403,6 +403,7 @@ public final class TutoringService: Sendable {
       answer: response,
       correct: correct,
       hintsRevealed: revealedBefore,
+      hintRevealed: revealedAfter > revealedBefore ? revealedAfter : nil,
       createdAtMs: Date().millisecondsSince1970
     )
     let probability = try await store.recordAttempt(attempt) { prior in

@@ -114,6 +114,10 @@ public nonisolated struct Tutor_V1_ExportSessionsRequest: Sendable {
   /// Leave question and answer text out, for privacy.
   public var excludeText: Bool = false
 
+  /// Replace student ids with stable HMAC-SHA256 pseudonyms under the server's secret
+  /// (`tutor serve --pseudonym-secret-file`); FAILED_PRECONDITION when the server has none.
+  public var pseudonymize: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -222,7 +226,7 @@ nonisolated extension Tutor_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tutor_V1_ExportSessionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportSessionsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}since\0\u{1}until\0\u{3}curriculum_id\0\u{3}student_id\0\u{3}exclude_text\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}since\0\u{1}until\0\u{3}curriculum_id\0\u{3}student_id\0\u{3}exclude_text\0\u{1}pseudonymize\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -236,6 +240,7 @@ nonisolated extension Tutor_V1_ExportSessionsRequest: SwiftProtobuf.Message, Swi
       case 4: try { try decoder.decodeSingularStringField(value: &self.curriculumID) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.studentID) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.excludeText) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.pseudonymize) }()
       default: break
       }
     }
@@ -264,6 +269,9 @@ nonisolated extension Tutor_V1_ExportSessionsRequest: SwiftProtobuf.Message, Swi
     if self.excludeText != false {
       try visitor.visitSingularBoolField(value: self.excludeText, fieldNumber: 6)
     }
+    if self.pseudonymize != false {
+      try visitor.visitSingularBoolField(value: self.pseudonymize, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -274,6 +282,7 @@ nonisolated extension Tutor_V1_ExportSessionsRequest: SwiftProtobuf.Message, Swi
     if lhs.curriculumID != rhs.curriculumID {return false}
     if lhs.studentID != rhs.studentID {return false}
     if lhs.excludeText != rhs.excludeText {return false}
+    if lhs.pseudonymize != rhs.pseudonymize {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -4,7 +4,7 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks (build with -c release).",
-    subcommands: [BenchEngine.self, BenchRetrieval.self],
+    subcommands: [BenchEngine.self, BenchRetrieval.self, BenchExport.self],
     defaultSubcommand: BenchEngine.self
   )
 }

@@ -74,6 +74,18 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: ArgumentHelp("PEM private key for --tls-cert.", valueName: "path"))
   var tlsKey: String?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "File holding the secret for pseudonymised exports (else $TUTOR_PSEUDONYM_SECRET; without either, ExportSessions refuses pseudonymize).",
+      valueName: "path"
+    )
+  )
+  var pseudonymSecretFile: String?
+
+  @Option(name: .long, help: "The server's public home page (xAPI actor accounts and activity ids).")
+  var homePage = "https://tutor.invalid"
+
   @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel = "info"
 
@@ -138,6 +150,19 @@ struct Serve: AsyncParsableCommand {
     configuration.limits.maxNewTokens = maxNewTokens
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
+    var secret = ProcessInfo.processInfo.environment["TUTOR_PSEUDONYM_SECRET"].flatMap {
+      $0.isEmpty ? nil : $0
+    }
+    if let pseudonymSecretFile {
+      guard let text = try? String(contentsOfFile: pseudonymSecretFile, encoding: .utf8),
+        !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+      else {
+        Console.error("error: \(pseudonymSecretFile): cannot read a pseudonym secret from it")
+        throw ExitCode.failure
+      }
+      secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    configuration.exports = ExportSettings(pseudonymSecret: secret, homePage: homePage)
     let server: TutorServer
     do {
       server = try await reportingErrors { try await TutorServer.load(configuration, logger: logger) }

@@ -1,0 +1,71 @@
+import Crypto
+import Foundation
+
+/// The formats a learning-record export is written in.
+public enum ExportFormat: String, CaseIterable, Sendable {
+  /// One row per turn and per attempt, RFC 4180, with a header row.
+  case csv
+  /// One JSON object per line, the same fields as the CSV.
+  case jsonl
+  /// xAPI 1.0.3 statements: a JSON array, as an LRS takes on `POST /statements`.
+  case xapi
+  /// PSLC DataShop tab-delimited transactions: one row per attempt and per hint.
+  case datashop
+
+  public var contentType: String {
+    switch self {
+    case .csv: "text/csv; charset=utf-8"
+    case .jsonl: "application/jsonl; charset=utf-8"
+    case .xapi: "application/json; charset=utf-8"
+    case .datashop: "text/tab-separated-values; charset=utf-8"
+    }
+  }
+
+  public var fileExtension: String {
+    switch self {
+    case .csv: "csv"
+    case .jsonl: "jsonl"
+    case .xapi: "json"
+    case .datashop: "txt"
+    }
+  }
+}
+
+/// Replaces student ids with stable pseudonyms, HMAC-SHA256 of the id under a secret: the same
+/// student gets the same pseudonym in every export made with the secret, and nobody without it can
+/// tell who a pseudonym stands for (nor test a guess).
+public struct Pseudonymizer: Sendable {
+  private let key: SymmetricKey
+
+  public init(secret: String) {
+    key = SymmetricKey(data: Data(secret.utf8))
+  }
+
+  /// `p-` and the first 16 bytes of the HMAC in hex.
+  public func pseudonym(for studentId: String) -> String {
+    let mac = HMAC<SHA256>.authenticationCode(for: Data(studentId.utf8), using: key)
+    return "p-" + mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+  }
+}
+
+/// What an export leaves out or changes.
+public struct ExportOptions: Sendable {
+  /// Question, answer and response text; off for exports that must not carry what children wrote.
+  public var includeText: Bool
+  /// Student ids replaced by pseudonyms, when set.
+  public var pseudonymizer: Pseudonymizer?
+  /// The server's home page: xAPI actors are accounts on it and activity ids live under it.
+  public var homePage: String
+
+  public init(
+    includeText: Bool = true,
+    pseudonymizer: Pseudonymizer? = nil,
+    homePage: String = "https://tutor.invalid"
+  ) {
+    self.includeText = includeText
+    self.pseudonymizer = pseudonymizer
+    var home = homePage
+    while home.hasSuffix("/") { home.removeLast() }
+    self.homePage = home
+  }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+
+/// Which records an export covers. Every condition is optional; times compare with the record's
+/// creation time (`since` inclusive, `until` exclusive).
+public struct ExportFilter: Sendable, Equatable {
+  public var since: Date?
+  public var until: Date?
+  public var curriculumId: String?
+  public var studentId: String?
+
+  public init(since: Date? = nil, until: Date? = nil, curriculumId: String? = nil, studentId: String? = nil) {
+    self.since = since
+    self.until = until
+    self.curriculumId = curriculumId
+    self.studentId = studentId
+  }
+}
+
+/// One record of the learning record as an export reads it: a turn (question and explanation)
+/// with its session's student, curriculum and lesson, or a graded attempt.
+public enum ExportRecord: Sendable, Equatable {
+  case turn(StoredTurn, studentId: String, curriculumId: String, lessonId: String)
+  /// An attempt, with its number among the attempts at its exercise in its session (1-based) and
+  /// how many attempts that session made at the exercise within the export.
+  case attempt(StoredAttempt, number: Int, of: Int)
+
+  public var createdAtMs: Int64 {
+    switch self {
+    case .turn(let turn, _, _, _): turn.createdAtMs
+    case .attempt(let attempt, _, _): attempt.createdAtMs
+    }
+  }
+}
+
+extension TutorStore {
+  /// Reads the turns and attempts that `filter` selects, oldest first, and hands them to `body`
+  /// one at a time.
+  ///
+  /// The records come from a database cursor, so memory stays flat however many there are. The
+  /// read runs on one of the pool's reader connections inside one read transaction: it sees one
+  /// consistent snapshot and, the database being in WAL mode, never blocks tutoring's writes.
+  /// It blocks the calling thread: call it from a thread of its own, not from Swift's
+  /// cooperative pool. An error thrown by `body` stops the export and is rethrown.
+  public func exportRecords(_ filter: ExportFilter, _ body: (ExportRecord) throws -> Void) throws {
+    var turnConditions: [String] = []
+    var attemptConditions: [String] = []
+    var turnArguments: [(any DatabaseValueConvertible)?] = []
+    var attemptArguments: [(any DatabaseValueConvertible)?] = []
+    func add(_ turnSQL: String, _ attemptSQL: String, _ value: any DatabaseValueConvertible) {
+      turnConditions.append(turnSQL)
+      turnArguments.append(value)
+      attemptConditions.append(attemptSQL)
+      attemptArguments.append(value)
+    }
+    if let since = filter.since { add("t.created_at >= ?", "a.created_at >= ?", since.millisecondsSince1970) }
+    if let until = filter.until { add("t.created_at < ?", "a.created_at < ?", until.millisecondsSince1970) }
+    if let curriculum = filter.curriculumId { add("s.curriculum_id = ?", "a.curriculum_id = ?", curriculum) }
+    if let student = filter.studentId { add("s.student_id = ?", "a.student_id = ?", student) }
+    func clause(_ conditions: [String]) -> String {
+      conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    }
+    // Columns by position (the decoding below reads them by index, which is what keeps an export
+    // of a million records fast): 0 kind, 1 id, 2 session, 3 student, 4 curriculum, 5 lesson,
+    // 6 created_at, 7 turn index / attempt number, 8 question / exercise, 9 answer,
+    // 10 snippet ids / objective, 11 prompt tokens / correct, 12 completion tokens / hints before,
+    // 13 latency / hint revealed, 14 status / attempts in all, 15 finish reason, 16 completed_at.
+    let sql = """
+      SELECT 0, t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.created_at, t.idx,
+             t.question, t.answer, t.snippet_ids, t.prompt_tokens, t.completion_tokens, t.latency_ms,
+             t.status, t.finish_reason, t.completed_at
+      FROM turn t JOIN session s ON s.id = t.session_id
+      \(clause(turnConditions))
+      UNION ALL
+      SELECT 1, a.id, a.session_id, a.student_id, a.curriculum_id, a.lesson_id, a.created_at,
+             ROW_NUMBER() OVER (PARTITION BY a.session_id, a.exercise_id ORDER BY a.created_at, a.id),
+             a.exercise_id, a.answer, a.objective_id, a.correct, a.hints_revealed, a.hint_revealed,
+             COUNT(*) OVER (PARTITION BY a.session_id, a.exercise_id), NULL, NULL
+      FROM attempt a
+      \(clause(attemptConditions))
+      ORDER BY 7, 1, 2
+      """
+    let arguments = StatementArguments(turnArguments + attemptArguments)
+    try pool.read { db in
+      let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+      while let row = try cursor.next() {
+        try body(try Self.exportRecord(row))
+      }
+    }
+  }
+
+  private static func exportRecord(_ row: Row) throws -> ExportRecord {
+    let kind: Int = row[0]
+    if kind == 0 {
+      let snippets: String = row[10]
+      let turn = StoredTurn(
+        id: row[1],
+        sessionId: row[2],
+        index: row[7],
+        question: row[8],
+        answer: row[9],
+        snippetIds: Self.decodeSnippetIds(snippets),
+        promptTokens: row[11],
+        completionTokens: row[12],
+        latencyMilliseconds: row[13],
+        status: StoredTurn.Status(rawValue: row[14]) ?? .failed,
+        finishReason: row[15],
+        createdAtMs: row[6],
+        completedAtMs: row[16]
+      )
+      return .turn(turn, studentId: row[3], curriculumId: row[4], lessonId: row[5])
+    }
+    let attempt = StoredAttempt(
+      id: row[1],
+      sessionId: row[2],
+      studentId: row[3],
+      curriculumId: row[4],
+      lessonId: row[5],
+      exerciseId: row[8],
+      objectiveId: row[10],
+      answer: row[9],
+      correct: row[11],
+      hintsRevealed: row[12],
+      hintRevealed: row[13],
+      createdAtMs: row[6]
+    )
+    return .attempt(attempt, number: row[7], of: row[14])
+  }
+
+  /// The stored JSON array of snippet ids. Ids written by the server are plain (no escapes), so
+  /// they are split directly, a JSONDecoder being ~20 times slower per row; anything else goes
+  /// through the decoder.
+  static func decodeSnippetIds(_ json: String) -> [String] {
+    if json == "[]" { return [] }
+    let bytes = Array(json.utf8)
+    guard bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]"),
+      !bytes.contains(UInt8(ascii: "\\"))
+    else { return (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? [] }
+    var ids: [String] = []
+    var start: Int?
+    for (i, byte) in bytes.enumerated() where byte == UInt8(ascii: "\"") {
+      if let s = start {
+        ids.append(String(decoding: bytes[s ..< i], as: UTF8.self))
+        start = nil
+      } else {
+        start = i + 1
+      }
+    }
+    return ids
+  }
+}
