@@ -55,7 +55,7 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     let chunks = ExportChunks.start(store: tutoring.store, filter: filter, format: format, options: options)
     defer { chunks.cancel() }
     var first = true
-    do {
+    try await handling("ExportSessions", logger: logger) {
       while let data = try await chunks.next() {
         try await response.write(
           .with {
@@ -65,16 +65,6 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
         )
         first = false
       }
-    } catch let error as RPCError {
-      throw error
-    } catch {
-      logger.error("ExportSessions failed", metadata: ["error": "\(error)"])
-      throw RPCError(code: .internalError, message: "the export failed")
-    }
-    if first {
-      // Nothing at all was produced (cannot happen: every format writes at least a header or
-      // brackets); still tell the client what it would have been.
-      try await response.write(.with { $0.contentType = format.contentType })
     }
   }
 
