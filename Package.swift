@@ -95,7 +95,7 @@ let package = Package(
     // Learning-record exports (CSV, JSON Lines, xAPI, DataShop) and summary statistics.
     .target(
       name: "Analytics",
-      dependencies: ["TutorStore", .product(name: "Crypto", package: "swift-crypto")],
+      dependencies: ["TutorStore", "Curriculum", .product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: swiftSettings
     ),
     // Generated from protos/ by tools/generate-api.sh; never edited by hand.

@@ -1,4 +1,5 @@
 import Crypto
+import Curriculum
 import Foundation
 
 /// The formats a learning-record export is written in.
@@ -56,16 +57,50 @@ public struct ExportOptions: Sendable {
   public var pseudonymizer: Pseudonymizer?
   /// The server's home page: xAPI actors are accounts on it and activity ids live under it.
   public var homePage: String
+  /// How many hints each exercise offers (DataShop's Total Num Hints), from the curricula; an
+  /// exercise missing here (a curriculum since changed or not loaded) leaves the column empty.
+  public var hintCounts: [ExerciseKey: Int]
 
   public init(
     includeText: Bool = true,
     pseudonymizer: Pseudonymizer? = nil,
-    homePage: String = "https://tutor.invalid"
+    homePage: String = "https://tutor.invalid",
+    hintCounts: [ExerciseKey: Int] = [:]
   ) {
     self.includeText = includeText
     self.pseudonymizer = pseudonymizer
+    self.hintCounts = hintCounts
     var home = homePage
     while home.hasSuffix("/") { home.removeLast() }
     self.homePage = home
+  }
+}
+
+extension ExportOptions {
+  /// The hints each exercise of `curricula` offers, for ``hintCounts``.
+  public static func hintCounts(of curricula: [Curriculum]) -> [ExerciseKey: Int] {
+    var counts: [ExerciseKey: Int] = [:]
+    for curriculum in curricula {
+      for lesson in curriculum.lessons {
+        for exercise in lesson.exercises {
+          counts[ExerciseKey(curriculumId: curriculum.id, lessonId: lesson.id, exerciseId: exercise.id)] =
+            exercise.hints.count
+        }
+      }
+    }
+    return counts
+  }
+}
+
+/// An exercise, as the learning record names it.
+public struct ExerciseKey: Hashable, Sendable {
+  public var curriculumId: String
+  public var lessonId: String
+  public var exerciseId: String
+
+  public init(curriculumId: String, lessonId: String, exerciseId: String) {
+    self.curriculumId = curriculumId
+    self.lessonId = lessonId
+    self.exerciseId = exerciseId
   }
 }

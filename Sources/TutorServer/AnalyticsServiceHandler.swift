@@ -50,7 +50,8 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     let options = ExportOptions(
       includeText: !request.excludeText,
       pseudonymizer: pseudonymizer,
-      homePage: exports.homePage
+      homePage: exports.homePage,
+      hintCounts: ExportOptions.hintCounts(of: tutoring.catalog.snapshot.curricula)
     )
     let chunks = ExportChunks.start(store: tutoring.store, filter: filter, format: format, options: options)
     defer { chunks.cancel() }

@@ -21,16 +21,37 @@ public struct ExportFilter: Sendable, Equatable {
 /// with its session's student, curriculum and lesson, or a graded attempt.
 public enum ExportRecord: Sendable, Equatable {
   case turn(StoredTurn, studentId: String, curriculumId: String, lessonId: String)
-  /// An attempt, with its number among the attempts at its exercise in its session (1-based) and
-  /// how many attempts that session made at the exercise within the export.
-  case attempt(StoredAttempt, number: Int, of: Int)
+  /// A graded attempt, with where it stands among the attempts of its session.
+  case attempt(StoredAttempt, AttemptContext)
 
   public var createdAtMs: Int64 {
     switch self {
     case .turn(let turn, _, _, _): turn.createdAtMs
-    case .attempt(let attempt, _, _): attempt.createdAtMs
+    case .attempt(let attempt, _): attempt.createdAtMs
     }
   }
+}
+
+/// Where an attempt stands in its session, for the formats (DataShop) that describe steps.
+public struct AttemptContext: Sendable, Equatable {
+  /// The attempt's number among its session's attempts at the exercise, from 1.
+  public var number: Int
+  /// How many attempts its session made at the exercise (up to the export's `until`).
+  public var of: Int
+  /// When work on this attempt began: the session's previous attempt (at any exercise), or the
+  /// session's start for its first. The attempt's duration is the time from here to the attempt.
+  public var startedAtMs: Int64
+  /// When work on the exercise began: ``startedAtMs`` of the session's first attempt at it.
+  public var exerciseStartedAtMs: Int64
+
+  public init(number: Int, of: Int, startedAtMs: Int64, exerciseStartedAtMs: Int64) {
+    self.number = number
+    self.of = of
+    self.startedAtMs = startedAtMs
+    self.exerciseStartedAtMs = exerciseStartedAtMs
+  }
+
+  public var isLast: Bool { number == of }
 }
 
 extension TutorStore {
@@ -43,8 +64,13 @@ extension TutorStore {
   /// It blocks the calling thread: call it from a thread of its own, not from Swift's
   /// cooperative pool. An error thrown by `body` stops the export and is rethrown.
   public func exportRecords(_ filter: ExportFilter, _ body: (ExportRecord) throws -> Void) throws {
+    // Attempts are numbered and timed over their whole session, so `since` applies after the
+    // window functions (an export that starts mid-session still says "attempt 3" and times it
+    // from attempt 2); the other conditions select whole sessions, and `until` only cuts off
+    // what comes later, so they apply before.
     var turnConditions: [String] = []
     var attemptConditions: [String] = []
+    var attemptSinceCondition = ""
     var turnArguments: [(any DatabaseValueConvertible)?] = []
     var attemptArguments: [(any DatabaseValueConvertible)?] = []
     func add(_ turnSQL: String, _ attemptSQL: String, _ value: any DatabaseValueConvertible) {
@@ -53,10 +79,15 @@ extension TutorStore {
       attemptConditions.append(attemptSQL)
       attemptArguments.append(value)
     }
-    if let since = filter.since { add("t.created_at >= ?", "a.created_at >= ?", since.millisecondsSince1970) }
     if let until = filter.until { add("t.created_at < ?", "a.created_at < ?", until.millisecondsSince1970) }
     if let curriculum = filter.curriculumId { add("s.curriculum_id = ?", "a.curriculum_id = ?", curriculum) }
     if let student = filter.studentId { add("s.student_id = ?", "a.student_id = ?", student) }
+    if let since = filter.since {
+      turnConditions.append("t.created_at >= ?")
+      turnArguments.append(since.millisecondsSince1970)
+      attemptSinceCondition = "WHERE created_at >= ?"
+      attemptArguments.append(since.millisecondsSince1970)
+    }
     func clause(_ conditions: [String]) -> String {
       conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     }
@@ -64,7 +95,8 @@ extension TutorStore {
     // of a million records fast): 0 kind, 1 id, 2 session, 3 student, 4 curriculum, 5 lesson,
     // 6 created_at, 7 turn index / attempt number, 8 question / exercise, 9 answer,
     // 10 snippet ids / objective, 11 prompt tokens / correct, 12 completion tokens / hints before,
-    // 13 latency / hint revealed, 14 status / attempts in all, 15 finish reason, 16 completed_at.
+    // 13 latency / hint revealed, 14 status / attempts in all, 15 finish reason / started at,
+    // 16 completed_at / exercise started at.
     let sql = """
       SELECT 0, t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.created_at, t.idx,
              t.question, t.answer, t.snippet_ids, t.prompt_tokens, t.completion_tokens, t.latency_ms,
@@ -72,12 +104,23 @@ extension TutorStore {
       FROM turn t JOIN session s ON s.id = t.session_id
       \(clause(turnConditions))
       UNION ALL
-      SELECT 1, a.id, a.session_id, a.student_id, a.curriculum_id, a.lesson_id, a.created_at,
-             ROW_NUMBER() OVER (PARTITION BY a.session_id, a.exercise_id ORDER BY a.created_at, a.id),
-             a.exercise_id, a.answer, a.objective_id, a.correct, a.hints_revealed, a.hint_revealed,
-             COUNT(*) OVER (PARTITION BY a.session_id, a.exercise_id), NULL, NULL
-      FROM attempt a
-      \(clause(attemptConditions))
+      SELECT 1, id, session_id, student_id, curriculum_id, lesson_id, created_at, number, exercise_id,
+             answer, objective_id, correct, hints_revealed, hint_revealed, total, started_at,
+             exercise_started_at
+      FROM (
+        SELECT *,
+               ROW_NUMBER() OVER (PARTITION BY session_id, exercise_id ORDER BY created_at, id) AS number,
+               COUNT(*) OVER (PARTITION BY session_id, exercise_id) AS total,
+               MIN(started_at) OVER (PARTITION BY session_id, exercise_id) AS exercise_started_at
+        FROM (
+          SELECT a.*,
+                 LAG(a.created_at, 1, s.created_at) OVER (PARTITION BY a.session_id ORDER BY a.created_at, a.id)
+                   AS started_at
+          FROM attempt a JOIN session s ON s.id = a.session_id
+          \(clause(attemptConditions))
+        )
+      )
+      \(attemptSinceCondition)
       ORDER BY 7, 1, 2
       """
     let arguments = StatementArguments(turnArguments + attemptArguments)
@@ -124,7 +167,13 @@ extension TutorStore {
       hintRevealed: row[13],
       createdAtMs: row[6]
     )
-    return .attempt(attempt, number: row[7], of: row[14])
+    let context = AttemptContext(
+      number: row[7],
+      of: row[14],
+      startedAtMs: row[15],
+      exerciseStartedAtMs: row[16]
+    )
+    return .attempt(attempt, context)
   }
 
   /// The stored JSON array of snippet ids. Ids written by the server are plain (no escapes), so

@@ -219,6 +219,45 @@ import TutorStore
       rows.allSatisfy { $0["Problem Name"] == "three-quarters" && $0["Level (Curriculum)"] == "fractions" }
     )
     #expect(rows[2]["Input"] == "0.75" && rows[2]["Time Zone"] == "UTC")
+    // The second attempt came 1 ms after the first; the first is timed from the session's start.
+    #expect(rows.map { $0["Duration (sec)"] }.dropFirst() == ["0", "0.001"])
+    #expect(Double(rows[0]["Duration (sec)"] ?? "") ?? -1 >= 0)
+    let problemStart = try #require(rows[0]["Problem Start Time"])
+    #expect(rows.allSatisfy { $0["Problem Start Time"] == problemStart })
+    #expect(problemStart <= rows[0]["Time"]! && problemStart.count == "2026-01-01 08:30:00.250".count)
+    // Hints on offer come from the curricula, when the export has them.
+    #expect(rows.allSatisfy { $0["Total Num Hints"] == "" })
+    let withHints = try Self.export(
+      store,
+      .datashop,
+      options: ExportOptions(
+        hintCounts: [
+          ExerciseKey(curriculumId: "fractions", lessonId: "decimals", exerciseId: "three-quarters"): 3
+        ]
+      )
+    )
+    #expect(withHints.split(separator: "\n").dropFirst().allSatisfy { $0.hasSuffix("\t3\tconvert\t") })
+  }
+
+  /// An export that starts between two attempts still numbers and times the later one within
+  /// its session.
+  @Test func attemptsKeepTheirPlaceInTheSessionWhenSinceCutsIn() async throws {
+    let (store, directory) = try await Self.makeStore()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let all = try Self.export(store, .jsonl).split(separator: "\n").map {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
+    let second = try #require(all.filter { $0["record_type"] as? String == "attempt" }.last)
+    let since = try #require(
+      ISO8601DateFormatter.withMilliseconds.date(from: second["created_at"] as! String)
+    )
+    let text = try Self.export(store, .xapi, filter: ExportFilter(since: since, studentId: "ada"))
+    let statements = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+    #expect(statements.count == 1)
+    let result = try #require(statements.first?["result"] as? [String: Any])
+    #expect(result["duration"] as? String == "PT0.001S")
+    let extensions = try #require(result["extensions"] as? [String: Any])
+    #expect(extensions["https://school.example/tutor/xapi/extensions/attempt"] as? Int == 2)
   }
 
   @Test func pseudonymsAreStableSecretDependentAndHideTheIds() async throws {

@@ -56,6 +56,9 @@ struct ExportRPCTests {
         )
       }
       let store = server.server.tutoring.store
+      // The server fills in DataShop's Total Num Hints from its curricula.
+      let hintCounts = ExportOptions.hintCounts(of: server.server.tutoring.catalog.snapshot.curricula)
+      #expect(hintCounts.count > 1)
       for (format, proto) in [
         (ExportFormat.csv, Tutor_V1_ExportFormat.csv), (.jsonl, .jsonl), (.xapi, .xapi),
         (.datashop, .datashop),
@@ -67,12 +70,15 @@ struct ExportRPCTests {
           from: store,
           filter: ExportFilter(),
           format: format,
-          options: ExportOptions()
+          options: ExportOptions(hintCounts: hintCounts)
         ) {
           expected.append($0)
         }
         #expect(data == expected, "\(format)")
         #expect(String(decoding: data, as: UTF8.self).contains("student-export"), "\(format)")
+        if format == .datashop {
+          #expect(String(decoding: data, as: UTF8.self).contains("\t\(exercise.hints.count)\t"))
+        }
       }
       // Pseudonymised, without text, one student.
       let (pseudonymised, _) = try await Self.exportAll(

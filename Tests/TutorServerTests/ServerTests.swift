@@ -88,6 +88,12 @@ struct ServerTests {
       #expect(correct.correct)
       #expect(correct.hint.isEmpty)
       #expect(correct.mastery.probability > wrong.mastery.probability)
+      // Knowledge tracing with the defaults (p_init 0.3, p_learn 0.1, p_guess 0.2, p_slip 0.1), by
+      // hand: P(L | wrong) = 0.3·0.1 / (0.3·0.1 + 0.7·0.8), then learning; then the right answer.
+      let afterWrong = 0.03 / 0.59 + (1 - 0.03 / 0.59) * 0.1
+      #expect(abs(wrong.mastery.probability - afterWrong) < 1e-9)
+      let knewIt = afterWrong * 0.9 / (afterWrong * 0.9 + (1 - afterWrong) * 0.2)
+      #expect(abs(correct.mastery.probability - (knewIt + (1 - knewIt) * 0.1)) < 1e-9)
       #expect(correct.explanation == (exercise.explanation ?? ""))
 
       let full = try await tutor.getSession(.with { $0.sessionID = session.sessionID })

@@ -1,5 +1,6 @@
 import Analytics
 import ArgumentParser
+import Curriculum
 import Foundation
 import TutorStore
 
@@ -77,6 +78,14 @@ struct Export: ParsableCommand {
   @Option(help: "The server's home page, for xAPI actor accounts and activity ids.")
   var homePage = "https://tutor.invalid"
 
+  @Option(
+    help: ArgumentHelp(
+      "Folder of curricula, for the hints each exercise offers (DataShop's Total Num Hints).",
+      valueName: "dir"
+    )
+  )
+  var curricula: String?
+
   @Option(help: "Write here instead of standard output.")
   var out: String?
 
@@ -94,10 +103,19 @@ struct Export: ParsableCommand {
       }
       secret = value
     }
+    var hintCounts: [ExerciseKey: Int] = [:]
+    if let curricula {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: curricula, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else { throw ValidationError("--curricula: no folder at \(curricula)") }
+      hintCounts = ExportOptions.hintCounts(of: CurriculumLibrary.load(root: curricula).curricula)
+    }
     let options = ExportOptions(
       includeText: !noText,
       pseudonymizer: secret.map(Pseudonymizer.init(secret:)),
-      homePage: homePage
+      homePage: homePage,
+      hintCounts: hintCounts
     )
     let store = try TutorStore(path: path)
     let handle: FileHandle
