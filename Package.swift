@@ -65,6 +65,7 @@ let package = Package(
         "Curriculum",
         "GPTNeo",
         "TutorStore",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Mustache", package: "swift-mustache"),
         .product(name: "Logging", package: "swift-log"),
       ],

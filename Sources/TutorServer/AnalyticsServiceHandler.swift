@@ -74,6 +74,10 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     context: ServerContext
   ) async throws -> Tutor_V1_StudentProgress {
     try await handling("GetStudentProgress", logger: logger) {
+      try Principal.required().checkProgress(
+        studentId: request.studentID,
+        curriculumId: request.curriculumID.isEmpty ? nil : request.curriculumID
+      )
       let progress = try await tutoring.progress(
         studentId: request.studentID,
         curriculumId: request.curriculumID

@@ -184,6 +184,8 @@ func handling<T>(
     case .notFound(let m): throw RPCError(code: .notFound, message: m)
     case .failedPrecondition(let m): throw RPCError(code: .failedPrecondition, message: m)
     case .resourceExhausted(let m): throw RPCError(code: .resourceExhausted, message: m)
+    case .unauthenticated(let m): throw RPCError(code: .unauthenticated, message: m)
+    case .permissionDenied(let m): throw RPCError(code: .permissionDenied, message: m)
     case .internalError(let m):
       logger.error("\(method) failed", metadata: ["error": "\(m)"])
       throw RPCError(code: .internalError, message: m)

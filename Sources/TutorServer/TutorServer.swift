@@ -32,6 +32,15 @@ public struct TutorServerConfiguration: Sendable {
   public var maxRequestBytes = 16 << 20
   /// Pseudonym secret and home page of analytics exports.
   public var exports = ExportSettings()
+  /// Bearer tokens from the database (the default), or none at all for local demos.
+  public var authentication = Authentication.tokens
+
+  public enum Authentication: Sendable {
+    /// Every call but health needs `authorization: Bearer <token>` (see `tutor token create`).
+    case tokens
+    /// No checks: every caller is an admin. Local demos only.
+    case insecureNoAuth
+  }
 
   public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
     self.modelDirectory = modelDirectory
@@ -95,6 +104,18 @@ public final class TutorServer: Sendable {
         "database": "\(configuration.databasePath)",
       ]
     )
+    switch configuration.authentication {
+    case .insecureNoAuth:
+      logger.critical(
+        "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can read and delete every student's data. Use it for local demos only."
+      )
+    case .tokens:
+      if try await store.activeTokenCount() == 0 {
+        logger.warning(
+          "no access tokens yet: every call will be refused as UNAUTHENTICATED. Create the first admin token with: tutor token create --role admin --db \(configuration.databasePath)"
+        )
+      }
+    }
     return try TutorServer(configuration: configuration, tutoring: tutoring, logger: logger)
   }
 
@@ -107,12 +128,14 @@ public final class TutorServer: Sendable {
       CurriculumServiceHandler(catalog: tutoring.catalog, logger: logger),
       AnalyticsServiceHandler(tutoring: tutoring, exports: configuration.exports, logger: logger),
       ModelServiceHandler(tutoring: tutoring, logger: logger),
+      AdminServiceHandler(store: tutoring.store, logger: logger),
     ]
     health = HealthStatusBoard(services: [
       Tutor_V1_TutorService.descriptor.fullyQualifiedService,
       Tutor_V1_CurriculumService.descriptor.fullyQualifiedService,
       Tutor_V1_AnalyticsService.descriptor.fullyQualifiedService,
       Tutor_V1_ModelService.descriptor.fullyQualifiedService,
+      Tutor_V1_AdminService.descriptor.fullyQualifiedService,
     ])
     let security: HTTP2ServerTransport.Posix.TransportSecurity
     switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
@@ -131,9 +154,15 @@ public final class TutorServer: Sendable {
       transportSecurity: security,
       config: .defaults { $0.rpc.maxRequestPayloadSize = configuration.maxRequestBytes }
     )
+    let tokens: AccessTokens? =
+      switch configuration.authentication {
+      case .tokens: AccessTokens(store: tutoring.store)
+      case .insecureNoAuth: nil
+      }
     grpc = GRPCServer(
       transport: transport,
-      services: services + [HealthService(board: health)]
+      services: services + [HealthService(board: health)],
+      interceptors: [AuthenticationInterceptor(tokens: tokens, logger: logger)]
     )
   }
 

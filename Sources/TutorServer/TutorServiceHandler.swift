@@ -15,8 +15,17 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
     try await handling("StartSession", logger: logger) {
+      let principal = try Principal.required()
+      var studentId = request.studentID
+      if principal.role == .student {
+        // A student token starts sessions for its own student; the field may be left empty.
+        guard studentId.isEmpty || studentId == principal.studentId else {
+          throw TutoringError.permissionDenied("a student token starts sessions only for its own student")
+        }
+        studentId = principal.studentId ?? ""
+      }
       let session = try await tutoring.startSession(
-        studentId: request.studentID,
+        studentId: studentId,
         curriculumId: request.curriculumID,
         lessonId: request.lessonID
       )
@@ -29,6 +38,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
     try await handling("GetSession", logger: logger) {
+      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: false)
       let (session, turns) = try await tutoring.session(id: request.sessionID)
       return Tutor_V1_Session(session, turnCount: turns.count, turns: turns)
     }
@@ -39,9 +49,14 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_ListSessionsResponse {
     try await handling("ListSessions", logger: logger) {
-      let page = try await tutoring.listSessions(
+      let filter = try tutoring.sessionFilter(
         studentId: request.studentID,
         curriculumId: request.curriculumID,
+        for: try Principal.required()
+      )
+      let page = try await tutoring.listSessions(
+        studentId: filter.studentId,
+        curriculumId: filter.curriculumId,
         pageSize: Int(request.pageSize),
         pageToken: request.pageToken
       )
@@ -58,6 +73,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws {
     try await handling("Ask", logger: logger) {
+      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
       let completion = try await tutoring.ask(
         sessionId: request.sessionID,
         question: request.question,
@@ -100,6 +116,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_SubmitAnswerResponse {
     try await handling("SubmitAnswer", logger: logger) {
+      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
       let result = try await tutoring.submitAnswer(
         sessionId: request.sessionID,
         exerciseId: request.exerciseID,
@@ -122,6 +139,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
     try await handling("EndSession", logger: logger) {
+      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
       let session = try await tutoring.endSession(id: request.sessionID)
       let counts = try await tutoring.store.turnCounts(sessionIds: [session.id])
       return Tutor_V1_Session(session, turnCount: counts[session.id] ?? 0)

@@ -85,6 +85,23 @@ extension TutorStore {
       try db.create(index: "attempt_by_time", on: "attempt", columns: ["created_at"])
       try db.create(index: "turn_by_time", on: "turn", columns: ["created_at"])
     }
+    migrator.registerMigration("v3: access tokens") { db in
+      // Only a hash of each token's secret is kept: a copy of the database lets nobody call the
+      // server. Tokens are not tied to the student table (a token may come before the student's
+      // first session); deleting a student's data deletes their tokens explicitly.
+      try db.create(table: "access_token") { t in
+        t.primaryKey("id", .text)
+        t.column("secret_sha256", .blob).notNull()
+        t.column("role", .text).notNull()
+          .check { ["student", "teacher", "author", "analyst", "admin"].contains($0) }
+        t.column("student_id", .text)
+        t.column("curricula", .jsonText).notNull().defaults(to: "[]")
+        t.column("label", .text).notNull().defaults(to: "")
+        t.column("created_at", .integer).notNull()
+        t.column("revoked_at", .integer)
+      }
+      try db.create(index: "access_token_by_student", on: "access_token", columns: ["student_id"])
+    }
     return migrator
   }
 }

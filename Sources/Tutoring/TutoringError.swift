@@ -10,11 +10,15 @@ public enum TutoringError: Error, Sendable, Equatable, CustomStringConvertible {
   case resourceExhausted(String)
   /// Something failed inside the server (INTERNAL); the message is safe to show.
   case internalError(String)
+  /// No credentials, or ones the server doesn't accept (UNAUTHENTICATED).
+  case unauthenticated(String)
+  /// The caller is known but may not do this (PERMISSION_DENIED).
+  case permissionDenied(String)
 
   public var description: String {
     switch self {
     case .invalidArgument(let m), .notFound(let m), .failedPrecondition(let m), .resourceExhausted(let m),
-      .internalError(let m):
+      .internalError(let m), .unauthenticated(let m), .permissionDenied(let m):
       return m
     }
   }

@@ -8,13 +8,19 @@ import Testing
     let (scratch, model) = try Self.scratchWithModel()
 
     let database = scratch.appendingPathComponent("data/tutor.sqlite").path
-    let (server, address, _) = try Self.startServer(model: model, database: database)
+    let (server, address, startLog) = try Self.startServer(model: model, database: database)
     defer { if server.isRunning { server.terminate() } }
+    #expect(startLog.seen.contains { $0.contains("tutor token create --role admin") }, "\(startLog.seen)")
 
+    // Health needs no token; everything else does.
     let health = try CLITests.run(["health", "--server", address])
     #expect(health.status == 0 && health.stdout == "SERVING\n", "\(health.stderr)")
+    let refused = try CLITests.run(["curriculum", "list", "--server", address])
+    #expect(refused.status == 1 && refused.stderr.contains("UNAUTHENTICATED"), "\(refused.stderr)")
+    // A token made while the server runs works at once.
+    let token = try Self.token(database: database, role: "admin")
 
-    let list = try CLITests.run(["curriculum", "list", "--server", address])
+    let list = try CLITests.run(["curriculum", "list", "--server", address, "--token", token])
     #expect(list.status == 0)
     #expect(
       list.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == [
@@ -23,20 +29,22 @@ import Testing
     )
 
     let start = try CLITests.run([
-      "session", "start", "--server", address, "--student", "cli-student", "--curriculum", "python-intro",
+      "session", "start", "--server", address, "--token", token, "--student", "cli-student", "--curriculum",
+      "python-intro",
     ])
     #expect(start.status == 0, "\(start.stderr)")
     let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(session.count == 36)
 
     let ask = try CLITests.run([
-      "session", "ask", "--server", address, session, "What is a variable?", "--max-new-tokens", "12",
+      "session", "ask", "--server", address, "--token", token, session, "What is a variable?",
+      "--max-new-tokens", "12",
     ])
     #expect(ask.status == 0, "\(ask.stderr)")
     #expect(ask.stderr.contains("answer tokens"))
     #expect(ask.stderr.contains("python-intro/"))
 
-    let show = try CLITests.run(["session", "show", "--server", address, session, "--json"])
+    let show = try CLITests.run(["session", "show", "--server", address, "--token", token, session, "--json"])
     #expect(show.status == 0)
     let shown = try CLITests.json(show.stdout)
     let turns = try #require(shown["turns"] as? [[String: Any]])
@@ -46,10 +54,14 @@ import Testing
     // The streamed text is the stored answer.
     #expect(ask.stdout == (turns.first?["answer"] as? String ?? "-") + "\n")
 
-    let listed = try CLITests.run(["session", "list", "--server", address, "--student", "cli-student"])
+    let listed = try CLITests.run([
+      "session", "list", "--server", address, "--token", token, "--student", "cli-student",
+    ])
     #expect(listed.stdout.hasPrefix(session + "\t"))
 
-    let missing = try CLITests.run(["session", "show", "--server", address, "no-such-session"])
+    let missing = try CLITests.run([
+      "session", "show", "--server", address, "--token", token, "no-such-session",
+    ])
     #expect(missing.status == 1)
     #expect(missing.stderr == "error: \(address): NOT_FOUND: no session 'no-such-session'\n")
 
@@ -76,6 +88,13 @@ extension ServeCLITests {
     ])
     guard made.status == 0 else { throw CLIFailure(message: "random-model failed: \(made.stderr)") }
     return (scratch, model)
+  }
+
+  /// `tutor token create`: a new token in `database`.
+  static func token(database: String, role: String, extra: [String] = []) throws -> String {
+    let made = try CLITests.run(["token", "create", "--db", database, "--role", role] + extra)
+    guard made.status == 0 else { throw CLIFailure(message: "token create failed: \(made.stderr)") }
+    return made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
   /// Starts `tutor serve --port 0` and reads its log until it says where it listens.
@@ -115,14 +134,17 @@ extension ServeCLITests {
   func crashMidAnswer() async throws {
     let (scratch, model) = try Self.scratchWithModel()
     let database = scratch.appendingPathComponent("tutor.sqlite").path
+    let token = try Self.token(database: database, role: "admin")
     let (server, address, _) = try Self.startServer(model: model, database: database)
     defer { if server.isRunning { server.terminate() } }
     let start = try CLITests.run([
-      "session", "start", "--server", address, "--student", "crash-student", "--curriculum", "photosynthesis",
+      "session", "start", "--server", address, "--token", token, "--student", "crash-student", "--curriculum",
+      "photosynthesis",
     ])
     let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     let done = try CLITests.run([
-      "session", "ask", "--server", address, session, "What is light?", "--max-new-tokens", "8",
+      "session", "ask", "--server", address, "--token", token, session, "What is light?", "--max-new-tokens",
+      "8",
     ])
     #expect(done.status == 0, "\(done.stderr)")
 
@@ -130,7 +152,7 @@ extension ServeCLITests {
     let ask = Process()
     ask.executableURL = CLITests.executable
     ask.arguments = [
-      "session", "ask", "--server", address, session, "Tell me everything about leaves.",
+      "session", "ask", "--server", address, "--token", token, session, "Tell me everything about leaves.",
       "--max-new-tokens", "1000", "--temperature", "1", "--seed", "5",
     ]
     let out = Pipe()
@@ -146,7 +168,9 @@ extension ServeCLITests {
     let (restarted, newAddress, log) = try Self.startServer(model: model, database: database)
     defer { if restarted.isRunning { restarted.terminate() } }
     #expect(log.seen.contains { $0.contains("interrupted") && $0.contains("count=1") }, "\(log.seen)")
-    let show = try CLITests.run(["session", "show", "--server", newAddress, session, "--json"])
+    let show = try CLITests.run([
+      "session", "show", "--server", newAddress, "--token", token, session, "--json",
+    ])
     let turns = try #require(try CLITests.json(show.stdout)["turns"] as? [[String: Any]])
     #expect(
       turns.map { $0["question"] as? String } == ["What is light?", "Tell me everything about leaves."]

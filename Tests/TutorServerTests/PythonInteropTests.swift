@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TutorServer
+import Tutoring
 
 /// A Python with `grpcio` that can generate stubs — with `grpcio-tools`, or with Debian's `protoc`
 /// and `grpc_python_plugin` (what `tools/test.sh` installs): the reference venv (`.venv-ref`),
@@ -38,13 +40,17 @@ struct PythonInteropTests {
     .enabled(if: interopPython != nil, "needs a python3 with grpcio and grpcio-tools")
   )
   func pythonClient() async throws {
-    let server = try await TestServer.start()
+    let server = try await TestServer.start { $0.authentication = .tokens }
+    let token = try await AccessTokens(store: server.server.tutoring.store).create(
+      role: .student,
+      studentId: "py-student"
+    ).token
     let process = Process()
     process.executableURL = URL(fileURLWithPath: interopPython!)
     process.arguments = [
       Repository.root.appendingPathComponent("Tests/TutorServerTests/interop_client.py").path,
       Repository.root.appendingPathComponent("protos").path,
-      "127.0.0.1:\(server.port)",
+      "127.0.0.1:\(server.port)", token,
     ]
     // The client's output goes to a file, read once it has exited: a pipe read on this process
     // can fail with EINTR when another test's child exits (Foundation does not retry it).

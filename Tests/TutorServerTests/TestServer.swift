@@ -62,6 +62,8 @@ struct TestServer {
     )
     configuration.port = 0
     configuration.threads = 1
+    // Suites other than AccessTests test what the services do, not who may call them.
+    configuration.authentication = .insecureNoAuth
     configure(&configuration)
     var logger = Logger(label: "tutor.test")
     logger.logLevel = .critical

@@ -172,7 +172,7 @@ import Testing
     #expect(mastery.first?.probability == 0.62)
 
     let report = try await store.deleteStudentData(studentId: "eve")
-    #expect(report == .init(sessions: 1, turns: 1, attempts: 2, masteryRecords: 3))
+    #expect(report == .init(found: true, sessions: 1, turns: 1, attempts: 2, masteryRecords: 3))
     #expect(try await store.session(id: session.id) == nil)
     #expect(try await store.mastery(studentId: "eve").isEmpty)
     #expect(try await store.session(id: other.id) != nil)  // other students untouched

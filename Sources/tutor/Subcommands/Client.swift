@@ -11,6 +11,15 @@ struct ServerOptions: ParsableArguments {
   @Option(name: .long, help: "Seconds before a call gives up (DEADLINE_EXCEEDED).")
   var timeout: Double = 120
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Bearer token (default: $TUTOR_TOKEN; tutor token create makes one).",
+      valueName: "token"
+    )
+  )
+  var token: String?
+
   func validate() throws {
     _ = try target()
     guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -38,8 +47,11 @@ struct ServerOptions: ParsableArguments {
   ) async throws -> T {
     let (host, port) = try target()
     do {
+      let token =
+        token ?? ProcessInfo.processInfo.environment["TUTOR_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
       return try await withGRPCClient(
-        transport: .http2NIOPosix(target: .dns(host: host, port: port), transportSecurity: .plaintext)
+        transport: .http2NIOPosix(target: .dns(host: host, port: port), transportSecurity: .plaintext),
+        interceptors: token.map { [BearerToken(token: $0)] } ?? []
       ) { client in
         try await body(client)
       }
@@ -59,5 +71,20 @@ extension RPCError.Code {
       name += character.uppercased()
     }
     return name
+  }
+}
+
+/// Sends `authorization: Bearer <token>` with every call.
+struct BearerToken: ClientInterceptor {
+  let token: String
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingClientRequest<Input>,
+    context: ClientContext,
+    next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
+  ) async throws -> StreamingClientResponse<Output> {
+    var request = request
+    request.metadata.replaceOrAddString("Bearer \(token)", forKey: "authorization")
+    return try await next(request, context)
   }
 }

@@ -89,6 +89,12 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel = "info"
 
+  @Flag(
+    name: .long,
+    help: "Serve without authentication: every caller is an admin. Local demos only; never on a network."
+  )
+  var insecureNoAuth = false
+
   func validate() throws {
     guard (0 ... 65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -150,6 +156,7 @@ struct Serve: AsyncParsableCommand {
     configuration.limits.maxNewTokens = maxNewTokens
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
+    configuration.authentication = insecureNoAuth ? .insecureNoAuth : .tokens
     var secret = ProcessInfo.processInfo.environment["TUTOR_PSEUDONYM_SECRET"].flatMap {
       $0.isEmpty ? nil : $0
     }
