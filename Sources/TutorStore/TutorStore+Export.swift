@@ -68,28 +68,24 @@ extension TutorStore {
     // window functions (an export that starts mid-session still says "attempt 3" and times it
     // from attempt 2); the other conditions select whole sessions, and `until` only cuts off
     // what comes later, so they apply before.
-    var turnConditions: [String] = []
-    var attemptConditions: [String] = []
-    var attemptSinceCondition = ""
-    var turnArguments: [(any DatabaseValueConvertible)?] = []
-    var attemptArguments: [(any DatabaseValueConvertible)?] = []
-    func add(_ turnSQL: String, _ attemptSQL: String, _ value: any DatabaseValueConvertible) {
-      turnConditions.append(turnSQL)
-      turnArguments.append(value)
-      attemptConditions.append(attemptSQL)
-      attemptArguments.append(value)
+    var turn = Conditions()
+    var attempt = Conditions()
+    var attemptSince = Conditions()
+    if let until = filter.until?.millisecondsSince1970 {
+      turn.add("t.created_at < ?", until)
+      attempt.add("a.created_at < ?", until)
     }
-    if let until = filter.until { add("t.created_at < ?", "a.created_at < ?", until.millisecondsSince1970) }
-    if let curriculum = filter.curriculumId { add("s.curriculum_id = ?", "a.curriculum_id = ?", curriculum) }
-    if let student = filter.studentId { add("s.student_id = ?", "a.student_id = ?", student) }
-    if let since = filter.since {
-      turnConditions.append("t.created_at >= ?")
-      turnArguments.append(since.millisecondsSince1970)
-      attemptSinceCondition = "WHERE created_at >= ?"
-      attemptArguments.append(since.millisecondsSince1970)
+    if let curriculum = filter.curriculumId {
+      turn.add("s.curriculum_id = ?", curriculum)
+      attempt.add("a.curriculum_id = ?", curriculum)
     }
-    func clause(_ conditions: [String]) -> String {
-      conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    if let student = filter.studentId {
+      turn.add("s.student_id = ?", student)
+      attempt.add("a.student_id = ?", student)
+    }
+    if let since = filter.since?.millisecondsSince1970 {
+      turn.add("t.created_at >= ?", since)
+      attemptSince.add("created_at >= ?", since)
     }
     // Columns by position (the decoding below reads them by index, which is what keeps an export
     // of a million records fast): 0 kind, 1 id, 2 session, 3 student, 4 curriculum, 5 lesson,
@@ -102,7 +98,7 @@ extension TutorStore {
              t.question, t.answer, t.snippet_ids, t.prompt_tokens, t.completion_tokens, t.latency_ms,
              t.status, t.finish_reason, t.completed_at
       FROM turn t JOIN session s ON s.id = t.session_id
-      \(clause(turnConditions))
+      \(turn.whereClause)
       UNION ALL
       SELECT 1, id, session_id, student_id, curriculum_id, lesson_id, created_at, number, exercise_id,
              answer, objective_id, correct, hints_revealed, hint_revealed, total, started_at,
@@ -117,13 +113,13 @@ extension TutorStore {
                  LAG(a.created_at, 1, s.created_at) OVER (PARTITION BY a.session_id ORDER BY a.created_at, a.id)
                    AS started_at
           FROM attempt a JOIN session s ON s.id = a.session_id
-          \(clause(attemptConditions))
+          \(attempt.whereClause)
         )
       )
-      \(attemptSinceCondition)
+      \(attemptSince.whereClause)
       ORDER BY 7, 1, 2
       """
-    let arguments = StatementArguments(turnArguments + attemptArguments)
+    let arguments = turn.arguments + attempt.arguments + attemptSince.arguments
     try pool.read { db in
       let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
       while let row = try cursor.next() {
