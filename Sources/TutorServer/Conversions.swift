@@ -183,7 +183,10 @@ func handling<T>(
     case .invalidArgument(let m): throw RPCError(code: .invalidArgument, message: m)
     case .notFound(let m): throw RPCError(code: .notFound, message: m)
     case .failedPrecondition(let m): throw RPCError(code: .failedPrecondition, message: m)
-    case .resourceExhausted(let m): throw RPCError(code: .resourceExhausted, message: m)
+    case .resourceExhausted(let m):
+      // The standard retry hint (gRPC's retry policy honours it): the generation queue drains
+      // in about the time of one answer.
+      throw RPCError(code: .resourceExhausted, message: m, metadata: ["grpc-retry-pushback-ms": "1000"])
     case .unauthenticated(let m): throw RPCError(code: .unauthenticated, message: m)
     case .permissionDenied(let m): throw RPCError(code: .permissionDenied, message: m)
     case .internalError(let m):

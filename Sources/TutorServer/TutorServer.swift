@@ -34,6 +34,8 @@ public struct TutorServerConfiguration: Sendable {
   public var exports = ExportSettings()
   /// Bearer tokens from the database (the default), or none at all for local demos.
   public var authentication = Authentication.tokens
+  /// Calls a second per caller (student, else token) and the burst allowed; nil: no limit.
+  public var rateLimit: (perSecond: Double, burst: Double)? = (perSecond: 10, burst: 40)
 
   public enum Authentication: Sendable {
     /// Every call but health needs `authorization: Bearer <token>` (see `tutor token create`).
@@ -162,7 +164,13 @@ public final class TutorServer: Sendable {
     grpc = GRPCServer(
       transport: transport,
       services: services + [HealthService(board: health)],
-      interceptors: [AuthenticationInterceptor(tokens: tokens, logger: logger)]
+      interceptors: [
+        AuthenticationInterceptor(
+          tokens: tokens,
+          limiter: configuration.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
+          logger: logger
+        )
+      ]
     )
   }
 

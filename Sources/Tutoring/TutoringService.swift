@@ -15,6 +15,8 @@ public final class TutoringService: Sendable {
   public struct Limits: Sendable {
     /// Longest question accepted, in characters; longer ones are refused (INVALID_ARGUMENT).
     public var maxQuestionCharacters = 2000
+    /// Longest question accepted, in the model's tokens (INVALID_ARGUMENT beyond).
+    public var maxQuestionTokens = 512
     /// Answer length when neither the request nor the curriculum sets one.
     public var defaultMaxNewTokens = 200
     /// The most tokens one answer may ask for.
@@ -198,6 +200,12 @@ public final class TutoringService: Sendable {
     let clock = ContinuousClock()
     let arrived = clock.now
     let question = try studentText(rawQuestion, field: "question")
+    let questionTokens = model.countTokens(question)
+    guard questionTokens <= limits.maxQuestionTokens else {
+      throw TutoringError.invalidArgument(
+        "question is \(questionTokens) tokens long; at most \(limits.maxQuestionTokens) are accepted"
+      )
+    }
     let (session, curriculum) = try await activeSession(sessionId)
     let lesson = curriculum.lesson(session.lessonId) ?? curriculum.lessons.first
     var parameters = try generationParameters(options, curriculum: curriculum)

@@ -364,3 +364,29 @@ struct AccessTests {
     }
   }
 }
+
+extension AccessTests {
+  @Test("Each caller has its own rate limit; past it, RESOURCE_EXHAUSTED with a retry hint")
+  func rateLimitPerCaller() async throws {
+    let server = try await TestServer.start {
+      $0.authentication = .tokens
+      $0.rateLimit = (perSecond: 0.5, burst: 3)
+    }
+    let f = try await Self.fixture(server)
+    try await server.withClient { client in
+      let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
+      for _ in 0 ..< 3 { _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada)) }
+      do {
+        _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada))
+        Issue.record("the fourth call in a row was not limited")
+      } catch let error as RPCError {
+        #expect(error.code == .resourceExhausted && error.message.contains("rate limit"))
+        let pushback = Array(error.metadata[stringValues: "grpc-retry-pushback-ms"]).first.flatMap { Int($0) }
+        #expect(pushback.map { (1 ... 2000).contains($0) } == true, "\(error.metadata)")
+      }
+      // Bo isn't held back by Ada.
+      _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.bo))
+    }
+    try await server.stop()
+  }
+}

@@ -64,6 +64,7 @@ struct TestServer {
     configuration.threads = 1
     // Suites other than AccessTests test what the services do, not who may call them.
     configuration.authentication = .insecureNoAuth
+    configuration.rateLimit = nil
     configure(&configuration)
     var logger = Logger(label: "tutor.test")
     logger.logLevel = .critical

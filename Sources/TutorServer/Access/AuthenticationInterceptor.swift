@@ -4,11 +4,13 @@ import Logging
 import Tutoring
 
 /// Authenticates every call from its `authorization: Bearer <token>` metadata, refuses roles the
-/// ``AccessPolicy`` doesn't allow for the method, and makes the caller ``Principal/current`` for
-/// the handler, streamed responses included.
+/// ``AccessPolicy`` doesn't allow for the method, applies the per-caller rate limit, and makes
+/// the caller ``Principal/current`` for the handler, streamed responses included.
 struct AuthenticationInterceptor: ServerInterceptor {
   /// nil: `--insecure-no-auth`, every call is an admin.
   let tokens: AccessTokens?
+  /// Calls per caller (the student, else the token; the peer address without authentication).
+  let limiter: RateLimiter?
   let logger: Logger
 
   func intercept<Input: Sendable, Output: Sendable>(
@@ -30,6 +32,21 @@ struct AuthenticationInterceptor: ServerInterceptor {
         code: .permissionDenied,
         message: "a \(principal.role.rawValue) token may not call \(context.descriptor.fullyQualifiedMethod)"
       )
+    }
+    if let limiter {
+      let key =
+        principal.studentId.map { "student:\($0)" }
+        ?? (tokens == nil ? "peer:\(context.remotePeer)" : "token:\(principal.tokenId)")
+      if let wait = limiter.take(key) {
+        let milliseconds = Int((wait * 1000).rounded(.up))
+        throw RPCError(
+          code: .resourceExhausted,
+          message:
+            "rate limit: \(limiter.perSecond) calls a second (bursts of \(Int(limiter.burst))) per caller; "
+            + "retry in \(milliseconds) ms",
+          metadata: ["grpc-retry-pushback-ms": "\(milliseconds)"]
+        )
+      }
     }
     let response = try await Principal.$current.withValue(principal) { try await next(request, context) }
     // A streaming response's body runs after this returns: it needs the caller too.

@@ -89,6 +89,15 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel = "info"
 
+  @Option(name: .long, help: "Calls a second per caller (student, else token); 0: no limit.")
+  var rateLimit: Double = 10
+
+  @Option(name: .long, help: "Calls a caller may make at once before --rate-limit applies.")
+  var rateBurst: Double = 40
+
+  @Option(name: .long, help: "Longest question, in the model's tokens.")
+  var maxQuestionTokens = 512
+
   @Flag(
     name: .long,
     help: "Serve without authentication: every caller is an admin. Local demos only; never on a network."
@@ -105,6 +114,10 @@ struct Serve: AsyncParsableCommand {
       throw ValidationError("--max-queued-generations must not be negative")
     }
     guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
+    guard rateLimit >= 0, rateBurst >= 1 else {
+      throw ValidationError("--rate-limit must be 0 (off) or more and --rate-burst at least 1")
+    }
+    guard maxQuestionTokens >= 1 else { throw ValidationError("--max-question-tokens must be at least 1") }
     guard (tlsCert == nil) == (tlsKey == nil) else {
       throw ValidationError("--tls-cert and --tls-key go together")
     }
@@ -154,6 +167,8 @@ struct Serve: AsyncParsableCommand {
     configuration.maxConcurrentGenerations = maxConcurrentGenerations
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens
+    configuration.limits.maxQuestionTokens = maxQuestionTokens
+    configuration.rateLimit = rateLimit > 0 ? (rateLimit, rateBurst) : nil
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
     configuration.authentication = insecureNoAuth ? .insecureNoAuth : .tokens
