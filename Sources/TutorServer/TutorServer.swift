@@ -4,8 +4,10 @@ import GPTNeo
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Prometheus
 import ServiceLifecycle
 import SwiftProtobuf
+import Synchronization
 import TutorAPI
 import TutorStore
 import Tutoring
@@ -34,6 +36,9 @@ public struct TutorServerConfiguration: Sendable {
   public var exports = ExportSettings()
   /// Bearer tokens from the database (the default), or none at all for local demos.
   public var authentication = Authentication.tokens
+  /// Where Prometheus scrapes `GET /metrics` (plain HTTP), and the registry the process's
+  /// swift-metrics backend writes to; nil: no metrics endpoint.
+  public var metrics: MetricsSettings?
   /// Calls a second per caller (student, else token) and the burst allowed; nil: no limit.
   public var rateLimit: (perSecond: Double, burst: Double)? = (perSecond: 10, burst: 40)
 
@@ -51,6 +56,21 @@ public struct TutorServerConfiguration: Sendable {
   }
 }
 
+/// The metrics endpoint's address and the registry it serves. Bootstrap swift-metrics with a
+/// `PrometheusMetricsFactory(registry:)` on the same registry (once per process).
+public struct MetricsSettings: Sendable {
+  public var host: String
+  /// 0 picks a free port (see ``TutorServer/metricsPort()``).
+  public var port: Int
+  public var registry: PrometheusCollectorRegistry
+
+  public init(host: String = "127.0.0.1", port: Int, registry: PrometheusCollectorRegistry) {
+    self.host = host
+    self.port = port
+    self.registry = registry
+  }
+}
+
 /// The tutoring server: `tutor.v1` services and `grpc.health.v1.Health` over gRPC (HTTP/2 on TCP).
 ///
 /// ```swift
@@ -65,6 +85,7 @@ public final class TutorServer: Sendable {
   public let configuration: TutorServerConfiguration
   private let grpc: GRPCServer<HTTP2ServerTransport.Posix>
   private let logger: Logger
+  private let metricsEndpoint = Mutex<MetricsEndpoint?>(nil)
 
   /// Opens (or creates) the database, marks turns a previous process left unfinished as
   /// interrupted, loads the curricula and the model, and prepares the services.
@@ -165,11 +186,12 @@ public final class TutorServer: Sendable {
       transport: transport,
       services: services + [HealthService(board: health)],
       interceptors: [
+        ObservabilityInterceptor(logger: logger),
         AuthenticationInterceptor(
           tokens: tokens,
           limiter: configuration.rateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
           logger: logger
-        )
+        ),
       ]
     )
   }
@@ -178,6 +200,28 @@ public final class TutorServer: Sendable {
   /// When it returns, the calls in progress have finished and the engine is stopped.
   public func serve() async throws {
     defer { tutoring.model.shutdown() }
+    var endpoint: MetricsEndpoint?
+    if let metrics = configuration.metrics {
+      let started = try await MetricsEndpoint.start(
+        host: metrics.host,
+        port: metrics.port,
+        registry: metrics.registry
+      )
+      endpoint = started
+      metricsEndpoint.withLock { $0 = started }
+      logger.info("metrics", metadata: ["address": "http://\(metrics.host):\(started.port)/metrics"])
+    }
+    await tutoring.store.reportActiveSessions()
+    do {
+      try await serveGRPC()
+    } catch {
+      await endpoint?.close()
+      throw error
+    }
+    await endpoint?.close()
+  }
+
+  private func serveGRPC() async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await self.grpc.serve() }
       group.addTask {
@@ -187,6 +231,15 @@ public final class TutorServer: Sendable {
       }
       try await group.waitForAll()
     }
+  }
+
+  /// The metrics endpoint's port, once ``serve()`` has bound it (nil before, or without metrics).
+  public func metricsPort() -> Int? { metricsEndpoint.withLock { $0?.port } }
+
+  /// The swift-log metadata provider that adds the request id to every log line written while
+  /// serving a call; pass it to `LoggingSystem.bootstrap(_:metadataProvider:)`.
+  public static let loggingMetadata = Logger.MetadataProvider {
+    RequestContext.id.map { ["request": "\($0)"] } ?? [:]
   }
 
   /// The bound port (waits until the server listens).

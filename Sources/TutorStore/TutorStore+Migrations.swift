@@ -85,7 +85,7 @@ extension TutorStore {
       try db.create(index: "attempt_by_time", on: "attempt", columns: ["created_at"])
       try db.create(index: "turn_by_time", on: "turn", columns: ["created_at"])
     }
-    migrator.registerMigration("v3: access tokens") { db in
+    migrator.registerMigration("v3: access tokens; sessions by state") { db in
       // Only a hash of each token's secret is kept: a copy of the database lets nobody call the
       // server. Tokens are not tied to the student table (a token may come before the student's
       // first session); deleting a student's data deletes their tokens explicitly.
@@ -101,6 +101,8 @@ extension TutorStore {
         t.column("revoked_at", .integer)
       }
       try db.create(index: "access_token_by_student", on: "access_token", columns: ["student_id"])
+      // The active-sessions gauge counts by state on every start and end.
+      try db.create(index: "session_by_state", on: "session", columns: ["state"])
     }
     return migrator
   }

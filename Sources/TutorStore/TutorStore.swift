@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 
 /// The learning record: students, sessions, turns, attempts and mastery, in one SQLite database
 /// (WAL mode, versioned migrations).
@@ -33,6 +34,30 @@ public final class TutorStore: Sendable {
     try Self.migrator.migrate(pool)
   }
 
+  /// A write transaction, timed as `tutor_db_write_seconds{operation}` (swift-metrics; free
+  /// unless the process bootstrapped a metrics backend).
+  func write<T: Sendable>(
+    _ operation: String,
+    _ body: @escaping @Sendable (Database) throws -> T
+  ) async throws -> T {
+    let start = ContinuousClock.now
+    defer {
+      let elapsed = ContinuousClock.now - start
+      Metrics.Timer(label: "tutor_db_write_seconds", dimensions: [("operation", operation)]).record(
+        duration: elapsed
+      )
+    }
+    return try await pool.write(body)
+  }
+
+  /// Sets the `tutor_active_sessions` gauge from the database (an index count).
+  public func reportActiveSessions() async {
+    let count = try? await pool.read { db in
+      try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM session WHERE state = 'active'") ?? 0
+    }
+    if let count { Gauge(label: "tutor_active_sessions").record(count) }
+  }
+
   /// The current time in the store's unit (milliseconds since 1970).
   static func now() -> Int64 { Date().millisecondsSince1970 }
 
@@ -49,7 +74,7 @@ public final class TutorStore: Sendable {
     curriculumId: String,
     lessonId: String
   ) async throws -> StoredSession {
-    try await pool.write { db in
+    let session = try await write("startSession") { db in
       let now = Self.now()
       try db.execute(
         sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
@@ -68,6 +93,8 @@ public final class TutorStore: Sendable {
       try session.insert(db)
       return session
     }
+    await reportActiveSessions()
+    return session
   }
 
   public func session(id: String) async throws -> StoredSession? {
@@ -83,7 +110,7 @@ public final class TutorStore: Sendable {
 
   /// Ends a session; returns it, or nil when it does not exist.
   public func endSession(id: String) async throws -> StoredSession? {
-    try await pool.write { db in
+    let session: StoredSession? = try await write("endSession") { db in
       guard var session = try StoredSession.fetchOne(db, key: id) else { return nil }
       if session.state == .active {
         let now = Self.now()
@@ -94,6 +121,8 @@ public final class TutorStore: Sendable {
       }
       return session
     }
+    await reportActiveSessions()
+    return session
   }
 
   /// One page of sessions of a student and/or a curriculum, newest first.
@@ -184,7 +213,7 @@ public final class TutorStore: Sendable {
     snippetIds: [String],
     promptTokens: Int
   ) async throws -> StoredTurn {
-    try await pool.write { db in
+    try await write("beginTurn") { db in
       guard var session = try StoredSession.fetchOne(db, key: sessionId) else {
         throw TutorStoreError.sessionNotFound(sessionId)
       }
@@ -229,7 +258,7 @@ public final class TutorStore: Sendable {
     status: StoredTurn.Status,
     finishReason: String?
   ) async throws -> StoredTurn {
-    try await pool.write { db in
+    try await write("finishTurn") { db in
       guard var turn = try StoredTurn.fetchOne(db, key: id) else { throw TutorStoreError.turnNotFound(id) }
       turn.answer = answer
       turn.completionTokens = completionTokens
@@ -245,7 +274,7 @@ public final class TutorStore: Sendable {
   /// Marks turns left `answering` by a previous process as `interrupted`; returns how many.
   /// Call once at start-up, before serving.
   public func markInterruptedTurns() async throws -> Int {
-    try await pool.write { db in
+    try await write("markInterruptedTurns") { db in
       try db.execute(
         sql: "UPDATE turn SET status = 'interrupted', completed_at = ? WHERE status = 'answering'",
         arguments: [Self.now()]
@@ -270,7 +299,7 @@ public final class TutorStore: Sendable {
     _ attempt: StoredAttempt,
     updateMastery update: @escaping @Sendable (Double?) -> Double?
   ) async throws -> Double? {
-    try await pool.write { db in
+    try await write("recordAttempt") { db in
       try attempt.insert(db)
       guard let objective = attempt.objectiveId else { return nil }
       let previous = try StoredMastery.fetchOne(
@@ -338,7 +367,7 @@ public final class TutorStore: Sendable {
 
   /// Removes a student and everything recorded about them, in one transaction.
   public func deleteStudentData(studentId: String) async throws -> DeletionReport {
-    try await pool.write { db in
+    try await write("deleteStudentData") { db in
       func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [studentId]) ?? 0 }
       var report = DeletionReport(
         sessions: try count("SELECT COUNT(*) FROM session WHERE student_id = ?"),

@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 
 /// Admits at most `maxConcurrent` generations at once. Up to `maxQueued` more wait in arrival
@@ -36,9 +37,22 @@ public final class GenerationScheduler: Sendable {
 
   /// Runs `body` once a slot is free.
   public func withSlot<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    let arrived = ContinuousClock.now
     try await acquire()
-    defer { release() }
+    Metrics.Timer(label: "tutor_generation_queue_wait_seconds").record(duration: .now - arrived)
+    reportLoad()
+    defer {
+      release()
+      reportLoad()
+    }
     return try await body()
+  }
+
+  /// Queue depth and running generations as gauges (free without a metrics backend).
+  private func reportLoad() {
+    let (running, queued) = load
+    Gauge(label: "tutor_generations_running").record(running)
+    Gauge(label: "tutor_generation_queue_depth").record(queued)
   }
 
   private func acquire() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import GPTNeo
+import Metrics
 
 /// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer.
 /// Generations run together through continuous batching (``BatchedGenerator``, on the engine's own
@@ -82,10 +83,16 @@ public final class TutorModel: Sendable {
     var text = ""
     var pendingIds: [Int] = []
     let stream = batcher.stream(promptTokens: promptTokens, parameters: parameters)
+    // Operator metrics: time to first token, and every token generated (their rate is the
+    // server's throughput).
+    defer { Counter(label: "tutor_generated_tokens_total").increment(by: ids.count) }
     do {
       for try await event in stream {
         switch event {
         case .token(let id, let piece):
+          if ids.isEmpty, id >= 0 {
+            Metrics.Timer(label: "tutor_time_to_first_token_seconds").record(duration: clock.now - start)
+          }
           if id >= 0 {
             ids.append(id)
             pendingIds.append(id)
@@ -96,6 +103,7 @@ public final class TutorModel: Sendable {
             pendingIds.removeAll()
           }
         case .finished(let result):
+          ids = result.tokenIds
           return Outcome(
             promptTokenIds: result.promptTokenIds,
             tokenIds: result.tokenIds,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import TutorServer
 
 /// Where the client commands find the server.
 struct ServerOptions: ParsableArguments {
@@ -59,18 +60,6 @@ struct ServerOptions: ParsableArguments {
       Console.error("error: \(server): \(error.code.canonicalName): \(error.message)")
       throw ExitCode.failure
     }
-  }
-}
-
-extension RPCError.Code {
-  /// The status name as gRPC documents it (NOT_FOUND, INVALID_ARGUMENT, …).
-  var canonicalName: String {
-    var name = ""
-    for character in String(describing: self) {
-      if character.isUppercase, !name.isEmpty { name += "_" }
-      name += character.uppercased()
-    }
-    return name
   }
 }
 

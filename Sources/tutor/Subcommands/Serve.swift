@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GPTNeo
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TutorServer
 import Tutoring
@@ -89,6 +91,15 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel = "info"
 
+  @Option(
+    name: .long,
+    help: "Serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP, no token); off by default."
+  )
+  var metricsPort: Int?
+
+  @Option(name: .long, help: "Address of the metrics endpoint (default: --host).")
+  var metricsHost: String?
+
   @Option(name: .long, help: "Calls a second per caller (student, else token); 0: no limit.")
   var rateLimit: Double = 10
 
@@ -106,6 +117,9 @@ struct Serve: AsyncParsableCommand {
 
   func validate() throws {
     guard (0 ... 65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+    if let metricsPort, !(0 ... 65535).contains(metricsPort) {
+      throw ValidationError("--metrics-port must be 0...65535, got \(metricsPort)")
+    }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     guard maxConcurrentGenerations >= 1 else {
       throw ValidationError("--max-concurrent-generations must be at least 1")
@@ -141,11 +155,15 @@ struct Serve: AsyncParsableCommand {
 
   func run() async throws {
     let level = Logger.Level(rawValue: logLevel) ?? .info
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    // Every line logged while serving a call carries its request id.
+    LoggingSystem.bootstrap(
+      { label, metadataProvider in
+        var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+        handler.logLevel = level
+        return handler
+      },
+      metadataProvider: TutorServer.loggingMetadata
+    )
     let logger = Logger(label: "tutor.server")
     guard FileManager.default.fileExists(atPath: (model as NSString).appendingPathComponent("config.json"))
     else {
@@ -172,6 +190,15 @@ struct Serve: AsyncParsableCommand {
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
     configuration.authentication = insecureNoAuth ? .insecureNoAuth : .tokens
+    if let metricsPort {
+      let registry = PrometheusCollectorRegistry()
+      MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+      configuration.metrics = MetricsSettings(
+        host: metricsHost ?? host,
+        port: metricsPort,
+        registry: registry
+      )
+    }
     var secret = ProcessInfo.processInfo.environment["TUTOR_PSEUDONYM_SECRET"].flatMap {
       $0.isEmpty ? nil : $0
     }
