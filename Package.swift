@@ -199,7 +199,7 @@ let package = Package(
     ),
     .testTarget(
       name: "TutorCLITests",
-      dependencies: ["tutor"],
+      dependencies: ["tutor", "TutorStore"],
       swiftSettings: swiftSettings
     ),
   ],

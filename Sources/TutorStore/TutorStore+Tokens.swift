@@ -88,3 +88,40 @@ extension TutorStore {
     }
   }
 }
+
+extension TutorStore {
+  /// Deletes tokens outright (a load test's, once it is over).
+  public func deleteTokens(ids: [String]) async throws {
+    guard !ids.isEmpty else { return }
+    _ = try await pool.write { db in
+      try StoredToken.deleteAll(db, keys: ids)
+    }
+  }
+
+  /// Sessions, turns (all and completed) and attempts of the students whose ids start with
+  /// `prefix`: what a load test checks against what the server acknowledged.
+  public func recordCounts(
+    studentIdPrefix prefix: String
+  ) async throws
+    -> (sessions: Int, turns: Int, completedTurns: Int, attempts: Int)
+  {
+    try await pool.read { db in
+      let pattern =
+        prefix.replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+      func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [pattern]) ?? 0 }
+      return (
+        try count("SELECT COUNT(*) FROM session WHERE student_id LIKE ? ESCAPE '\\'"),
+        try count(
+          "SELECT COUNT(*) FROM turn JOIN session s ON s.id = turn.session_id WHERE s.student_id LIKE ? ESCAPE '\\'"
+        ),
+        try count(
+          """
+          SELECT COUNT(*) FROM turn JOIN session s ON s.id = turn.session_id
+          WHERE s.student_id LIKE ? ESCAPE '\\' AND turn.status = 'completed'
+          """
+        ),
+        try count("SELECT COUNT(*) FROM attempt WHERE student_id LIKE ? ESCAPE '\\'")
+      )
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import TutorStore
+
+/// kill -9 in the middle of many students' questions and answers: after a restart, everything the
+/// server acknowledged is stored, cut-off turns are marked interrupted, the database is sound.
+@Suite struct CrashSafetyTests {
+  @Test func killNineUnderLoadLosesNothingAcknowledged() async throws {
+    let (scratch, model) = try ServeCLITests.scratchWithModel()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let database = scratch.appendingPathComponent("tutor.sqlite").path
+    let admin = try ServeCLITests.token(database: database, role: "admin")
+    let (server, address, _) = try ServeCLITests.startServer(model: model, database: database)
+    defer { if server.isRunning { server.terminate() } }
+
+    // Eight students asking (long answers, so many are mid-stream) and answering exercises; every
+    // acknowledgement is appended to the record file the moment it arrives.
+    let record = scratch.appendingPathComponent("acknowledged.txt").path
+    let load = Process()
+    load.executableURL = CLITests.executable
+    load.arguments = [
+      "loadtest", "--server", address, "--token", admin, "--students", "8", "--duration", "60",
+      "--max-new-tokens", "120", "--think-ms", "0", "--db", database, "--record", record,
+    ]
+    load.standardOutput = FileHandle.nullDevice
+    load.standardError = FileHandle.nullDevice
+    try load.run()
+    defer { if load.isRunning { load.terminate() } }
+    func acknowledged() -> [Substring] {
+      ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n")
+    }
+    // Wait (up to 60 s) until answers have completed and attempts been acknowledged.
+    let waitUntil = Date().addingTimeInterval(60)
+    while Date() < waitUntil {
+      let lines = acknowledged()
+      if lines.filter({ $0.hasPrefix("completed ") }).count >= 3,
+        lines.contains(where: { $0.hasPrefix("attempt ") })
+      {
+        break
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    kill(server.processIdentifier, SIGKILL)
+    server.waitUntilExit()
+    load.terminate()
+    load.waitUntilExit()
+
+    let lines = acknowledged()
+    func ids(_ kind: String) -> Set<String> {
+      Set(lines.filter { $0.hasPrefix(kind + " ") }.map { String($0.dropFirst(kind.count + 1)) })
+    }
+    let (turns, completed, attempts, sessions) = (
+      ids("turn"), ids("completed"), ids("attempt"), ids("session")
+    )
+    #expect(completed.count >= 3 && !attempts.isEmpty, "\(lines.count) acknowledgements")
+
+    // Restart: the turns the crash cut off are marked interrupted.
+    let (restarted, _, log) = try ServeCLITests.startServer(model: model, database: database)
+    defer { if restarted.isRunning { restarted.terminate() } }
+    let store = try TutorStore(path: database)
+    #expect(try store.integrityCheck() == "ok")
+    var storedTurns: [String: StoredTurn.Status] = [:]
+    var storedAttempts: Set<String> = []
+    var storedSessions: Set<String> = []
+    try store.exportRecords(ExportFilter()) { record in
+      switch record {
+      case .turn(let turn, _, _, _):
+        storedTurns[turn.id] = turn.status
+        storedSessions.insert(turn.sessionId)
+      case .attempt(let attempt, _):
+        storedAttempts.insert(attempt.id)
+        storedSessions.insert(attempt.sessionId)
+      }
+    }
+    for id in sessions where try await store.session(id: id) == nil { Issue.record("session \(id) lost") }
+    #expect(turns.subtracting(storedTurns.keys).isEmpty, "acknowledged turns lost")
+    #expect(
+      completed.allSatisfy { storedTurns[$0] == .completed },
+      "completed answers not stored as completed"
+    )
+    #expect(attempts.subtracting(storedAttempts).isEmpty, "acknowledged attempts lost")
+    #expect(!storedTurns.values.contains(.answering), "a turn left answering after the restart")
+    let interrupted = storedTurns.values.filter { $0 == .interrupted }.count
+    #expect(interrupted > 0, "the kill cut no answer off; the test proved little")
+    #expect(
+      log.seen.contains { $0.contains("interrupted") && $0.contains("count=\(interrupted)") },
+      "\(log.seen)"
+    )
+    restarted.terminate()
+    restarted.waitUntilExit()
+  }
+}
