@@ -36,6 +36,9 @@ public struct TutorServerConfiguration: Sendable {
   public var exports = ExportSettings()
   /// Bearer tokens from the database (the default), or none at all for local demos.
   public var authentication = Authentication.tokens
+  /// How long calls in progress may run on after a graceful shutdown begins; then they are
+  /// cancelled (their turns are stored as cancelled) and ``TutorServer/serve()`` returns.
+  public var shutdownGracePeriod: Duration = .seconds(30)
   /// Where Prometheus scrapes `GET /metrics` (plain HTTP), and the registry the process's
   /// swift-metrics backend writes to; nil: no metrics endpoint.
   public var metrics: MetricsSettings?
@@ -86,6 +89,8 @@ public final class TutorServer: Sendable {
   private let grpc: GRPCServer<HTTP2ServerTransport.Posix>
   private let logger: Logger
   private let metricsEndpoint = Mutex<MetricsEndpoint?>(nil)
+  /// Signals ``beginGracefulShutdown()`` to the grace-period timer in ``serve()``.
+  private let shutdownRequests = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
   /// Opens (or creates) the database, marks turns a previous process left unfinished as
   /// interrupted, loads the curricula and the model, and prepares the services.
@@ -221,15 +226,49 @@ public final class TutorServer: Sendable {
     await endpoint?.close()
   }
 
+  private enum Event { case stopped, ready, graceElapsed, graceCancelled }
+
   private func serveGRPC() async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await self.grpc.serve() }
+    try await withThrowingTaskGroup(of: Event.self) { group in
+      group.addTask {
+        do {
+          try await self.grpc.serve()
+        } catch  where Task.isCancelled {
+          // Cut short at the end of the grace period: that is the expected way to stop.
+        }
+        return .stopped
+      }
       group.addTask {
         let port = try await self.port()
         self.health.setAll(.serving)
         self.logger.info("serving", metadata: ["address": "\(self.configuration.host):\(port)"])
+        return .ready
       }
-      try await group.waitForAll()
+      group.addTask {
+        for await _ in self.shutdownRequests.stream { break }
+        do {
+          try await Task.sleep(for: self.configuration.shutdownGracePeriod)
+          return .graceElapsed
+        } catch {
+          return .graceCancelled
+        }
+      }
+      while let event = try await group.next() {
+        switch event {
+        case .stopped:
+          group.cancelAll()
+          return
+        case .graceElapsed:
+          // Calls still running after the grace period are cancelled: serving stops now.
+          logger.warning(
+            "grace period over: cancelling the calls still in progress",
+            metadata: ["grace": "\(configuration.shutdownGracePeriod)"]
+          )
+          group.cancelAll()
+        case .ready, .graceCancelled:
+          continue
+        }
+      }
     }
   }
 
@@ -251,10 +290,12 @@ public final class TutorServer: Sendable {
     return port
   }
 
-  /// Stops accepting calls, lets running ones finish, then ``serve()`` returns.
+  /// Stops accepting calls, lets running ones finish (for up to the configuration's
+  /// `shutdownGracePeriod`), then ``serve()`` returns.
   public func beginGracefulShutdown() {
     health.shutDown()
     grpc.beginGracefulShutdown()
+    shutdownRequests.continuation.yield()
   }
 }
 

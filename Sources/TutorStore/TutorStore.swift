@@ -61,6 +61,13 @@ public final class TutorStore: Sendable {
   /// The current time in the store's unit (milliseconds since 1970).
   static func now() -> Int64 { Date().millisecondsSince1970 }
 
+  /// Checkpoints the write-ahead log into the database file and closes every connection: the
+  /// file alone then holds everything. Call once, when nothing else uses the store.
+  public func close() throws {
+    _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    try pool.close()
+  }
+
   /// `PRAGMA integrity_check`: "ok" for a sound database.
   public func integrityCheck() throws -> String {
     try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }

@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import TutorServer
+import TutorStore
 import Tutoring
 import UnixSignals
 
@@ -100,6 +101,12 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "Address of the metrics endpoint (default: --host).")
   var metricsHost: String?
 
+  @Option(
+    name: .long,
+    help: "Seconds calls in progress may run on after SIGTERM/SIGINT; then they are cancelled."
+  )
+  var shutdownGraceSeconds: Double = 30
+
   @Option(name: .long, help: "Calls a second per caller (student, else token); 0: no limit.")
   var rateLimit: Double = 10
 
@@ -130,6 +137,9 @@ struct Serve: AsyncParsableCommand {
     guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
     guard rateLimit >= 0, rateBurst >= 1 else {
       throw ValidationError("--rate-limit must be 0 (off) or more and --rate-burst at least 1")
+    }
+    guard shutdownGraceSeconds >= 0 else {
+      throw ValidationError("--shutdown-grace-seconds must not be negative")
     }
     guard maxQuestionTokens >= 1 else { throw ValidationError("--max-question-tokens must be at least 1") }
     guard (tlsCert == nil) == (tlsKey == nil) else {
@@ -190,6 +200,7 @@ struct Serve: AsyncParsableCommand {
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
     configuration.authentication = insecureNoAuth ? .insecureNoAuth : .tokens
+    configuration.shutdownGracePeriod = .milliseconds(Int64(shutdownGraceSeconds * 1000))
     if let metricsPort {
       let registry = PrometheusCollectorRegistry()
       MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -238,6 +249,13 @@ struct Serve: AsyncParsableCommand {
       try await group.run()
     } catch {
       Console.error("error: cannot serve on \(host):\(port): \(error)")
+      throw ExitCode.failure
+    }
+    do {
+      try server.tutoring.store.close()
+      logger.info("database closed")
+    } catch {
+      Console.error("error: \(configuration.databasePath): closing the database: \(error)")
       throw ExitCode.failure
     }
   }
