@@ -193,6 +193,7 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "GRDB", package: "GRDB.swift"),
       ],
       exclude: ["interop_client.py"],
       swiftSettings: swiftSettings

@@ -193,6 +193,13 @@ func handling<T>(
       logger.error("\(method) failed", metadata: ["error": "\(m)"])
       throw RPCError(code: .internalError, message: m)
     }
+  } catch TutorStoreError.storageUnavailable(let reason) {
+    logger.error("\(method): the database cannot take writes", metadata: ["reason": "\(reason)"])
+    throw RPCError(
+      code: .unavailable,
+      message: TutorStoreError.storageUnavailable(reason).description,
+      metadata: ["grpc-retry-pushback-ms": "5000"]
+    )
   } catch is CancellationError {
     throw RPCError(code: .cancelled, message: "the call was cancelled")
   } catch {

@@ -30,8 +30,12 @@ public final class TutorStore: Sendable {
     configuration.busyMode = .timeout(10)
     // FULL synchronous in WAL mode: a committed transaction survives power loss, not only a crash.
     configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    pool = try DatabasePool(path: path, configuration: configuration)
-    try Self.migrator.migrate(pool)
+    do {
+      pool = try DatabasePool(path: path, configuration: configuration)
+      try Self.migrator.migrate(pool)
+    } catch let error as DatabaseError {
+      throw TutorStoreError.cannotOpen(path: path, reason: error.message ?? "\(error.resultCode)")
+    }
   }
 
   /// A write transaction, timed as `tutor_db_write_seconds{operation}` (swift-metrics; free
@@ -47,7 +51,14 @@ public final class TutorStore: Sendable {
         duration: elapsed
       )
     }
-    return try await pool.write(body)
+    do {
+      return try await pool.write(body)
+    } catch let error as DatabaseError
+      where [.SQLITE_FULL, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode)
+    {
+      // The transaction rolled back: nothing of this write is stored, and the caller says so.
+      throw TutorStoreError.storageUnavailable(error.message ?? "\(error.resultCode)")
+    }
   }
 
   /// Sets the `tutor_active_sessions` gauge from the database (an index count).
@@ -402,6 +413,11 @@ public enum TutorStoreError: Error, Equatable, Sendable, CustomStringConvertible
   case sessionEnded(String)
   case turnNotFound(String)
   case invalidPageToken
+  /// The database file cannot be opened or is not a tutor database.
+  case cannotOpen(path: String, reason: String)
+  /// Writes fail for a reason outside the request (disk full, read-only file, I/O error); the
+  /// failed write left nothing behind.
+  case storageUnavailable(String)
 
   public var description: String {
     switch self {
@@ -409,6 +425,10 @@ public enum TutorStoreError: Error, Equatable, Sendable, CustomStringConvertible
     case .sessionEnded(let id): return "session '\(id)' has ended"
     case .turnNotFound(let id): return "no turn '\(id)'"
     case .invalidPageToken: return "page_token is not one this server issued"
+    case .cannotOpen(let path, let reason): return "\(path): cannot open the database: \(reason)"
+    case .storageUnavailable(let reason):
+      return
+        "the database cannot store anything now (\(reason)); nothing of this request was saved, retry later"
     }
   }
 }

@@ -229,6 +229,9 @@ struct Serve: AsyncParsableCommand {
     } catch let error as TutoringError {
       Console.error("error: \(error)")
       throw ExitCode.failure
+    } catch let error as TutorStoreError {
+      Console.error("error: \(error)")
+      throw ExitCode.failure
     } catch let error as CocoaError {
       Console.error(
         "error: \(configuration.databasePath): cannot create the database: \(error.localizedDescription)"
