@@ -412,9 +412,102 @@ void gn_add(float *y, const float *x, size_t n) {
 
 // MARK: - Attention
 
+#if GN_X86
+// One query row's causal (optionally windowed) attention over one head, for head_dim % 8 == 0.
+// Each score is one 8-lane FMA chain over the head's dimensions, summed horizontally; keys go
+// four at a time, each with its own chain, so a score is the same whichever group computes it.
+// The softmax exponentials are 8 at a time (exp256, as gelu uses), and the weighted sum of values
+// keeps 32 output dimensions in registers while it walks the keys.
+__attribute__((target("avx2,fma"))) static void attention_row_avx2(const float *qr, size_t lo, size_t p,
+                                                                    const float *k, const float *v,
+                                                                    size_t kv_stride, size_t head_dim,
+                                                                    float *o, float *scratch) {
+  float maxv = -FLT_MAX;
+  size_t j = lo;
+  for (; j + 4 <= p + 1; j += 4) {
+    const float *k0 = k + j * kv_stride, *k1 = k0 + kv_stride, *k2 = k1 + kv_stride, *k3 = k2 + kv_stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    for (size_t d = 0; d < head_dim; d += 8) {
+      __m256 qv = _mm256_loadu_ps(qr + d);
+      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
+      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
+      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
+    }
+    float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
+    scratch[j] = s0;
+    scratch[j + 1] = s1;
+    scratch[j + 2] = s2;
+    scratch[j + 3] = s3;
+    maxv = fmaxf(fmaxf(maxv, fmaxf(s0, s1)), fmaxf(s2, s3));
+  }
+  for (; j <= p; j++) {
+    const float *kr = k + j * kv_stride;
+    __m256 a = _mm256_setzero_ps();
+    for (size_t d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kr + d), a);
+    float s = hsum256(a);
+    scratch[j] = s;
+    maxv = fmaxf(maxv, s);
+  }
+  const __m256 mv = _mm256_set1_ps(maxv);
+  __m256 sums = _mm256_setzero_ps();
+  j = lo;
+  for (; j + 8 <= p + 1; j += 8) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + j), mv));
+    _mm256_storeu_ps(scratch + j, e);
+    sums = _mm256_add_ps(sums, e);
+  }
+  float sum = hsum256(sums);
+  for (; j <= p; j++) {
+    float e = expf(scratch[j] - maxv);
+    scratch[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / sum;
+  for (size_t d = 0; d < head_dim; d += 32) {
+    size_t width = head_dim - d < 32 ? head_dim - d : 32;
+    __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
+           o3 = _mm256_setzero_ps();
+    if (width == 32) {
+      for (size_t i = lo; i <= p; i++) {
+        const float *vr = v + i * kv_stride + d;
+        __m256 pj = _mm256_set1_ps(scratch[i] * inv);
+        o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
+        o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), o1);
+        o2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 16), o2);
+        o3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 24), o3);
+      }
+      _mm256_storeu_ps(o + d, o0);
+      _mm256_storeu_ps(o + d + 8, o1);
+      _mm256_storeu_ps(o + d + 16, o2);
+      _mm256_storeu_ps(o + d + 24, o3);
+    } else {
+      for (size_t c = 0; c < width; c += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t i = lo; i <= p; i++) {
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), _mm256_loadu_ps(v + i * kv_stride + d + c), acc);
+        }
+        _mm256_storeu_ps(o + d + c, acc);
+      }
+    }
+  }
+}
+#endif
+
 void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past, const float *k,
                        const float *v, size_t kv_stride, size_t head_dim, size_t window, float *out,
                        size_t out_stride, float *scratch) {
+#if GN_X86
+  if (head_dim % 8 == 0 && gn_has_avx2_fma()) {
+    for (size_t t = 0; t < t_new; t++) {
+      size_t p = past + t;
+      size_t lo = (window > 0 && p + 1 > window) ? p + 1 - window : 0;
+      attention_row_avx2(q + t * q_stride, lo, p, k, v, kv_stride, head_dim, out + t * out_stride, scratch);
+    }
+    return;
+  }
+#endif
   for (size_t t = 0; t < t_new; t++) {
     size_t p = past + t;
     size_t lo = (window > 0 && p + 1 > window) ? p + 1 - window : 0;

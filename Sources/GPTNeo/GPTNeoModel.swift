@@ -24,6 +24,8 @@ public final class GPTNeoModel: Sendable {
   /// Threads a forward pass uses.
   public var threads: Int { pool.threads }
   let pool: WorkerPool
+  /// Activation memory reused across forward passes.
+  let workspaces = WorkspaceShelf()
 
   /// Options for loading.
   public struct LoadOptions: Sendable {
@@ -153,69 +155,67 @@ extension GPTNeoModel {
     let attentionWork = zip(pasts, counts).reduce(0) { $0 + $1.1 * ($1.0 + $1.1) } * hd * c.numHeads
 
     var x = [Float](repeating: 0, count: t * h)
-    let normed = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let q = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let kNew = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let vNew = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let attn = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: t * h)
-    let mlp = UnsafeMutablePointer<Float>.allocate(capacity: t * inner)
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
-    defer {
-      for buffer in [normed, q, kNew, vNew, attn, tmp, mlp, scratch] { buffer.deallocate() }
-    }
-
-    try x.withUnsafeMutableBufferPointer { xb in
-      let x = xb.baseAddress!
-      // Token + position embeddings.
-      for (i, entry) in batch.enumerated() {
-        for (row, id) in entry.tokens.enumerated() {
-          let dst = x + (starts[i] + row) * h
-          weights.wte.copyRow(id, into: dst)
-          gn_add(dst, weights.wpe.pointer + (pasts[i] + row) * h, h)
-        }
-      }
-
-      for (l, w) in weights.layers.enumerated() {
-        if let isCancelled, isCancelled() { throw CancellationError() }
-        // Attention: x += out_proj(attn(ln_1(x))).
-        gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
-        linear(normed, rows: t, weight: w.qWeight, bias: nil, into: q)
-        linear(normed, rows: t, weight: w.kWeight, bias: nil, into: kNew)
-        linear(normed, rows: t, weight: w.vWeight, bias: nil, into: vNew)
+    try workspaces.withWorkspace(floats: 6 * t * h + t * inner + scratchSize) { memory in
+      let normed = memory
+      let q = normed + t * h
+      let kNew = q + t * h
+      let vNew = kNew + t * h
+      let attn = vNew + t * h
+      let tmp = attn + t * h
+      let mlp = tmp + t * h
+      let scratch = mlp + t * inner
+      try x.withUnsafeMutableBufferPointer { xb in
+        let x = xb.baseAddress!
+        // Token + position embeddings.
         for (i, entry) in batch.enumerated() {
-          (entry.cache.keys[l] + pasts[i] * h).update(from: kNew + starts[i] * h, count: counts[i] * h)
-          (entry.cache.values[l] + pasts[i] * h).update(from: vNew + starts[i] * h, count: counts[i] * h)
+          for (row, id) in entry.tokens.enumerated() {
+            let dst = x + (starts[i] + row) * h
+            weights.wte.copyRow(id, into: dst)
+            gn_add(dst, weights.wpe.pointer + (pasts[i] + row) * h, h)
+          }
         }
-        let window = c.attentionLayers[l] == .local ? c.windowSize : 0
-        let keys = batch.map { UnsafePointer($0.cache.keys[l]) }
-        let values = batch.map { UnsafePointer($0.cache.values[l]) }
-        pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
-          let (i, head, scratchStart) = jobs[index]
-          gn_attention_head(
-            q + starts[i] * h + head * hd,
-            h,
-            counts[i],
-            pasts[i],
-            keys[i] + head * hd,
-            values[i] + head * hd,
-            h,
-            hd,
-            window,
-            attn + starts[i] * h + head * hd,
-            h,
-            scratch + scratchStart
-          )
+
+        for (l, w) in weights.layers.enumerated() {
+          if let isCancelled, isCancelled() { throw CancellationError() }
+          // Attention: x += out_proj(attn(ln_1(x))).
+          gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
+          linear(normed, rows: t, weight: w.qWeight, bias: nil, into: q)
+          linear(normed, rows: t, weight: w.kWeight, bias: nil, into: kNew)
+          linear(normed, rows: t, weight: w.vWeight, bias: nil, into: vNew)
+          for (i, entry) in batch.enumerated() {
+            (entry.cache.keys[l] + pasts[i] * h).update(from: kNew + starts[i] * h, count: counts[i] * h)
+            (entry.cache.values[l] + pasts[i] * h).update(from: vNew + starts[i] * h, count: counts[i] * h)
+          }
+          let window = c.attentionLayers[l] == .local ? c.windowSize : 0
+          let keys = batch.map { UnsafePointer($0.cache.keys[l]) }
+          let values = batch.map { UnsafePointer($0.cache.values[l]) }
+          pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
+            let (i, head, scratchStart) = jobs[index]
+            gn_attention_head(
+              q + starts[i] * h + head * hd,
+              h,
+              counts[i],
+              pasts[i],
+              keys[i] + head * hd,
+              values[i] + head * hd,
+              h,
+              hd,
+              window,
+              attn + starts[i] * h + head * hd,
+              h,
+              scratch + scratchStart
+            )
+          }
+          linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
+          gn_add(x, tmp, t * h)
+          // MLP: x += c_proj(act(c_fc(ln_2(x)))).
+          gn_layer_norm(x, t, h, w.ln2Weight.pointer, w.ln2Bias.pointer, c.layerNormEpsilon, normed)
+          linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp, activation: activation)
+          linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: tmp)
+          gn_add(x, tmp, t * h)
         }
-        linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
-        gn_add(x, tmp, t * h)
-        // MLP: x += c_proj(act(c_fc(ln_2(x)))).
-        gn_layer_norm(x, t, h, w.ln2Weight.pointer, w.ln2Bias.pointer, c.layerNormEpsilon, normed)
-        linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp, activation: activation)
-        linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: tmp)
-        gn_add(x, tmp, t * h)
+        gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
       }
-      gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
     }
     for (i, entry) in batch.enumerated() { entry.cache.advance(by: counts[i]) }
     return x
