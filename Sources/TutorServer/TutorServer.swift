@@ -98,18 +98,46 @@ public final class TutorServer: Sendable {
     _ configuration: TutorServerConfiguration,
     logger: Logger = Logger(label: "tutor.server")
   ) async throws -> TutorServer {
+    let clock = ContinuousClock()
+    func milliseconds(since start: ContinuousClock.Instant) -> String {
+      let elapsed = clock.now - start
+      return String(
+        Int(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+      )
+    }
+    var start = clock.now
     let store = try TutorStore(path: configuration.databasePath)
     let interrupted = try await store.markInterruptedTurns()
+    let databaseBytes =
+      (try? FileManager.default.attributesOfItem(atPath: configuration.databasePath)[.size] as? Int) ?? 0
+    logger.info(
+      "database open and migrated",
+      metadata: [
+        "path": "\(configuration.databasePath)", "bytes": "\(databaseBytes)",
+        "ms": "\(milliseconds(since: start))",
+      ]
+    )
     if interrupted > 0 {
       logger.warning(
         "marked turns left unfinished by the previous run as interrupted",
         metadata: ["count": "\(interrupted)"]
       )
     }
+    start = clock.now
     let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory)
     for diagnostic in catalog.snapshot.diagnostics {
       logger.warning("curriculum problem", metadata: ["diagnostic": "\(diagnostic)"])
     }
+    logger.info(
+      "curricula loaded and indexed",
+      metadata: [
+        "curricula": "\(catalog.snapshot.curricula.map(\.id))",
+        "lessons": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.lessons.count })",
+        "snippets": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.snippets.count })",
+        "ms": "\(milliseconds(since: start))",
+      ]
+    )
+    start = clock.now
     let model = try TutorModel.load(
       directory: configuration.modelDirectory,
       threads: configuration.threads,
@@ -125,11 +153,11 @@ public final class TutorServer: Sendable {
       logger: logger
     )
     logger.info(
-      "loaded",
+      "model loaded",
       metadata: [
         "model": "\(model.name)", "parameters": "\(model.model.parameterCount)",
-        "context": "\(model.contextLength)", "curricula": "\(catalog.snapshot.curricula.map(\.id))",
-        "database": "\(configuration.databasePath)",
+        "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
+        "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
       ]
     )
     switch configuration.authentication {
