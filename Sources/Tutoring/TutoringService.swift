@@ -218,38 +218,26 @@ public final class TutoringService: Sendable {
     }
     defer { _ = answering.withLock { $0.remove(sessionId) } }
 
-    let hits = catalog.snapshot.index.search(
-      question,
-      curriculum: curriculum.id,
-      lesson: lesson?.id,
-      limit: limits.snippetsPerPrompt
-    )
     let history = try await store.turns(sessionId: sessionId)
       .filter { $0.status == .completed && !$0.answer.isEmpty }
       .suffix(limits.historyTurns)
       .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    let builder: PromptBuilder
-    do {
-      builder = try PromptBuilder(template: curriculum.promptTemplate) { [model] in model.countTokens($0) }
-    } catch {
-      throw TutoringError.internalError("curriculum '\(curriculum.id)': \(error)")
-    }
     let prompt: PromptBuilder.Prompt
     do {
-      prompt = try builder.build(
-        .init(
-          curriculum: curriculum.title,
-          lesson: lesson?.title ?? "",
-          objectives: lesson?.objectives.map(\.text) ?? [],
-          snippets: hits,
-          history: Array(history),
-          question: question
-        ),
+      prompt = try Self.prompt(
+        question: question,
+        curriculum: curriculum,
+        lesson: lesson,
+        history: Array(history),
+        index: catalog.snapshot.index,
+        snippets: limits.snippetsPerPrompt,
         contextLength: model.contextLength,
         answerTokens: parameters.maxNewTokens
-      )
+      ) { [model] in model.countTokens($0) }
     } catch let error as PromptBuilder.Error {
       throw TutoringError.invalidArgument("\(error)")
+    } catch let error as TemplateError {
+      throw TutoringError.internalError("curriculum '\(curriculum.id)': \(error.underlying)")
     }
     parameters.stopSequences = PromptBuilder.stopSequences
     let promptTokens = model.tokenizer.encode(prompt.text, allowSpecialTokens: false)

@@ -6,7 +6,7 @@ struct CurriculumCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "curriculum",
     abstract: "Check and search curricula (curricula/<id>/curriculum.yaml + lessons/*.md).",
-    subcommands: [Lint.self, Search.self, Evaluate.self, ListCurricula.self]
+    subcommands: [Lint.self, Search.self, Evaluate.self, ListCurricula.self, TrainingData.self]
   )
 
   struct Lint: AsyncParsableCommand {

@@ -1,0 +1,137 @@
+import Curriculum
+import Foundation
+
+/// One supervised example for training a tutor model: the prompt exactly as the server would
+/// build it for `question` in `lesson`, and the answer the model should continue it with.
+public struct TrainingExample: Sendable, Equatable, Codable {
+  public var curriculum: String
+  public var lesson: String
+  /// Where the question and answer come from: `section` (a lesson section explained), `term`
+  /// (a key term defined), `hint` (an exercise a student is stuck on).
+  public var kind: String
+  public var question: String
+  public var prompt: String
+  /// The answer, then the stop sequence the server cuts answers at, so the model learns to stop.
+  public var completion: String
+  /// Snippet ids the prompt quotes.
+  public var snippetIds: [String]
+}
+
+/// Tutoring dialogues derived from the curricula, in the server's own prompt format.
+///
+/// Questions are the ones students ask of a lesson — explain this section, what does this term
+/// mean, I'm stuck on this exercise — and answers are taken from the lesson itself (the
+/// section's first sentences, the sentences that use the term, the exercise's first hint), so
+/// what a model learns is to answer from the notes in its prompt.
+///
+/// ```swift
+/// let examples = TrainingExamples.make(curricula: library.curricula, index: index,
+///                                      contextLength: 2048) { tokenizer.encode($0).count }
+/// ```
+public enum TrainingExamples {
+  public static func make(
+    curricula: [Curriculum],
+    index: SnippetIndex,
+    contextLength: Int,
+    answerTokens: Int = 200,
+    snippets: Int = 4,
+    countTokens: @escaping @Sendable (String) -> Int
+  ) -> [TrainingExample] {
+    var examples: [TrainingExample] = []
+    for curriculum in curricula {
+      for lesson in curriculum.lessons {
+        for (kind, question, answer) in dialogues(lesson) {
+          guard
+            let prompt = try? TutoringService.prompt(
+              question: question,
+              curriculum: curriculum,
+              lesson: lesson,
+              history: [],
+              index: index,
+              snippets: snippets,
+              contextLength: contextLength,
+              answerTokens: answerTokens,
+              countTokens: countTokens
+            )
+          else { continue }
+          examples.append(
+            TrainingExample(
+              curriculum: curriculum.id,
+              lesson: lesson.id,
+              kind: kind,
+              question: question,
+              prompt: prompt.text,
+              completion: " " + answer + PromptBuilder.stopSequences[0],
+              snippetIds: prompt.snippetIds
+            )
+          )
+        }
+      }
+    }
+    return examples
+  }
+
+  /// The questions a lesson answers, with the answers it gives.
+  static func dialogues(_ lesson: Lesson) -> [(kind: String, question: String, answer: String)] {
+    var out: [(String, String, String)] = []
+    for snippet in lesson.snippets where snippet.heading != lesson.title {
+      let sentences = Self.sentences(snippet.text)
+      guard !sentences.isEmpty else { continue }
+      let answer = sentences.prefix(3).joined(separator: " ")
+      let topic = snippet.heading.prefix(1).lowercased() + snippet.heading.dropFirst()
+      out.append(("section", "Can you explain \(topic)?", answer))
+      out.append(("section", "What should I know about \(topic)?", answer))
+    }
+    let allSentences = lesson.snippets.flatMap { Self.sentences($0.text) }
+    for term in lesson.keyTerms {
+      let using = allSentences.filter { $0.range(of: term, options: .caseInsensitive) != nil }
+      guard !using.isEmpty else { continue }
+      out.append(("term", "What does \(term) mean?", using.prefix(2).joined(separator: " ")))
+    }
+    for exercise in lesson.exercises {
+      guard let hint = exercise.hints.first else { continue }
+      out.append(("hint", "I'm stuck on this question: \(exercise.prompt)", "Here is a hint: \(hint)"))
+    }
+    return out
+  }
+
+  /// Plain sentences of a snippet: Markdown emphasis, list markers, headings, tables and code
+  /// blocks removed (code is not prose), whitespace collapsed. A blank line or a code block ends
+  /// a paragraph, and words left over at a paragraph's end without a full stop are dropped, so
+  /// every sentence reads as it does in the lesson.
+  static func sentences(_ markdown: String) -> [String] {
+    var paragraphs: [String] = [""]
+    var inCode = false
+    for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+      var l = line.trimmingCharacters(in: .whitespaces)
+      if l.hasPrefix("```") {
+        inCode.toggle()
+        paragraphs.append("")
+        continue
+      }
+      if inCode || l.hasPrefix("#") || l.hasPrefix("|") { continue }
+      if l.isEmpty {
+        paragraphs.append("")
+        continue
+      }
+      for marker in ["- ", "* ", "> "] where l.hasPrefix(marker) { l.removeFirst(marker.count) }
+      paragraphs[paragraphs.count - 1] +=
+        l.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "`", with: "") + " "
+    }
+    var sentences: [String] = []
+    for paragraph in paragraphs {
+      // A sentence ends at . ! or ? followed by a space (not inside "0.75" or "e.g.x").
+      let characters = Array(paragraph.split(whereSeparator: \.isWhitespace).joined(separator: " ") + " ")
+      var current = ""
+      for (i, character) in characters.enumerated() {
+        current.append(character)
+        if ".!?".contains(character), i + 1 < characters.count, characters[i + 1] == " " {
+          let sentence = current.trimmingCharacters(in: .whitespaces)
+          if sentence.count > 12 { sentences.append(sentence) }
+          current = ""
+        }
+      }
+    }
+    return sentences
+  }
+}

@@ -1,0 +1,45 @@
+import Curriculum
+
+extension TutoringService {
+  /// A curriculum's prompt template that does not compile.
+  struct TemplateError: Error {
+    var underlying: any Error
+  }
+
+  /// The prompt for `question` in `lesson`: the snippets the index finds for it (the lesson and
+  /// its prerequisites favoured), the history, within `contextLength` minus `answerTokens`.
+  /// `ask` builds every prompt here, and so does the training-data export, so a model trained on
+  /// that data sees exactly what the server will show it.
+  /// - Throws: ``PromptBuilder/Error`` when the question and instructions alone don't fit.
+  public static func prompt(
+    question: String,
+    curriculum: Curriculum,
+    lesson: Lesson?,
+    history: [(question: String, answer: String)],
+    index: SnippetIndex,
+    snippets: Int,
+    contextLength: Int,
+    answerTokens: Int,
+    countTokens: @escaping @Sendable (String) -> Int
+  ) throws -> PromptBuilder.Prompt {
+    let hits = index.search(question, curriculum: curriculum.id, lesson: lesson?.id, limit: snippets)
+    let builder: PromptBuilder
+    do {
+      builder = try PromptBuilder(template: curriculum.promptTemplate, countTokens: countTokens)
+    } catch {
+      throw TemplateError(underlying: error)
+    }
+    return try builder.build(
+      .init(
+        curriculum: curriculum.title,
+        lesson: lesson?.title ?? "",
+        objectives: lesson?.objectives.map(\.text) ?? [],
+        snippets: hits,
+        history: history,
+        question: question
+      ),
+      contextLength: contextLength,
+      answerTokens: answerTokens
+    )
+  }
+}

@@ -1,0 +1,58 @@
+import Curriculum
+import Foundation
+import GPTNeo
+import Testing
+import Tutoring
+
+/// Training dialogues from the shipped curricula, in the server's prompt format.
+@Suite struct TrainingExamplesTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  @Test func everyExampleIsAServerPromptWithAGroundedAnswer() throws {
+    let library = CurriculumLibrary.load(root: Self.root.appendingPathComponent("curricula").path)
+    let tokenizer = try GPT2Tokenizer.load(
+      directory: Self.root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+    )
+    let count: @Sendable (String) -> Int = { tokenizer.encode($0, allowSpecialTokens: false).count }
+    let examples = TrainingExamples.make(
+      curricula: library.curricula,
+      index: SnippetIndex(library: library),
+      contextLength: 1024,
+      answerTokens: 200,
+      countTokens: count
+    )
+    #expect(examples.count > 300)
+    for curriculum in library.curricula {
+      for kind in ["section", "term", "hint"] {
+        #expect(
+          examples.contains { $0.curriculum == curriculum.id && $0.kind == kind },
+          "\(curriculum.id) \(kind)"
+        )
+      }
+    }
+    for example in examples {
+      #expect(example.prompt.hasSuffix("Student: \(example.question)\nTutor:"))
+      #expect(example.completion.hasPrefix(" ") && example.completion.hasSuffix("\nStudent:"))
+      #expect(count(example.prompt) <= 1024 - 200, "\(example.question)")
+      // Retrieval stays in the example's curriculum, and the answer comes from its lesson.
+      #expect(
+        !example.snippetIds.isEmpty
+          && example.snippetIds.allSatisfy { $0.hasPrefix(example.curriculum + "/") }
+      )
+      let lesson = try #require(library.curriculum(example.curriculum)?.lesson(example.lesson))
+      let answer = example.completion.dropFirst().dropLast("\nStudent:".count)
+      if example.kind == "hint" {
+        #expect(lesson.exercises.contains { answer == "Here is a hint: \($0.hints.first ?? "-")" })
+      } else {
+        let firstSentence = String(answer.prefix { $0 != "." })
+        let flattened = lesson.body.replacingOccurrences(of: "**", with: "").replacingOccurrences(
+          of: "`",
+          with: ""
+        )
+        .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(flattened.contains(firstSentence), "\(firstSentence)")
+      }
+    }
+  }
+}
