@@ -35,6 +35,12 @@ import Testing
     #expect(start.status == 0, "\(start.stderr)")
     let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(session.count == 36)
+    // A student token starts sessions for its own student without naming it.
+    let kid = try Self.token(database: database, role: "student", extra: ["--student", "cli-kid"])
+    let own = try CLITests.run([
+      "session", "start", "--server", address, "--token", kid, "--curriculum", "photosynthesis",
+    ])
+    #expect(own.status == 0 && own.stderr.contains("student cli-kid"), "\(own.stderr)")
 
     let ask = try CLITests.run([
       "session", "ask", "--server", address, "--token", token, session, "What is a variable?",

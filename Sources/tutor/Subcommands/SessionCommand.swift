@@ -17,7 +17,7 @@ struct SessionCommand: AsyncParsableCommand {
       abstract: "Start a session; prints its id."
     )
     @OptionGroup var connection: ServerOptions
-    @Option(name: .long, help: "Student id.") var student: String
+    @Option(name: .long, help: "Student id (a student token may leave it out: its own).") var student: String?
     @Option(name: .long, help: "Curriculum id.") var curriculum: String
     @Option(name: .long, help: "Lesson id (default: the curriculum's first).") var lesson: String?
     @Flag(name: .long, help: "Print the session as JSON.") var json = false
@@ -26,7 +26,7 @@ struct SessionCommand: AsyncParsableCommand {
       let session = try await connection.withClient { client in
         try await Tutor_V1_TutorService.Client(wrapping: client).startSession(
           .with {
-            $0.studentID = student
+            $0.studentID = student ?? ""
             $0.curriculumID = curriculum
             $0.lessonID = lesson ?? ""
           },
