@@ -100,10 +100,7 @@ public final class TutorServer: Sendable {
   ) async throws -> TutorServer {
     let clock = ContinuousClock()
     func milliseconds(since start: ContinuousClock.Instant) -> String {
-      let elapsed = clock.now - start
-      return String(
-        Int(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-      )
+      "\((clock.now - start).milliseconds)"
     }
     var start = clock.now
     let store = try TutorStore(path: configuration.databasePath)

@@ -33,13 +33,13 @@ final class LoadStats: Sendable {
         s.errors["\(rpc) \(code)", default: 0] += 1
         if s.messages[code] == nil { s.messages[code] = (error as? RPCError)?.message ?? "\(error)" }
       } else {
-        s.latencies[rpc, default: []].append(elapsed.milliseconds)
+        s.latencies[rpc, default: []].append(elapsed / .milliseconds(1))
       }
     }
   }
 
   func recordFirstToken(_ elapsed: Duration) {
-    state.withLock { $0.firstToken.append(elapsed.milliseconds) }
+    state.withLock { $0.firstToken.append(elapsed / .milliseconds(1)) }
   }
 
   func acknowledge(_ what: Acknowledged, tokens: Int = 0) {
@@ -157,8 +157,4 @@ final class LoadStats: Sendable {
     guard !sorted.isEmpty else { return 0 }
     return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
   }
-}
-
-extension Duration {
-  var milliseconds: Double { seconds * 1000 }
 }

@@ -97,11 +97,10 @@ struct LoadTest: AsyncParsableCommand {
         }
       }
     }
-    let elapsed = (clock.now - started).seconds
+    let elapsed = (clock.now - started) / .seconds(1)
     var report = stats.report(elapsed: elapsed)
     if let store {
       report.database = try await Self.count(store, prefix: prefix, acknowledged: stats)
-      for id in tokenIds { _ = try await store.revokeToken(id: id) }
       try await store.deleteTokens(ids: tokenIds)
     }
     if json {
@@ -341,8 +340,4 @@ final class Recorder: Sendable {
   func write(_ line: String) {
     handle.withLock { try? $0.write(contentsOf: Data((line + "\n").utf8)) }
   }
-}
-
-extension Duration {
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
