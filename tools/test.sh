@@ -7,11 +7,15 @@ tools/bootstrap.sh libsqlite3-dev python3-grpcio python3-protobuf protobuf-compi
 # Generated code (listed in .swiftformatignore) is left as protoc wrote it.
 find Sources Tests -name '*.swift' -not -path 'Sources/TutorAPI/Generated/*' -print0 |
   xargs -0 swift format lint --strict Package.swift
-log=$(mktemp)
+mkdir -p .build && log=.build/test-build.log
 swift build --build-tests 2>&1 | tee "$log"
 # Warnings in our own code fail the run (dependencies' warnings are theirs).
 if grep -E "^($PWD/(Sources|Tests)/.*|macro expansion .*): warning:" "$log"; then
   echo "error: the build has warnings in project code (above)" >&2
   exit 1
 fi
+# Tests write scratch databases, models and curricula to the temporary directory; give them one
+# that each run empties, so repeated runs do not pile up in /tmp.
+export TMPDIR="$PWD/.build/test-tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 swift test --skip-build

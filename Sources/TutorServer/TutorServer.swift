@@ -152,7 +152,8 @@ public final class TutorServer: Sendable {
     logger.info(
       "model loaded",
       metadata: [
-        "model": "\(model.name)", "parameters": "\(model.model.parameterCount)",
+        "model": "\(model.name)", "directory": "\(configuration.modelDirectory.path)",
+        "parameters": "\(model.model.parameterCount)", "weight_bytes": "\(model.model.weightBytes)",
         "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
         "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
       ]

@@ -33,12 +33,14 @@ public enum TrainingExamples {
     curricula: [Curriculum],
     index: SnippetIndex,
     contextLength: Int,
-    answerTokens: Int = 200,
+    answerTokens: Int? = nil,
     snippets: Int = 4,
     countTokens: @escaping @Sendable (String) -> Int
   ) -> [TrainingExample] {
     var examples: [TrainingExample] = []
     for curriculum in curricula {
+      // As the server does: the curriculum's max_new_tokens is kept free for the answer.
+      let reserved = answerTokens ?? curriculum.generation.maxNewTokens ?? defaultAnswerTokens
       for lesson in curriculum.lessons {
         for (kind, question, answer) in dialogues(lesson) {
           guard
@@ -50,7 +52,7 @@ public enum TrainingExamples {
               index: index,
               snippets: snippets,
               contextLength: contextLength,
-              answerTokens: answerTokens,
+              answerTokens: reserved,
               countTokens: countTokens
             )
           else { continue }
@@ -71,6 +73,9 @@ public enum TrainingExamples {
     return examples
   }
 
+  /// Tokens kept for the answer when neither the caller nor the curriculum says.
+  public static let defaultAnswerTokens = 200
+
   /// The questions a lesson answers, with the answers it gives.
   static func dialogues(_ lesson: Lesson) -> [(kind: String, question: String, answer: String)] {
     var out: [(String, String, String)] = []
@@ -79,20 +84,46 @@ public enum TrainingExamples {
       guard !sentences.isEmpty else { continue }
       let answer = sentences.prefix(3).joined(separator: " ")
       let topic = snippet.heading.prefix(1).lowercased() + snippet.heading.dropFirst()
-      out.append(("section", "Can you explain \(topic)?", answer))
-      out.append(("section", "What should I know about \(topic)?", answer))
+      for question in phrasings(sectionQuestions, count: 2, for: topic) {
+        out.append(("section", question, answer))
+      }
     }
     let allSentences = lesson.snippets.flatMap { Self.sentences($0.text) }
     for term in lesson.keyTerms {
       let using = allSentences.filter { $0.range(of: term, options: .caseInsensitive) != nil }
       guard !using.isEmpty else { continue }
-      out.append(("term", "What does \(term) mean?", using.prefix(2).joined(separator: " ")))
+      for question in phrasings(termQuestions, count: 1, for: term) {
+        out.append(("term", question, using.prefix(2).joined(separator: " ")))
+      }
     }
     for exercise in lesson.exercises {
       guard let hint = exercise.hints.first else { continue }
       out.append(("hint", "I'm stuck on this question: \(exercise.prompt)", "Here is a hint: \(hint)"))
     }
     return out
+  }
+
+  /// Ways students ask to have a section explained; `{}` is the section's topic.
+  static let sectionQuestions = [
+    "Can you explain {}?", "What should I know about {}?", "I don't understand {}. Can you help?",
+    "Tell me about {}.", "Could you go over {} again?", "What is the main idea of {}?",
+    "Please explain {} simply.",
+  ]
+  /// Ways students ask what a term means; `{}` is the term.
+  static let termQuestions = [
+    "What does {} mean?", "What is meant by {}?", "Can you define {}?", "What is {}?",
+  ]
+
+  /// `count` different phrasings for `topic`, chosen by a stable hash of the topic so the same
+  /// curricula always give the same examples (Swift's `hashValue` is seeded per process).
+  static func phrasings(_ templates: [String], count: Int, for topic: String) -> [String] {
+    let hash = topic.unicodeScalars.reduce(UInt64(14_695_981_039_346_656_037)) {
+      ($0 ^ UInt64($1.value)) &* 1_099_511_628_211
+    }
+    let first = Int(hash % UInt64(templates.count))
+    return (0 ..< min(count, templates.count)).map {
+      templates[(first + $0) % templates.count].replacingOccurrences(of: "{}", with: topic)
+    }
   }
 
   /// Plain sentences of a snippet: Markdown emphasis, list markers, headings, tables and code

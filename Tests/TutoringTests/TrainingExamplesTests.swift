@@ -2,7 +2,8 @@ import Curriculum
 import Foundation
 import GPTNeo
 import Testing
-import Tutoring
+
+@testable import Tutoring
 
 /// Training dialogues from the shipped curricula, in the server's prompt format.
 @Suite struct TrainingExamplesTests {
@@ -54,5 +55,45 @@ import Tutoring
         #expect(flattened.contains(firstSentence), "\(firstSentence)")
       }
     }
+  }
+
+  @Test func eachCurriculumKeepsItsOwnAnswerTokensFreeAsTheServerDoes() throws {
+    let library = CurriculumLibrary.load(root: Self.root.appendingPathComponent("curricula").path)
+    let tokenizer = try GPT2Tokenizer.load(
+      directory: Self.root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+    )
+    let count: @Sendable (String) -> Int = { tokenizer.encode($0, allowSpecialTokens: false).count }
+    let context = 420
+    let examples = TrainingExamples.make(
+      curricula: library.curricula,
+      index: SnippetIndex(library: library),
+      contextLength: context,
+      countTokens: count
+    )
+    var longest: [String: Int] = [:]
+    for example in examples {
+      let reserved = try #require(library.curriculum(example.curriculum)?.generation.maxNewTokens)
+      #expect(count(example.prompt) <= context - reserved)
+      longest[example.curriculum] = max(longest[example.curriculum] ?? 0, count(example.prompt))
+    }
+    // fractions-ratios reserves 180 tokens, the others 200: its prompts use the room left.
+    #expect((longest["fractions-ratios"] ?? 0) > context - 200, "\(longest)")
+  }
+
+  @Test func questionsArePhrasedSeveralWaysButAlwaysTheSameForATopic() {
+    let first = TrainingExamples.phrasings(TrainingExamples.sectionQuestions, count: 2, for: "leaf structure")
+    #expect(
+      first == TrainingExamples.phrasings(TrainingExamples.sectionQuestions, count: 2, for: "leaf structure")
+    )
+    #expect(Set(first).count == 2 && first.allSatisfy { $0.contains("leaf structure") })
+    let topics = [
+      "fractions", "stomata", "loops", "the Calvin cycle", "ratios", "variables", "xylem", "glucose",
+    ]
+    let openings = Set(
+      topics.map {
+        TrainingExamples.phrasings(TrainingExamples.sectionQuestions, count: 1, for: $0)[0].prefix(8)
+      }
+    )
+    #expect(openings.count >= 3, "\(openings)")
   }
 }

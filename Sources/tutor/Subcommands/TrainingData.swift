@@ -24,7 +24,11 @@ struct TrainingData: ParsableCommand {
   )
   var tokenizer: String
   @Option(help: "The model's context length.") var context = 2048
-  @Option(help: "Tokens reserved for the answer.") var answerTokens = 200
+  @Option(
+    help:
+      "Tokens reserved for the answer (default: the curriculum's generation.max_new_tokens, as the server reserves, else \(TrainingExamples.defaultAnswerTokens))."
+  )
+  var answerTokens: Int?
   @Option(name: .customLong("hold-out"), help: "A curriculum kept out of training (repeat).") var holdOut:
     [String] = []
   @Option(help: "Write here instead of standard output.") var out: String?
