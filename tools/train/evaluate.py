@@ -262,7 +262,7 @@ def main():
         for row in rows[: args.fixture_prompts]:
             ids = tokenizer.encode(row["prompt"]).ids
             tokens, margin = greedy(trained, ids, 48, tokenizer, eos, stop=False)
-            greedy_refs.append({"prompt_token_ids": ids, "token_ids": tokens, "text": tokenizer.decode(tokens),
+            greedy_refs.append({"prompt": row["prompt"], "prompt_token_ids": ids, "token_ids": tokens, "text": tokenizer.decode(tokens),
                                 "min_margin": margin})
         with open(args.fixture, "w") as f:
             json.dump({"model": "models/tutor", "greedy": greedy_refs}, f)
