@@ -6,8 +6,8 @@ Two Debian packages, fetched with `apt-get download` (no root, nothing installed
 - python3.11-doc: the Python 3.11 documentation (PSF License Version 2). Its reStructuredText
   sources (`_sources/*.rst.txt`) are turned into plain paragraphs under their headings.
 - wordnet-base: WordNet 3.0 (the WordNet 3.0 licence, a permissive BSD-style licence). Every
-  synset's gloss becomes a definition sentence ("photosynthesis means synthesis of compounds
-  with the aid of radiant energy (especially in plants).").
+  synset's gloss becomes a definition sentence ("Rotunda means a building having a circular plan
+  and a dome.").
 
 It writes, under --out:
 
@@ -153,7 +153,7 @@ def rst_sections(path):
             else:
                 i += 1
                 continue
-        if HEADING_UNDERLINE.match(line) and stripped and (i + 2 < len(lines)) and HEADING_UNDERLINE.match(lines[i + 2] or "-"):
+        if HEADING_UNDERLINE.match(line) and stripped and (i + 2 < len(lines)) and HEADING_UNDERLINE.match(lines[i + 2]):
             i += 1  # overline of an overlined title: the title is the next line
             continue
         if stripped and not line.startswith(" ") and HEADING_UNDERLINE.match(nxt) and len(nxt.strip()) >= len(stripped) - 2:

@@ -113,7 +113,8 @@ def load(directory, random_init, seed):
     if not random_init:
         state = load_file(os.path.join(directory, "model.safetensors"))
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        if unexpected or any("lm_head" not in k and "masked_bias" not in k and ".bias" != k[-5:] for k in missing):
+        # Only the LM head may be absent: it is the token embedding (tied), stored once.
+        if unexpected or set(missing) - {"lm_head.weight"}:
             raise SystemExit(f"{directory}: unexpected {unexpected}, missing {missing}")
         model.tie_weights()
     return model.float().eval()
