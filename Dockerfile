@@ -10,8 +10,7 @@ FROM swift:6.3-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN tools/bootstrap.sh libsqlite3-dev \
- && swift build -c release --product tutor --static-swift-stdlib \
- && .build/release/tutor random-model --out .build/demo-model --tokenizer Tests/GPTNeoTests/Fixtures/gpt2-vocab
+ && swift build -c release --product tutor --static-swift-stdlib
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -19,7 +18,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/tutor --uid 10001 tutor
 COPY --from=build /src/.build/release/tutor /usr/local/bin/tutor
-COPY --from=build /src/.build/demo-model /opt/tutor/model
+COPY models/tutor /opt/tutor/model
 COPY curricula /opt/tutor/curricula
 USER tutor
 VOLUME /var/lib/tutor

@@ -25,8 +25,9 @@ import Testing
   @Test func theBuildStageRunsTheREADMEsSteps() throws {
     let dockerfile = try Self.read("Dockerfile")
     let steps = try Self.readmeRunCommand().components(separatedBy: " && ")
-    // README: bootstrap with its packages, build, make the model, serve.
-    #expect(steps.count == 4 && steps[0].hasPrefix("tools/bootstrap.sh"), "\(steps)")
+    // README: bootstrap with its packages, build, serve (the bundled model, the defaults).
+    #expect(steps.count == 3 && steps[0].hasPrefix("tools/bootstrap.sh"), "\(steps)")
+    #expect(steps[2] == ".build/release/tutor serve", "\(steps)")
     // The build stage's RUN instruction: from "RUN tools/bootstrap.sh" to the blank line after it.
     let run = try #require(dockerfile.range(of: "RUN tools/bootstrap.sh"))
     let rest = dockerfile[run.lowerBound...]
@@ -34,12 +35,10 @@ import Testing
     let dockerSteps = buildRun.dropFirst(4).components(separatedBy: "&&").map {
       Self.words(Substring($0)).joined(separator: " ")
     }
-    #expect(dockerSteps.count == 3, "\(dockerSteps)")
-    // The same packages, the same build (plus a static Swift runtime for the slim image), the
-    // same model.
+    #expect(dockerSteps.count == 2, "\(dockerSteps)")
+    // The same packages and the same build (plus a static Swift runtime for the slim image).
     #expect(dockerSteps[0] == steps[0])
     #expect(dockerSteps[1] == steps[1] + " --static-swift-stdlib")
-    #expect(dockerSteps[2] == steps[2])
   }
 
   @Test func theRuntimeStageServesWithFlagsTheBinaryHasAndChecksHealth() throws {
@@ -71,8 +70,11 @@ import Testing
     #expect(db.hasPrefix(volume + "/"))
     #expect(lines.contains { $0.hasPrefix("USER ") && !$0.hasSuffix(" root") })
     #expect(dockerfile.contains("--home-dir \(volume)"))
-    // The model and curricula it serves are the ones copied in.
-    #expect(lines.contains { $0.hasPrefix("COPY ") && $0.hasSuffix(" \(value("--model") ?? "-")") })
+    // The model and curricula it serves are the ones copied in: the bundled model the README's
+    // `tutor serve` uses by default, and the curricula.
+    let serveHelp = help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    #expect(serveHelp.contains("default: the bundled model, models/tutor"))
+    #expect(lines.contains("COPY models/tutor \(value("--model") ?? "-")"))
     #expect(lines.contains("COPY curricula \(value("--curricula") ?? "-")"))
     let health = try json("HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD")
     #expect(Array(health.prefix(4)) == ["tutor", "health", "--server", "127.0.0.1:\(port)"])

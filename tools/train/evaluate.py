@@ -22,8 +22,11 @@ Greedy decoding keeps the numbers reproducible; the server samples at the curric
 temperature. Writes a JSON report (and the generated answers) and prints a Markdown table.
 
     .venv-ref/bin/python tools/train/evaluate.py --model models/tutor \\
-        --data .build/corpus/curricula-dialogues.jsonl --curricula curricula --hold-out photosynthesis \\
+        --data .build/eval-heldout.jsonl --curricula tools/train/heldout --hold-out water-cycle \\
         --out .build/eval.json
+
+Repeat --hold-out to score several curricula at once (with --no-random and --min-questions to
+score the model on curricula it was trained on, for comparison).
 
 With --fixture FILE it also writes greedy reference tokens for the first prompts (transformers,
 float16 weights upcast to float32), which Tests/GPTNeoTests checks the engine against.
@@ -221,7 +224,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True, help="training-data JSON Lines with held-out lines")
     ap.add_argument("--curricula", default="curricula")
-    ap.add_argument("--hold-out", required=True, help="the held-out curriculum id")
+    ap.add_argument("--hold-out", required=True, action="append",
+                    help="the held-out curriculum id (repeat to score several curricula together)")
     ap.add_argument("--tokenizer", help="vocab.json + merges.txt folder (default: the model's)")
     ap.add_argument("--questions", type=int, default=0, help="at most this many questions (0: all)")
     ap.add_argument("--new-tokens", type=int, default=80)
@@ -230,24 +234,28 @@ def main():
     ap.add_argument("--out", required=True, help="JSON report")
     ap.add_argument("--fixture", help="also write greedy reference tokens for the engine test here")
     ap.add_argument("--fixture-prompts", type=int, default=4)
+    ap.add_argument("--min-questions", type=int, default=40)
+    ap.add_argument("--no-random", action="store_true", help="score the trained model only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tokenizer = gpt2_tokenizer(args.tokenizer or args.model)
     eos = tokenizer.token_to_id("<|endoftext|>")
     rows = [json.loads(l) for l in open(args.data)]
-    rows = [r for r in rows if r["split"] == "held-out" and r["curriculum"] == args.hold_out]
+    rows = [r for r in rows if r["split"] == "held-out" and r["curriculum"] in args.hold_out]
     if args.questions:
         rows = rows[: args.questions]
-    if len(rows) < 40:
-        raise SystemExit(f"{args.data}: only {len(rows)} held-out questions for {args.hold_out}; need 40")
-    text_ids = tokenizer.encode(lesson_text(args.curricula, args.hold_out)).ids
+    if len(rows) < args.min_questions:
+        raise SystemExit(f"{args.data}: only {len(rows)} held-out questions for {args.hold_out}; "
+                         f"need {args.min_questions}")
+    text_ids = tokenizer.encode("\n\n".join(lesson_text(args.curricula, c) for c in args.hold_out)).ids
     config = GPTNeoConfig.from_pretrained(args.model)
     context = config.max_position_embeddings
 
     trained = load(args.model, False, args.seed)
     results = [evaluate(trained, "trained", rows, tokenizer, eos, context, args.new_tokens, text_ids)]
-    results.append(evaluate(load(args.model, True, args.seed), "random", rows, tokenizer, eos, context,
-                            args.new_tokens, text_ids))
+    if not args.no_random:
+        results.append(evaluate(load(args.model, True, args.seed), "random", rows, tokenizer, eos, context,
+                                args.new_tokens, text_ids))
     report = {"model": args.model, "held_out_curriculum": args.hold_out, "new_tokens": args.new_tokens,
               "parameters": sum(p.numel() for p in trained.parameters()), "results": results}
     with open(args.out, "w") as f:

@@ -114,7 +114,8 @@ def dialogue_loss(model, ids, labels, mask, prompt_weight):
     signal, at the price of the vocabulary projection for every position. Returns (loss to
     minimise, answer-only loss for the log)."""
     if prompt_weight <= 0:
-        return answer_loss(model, ids, labels, mask)
+        loss, _ = answer_loss(model, ids, labels, mask)
+        return loss, loss
     hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
     valid = mask[:, 1:] == 1
     targets = ids[:, 1:][valid]
@@ -166,13 +167,17 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--steps", type=int, default=100000, help="at most this many steps")
-    ap.add_argument("--minutes", type=float, default=100, help="stop after this long")
+    ap.add_argument("--minutes", type=float, default=100,
+                    help="stop after this long; 0: run exactly --steps steps, the learning-rate schedule "
+                    "following the step count, so that a rerun repeats the run")
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--save-every-minutes", type=float, default=15, help="write the model so far this often")
     ap.add_argument("--prompt-weight", type=float, default=0.0,
                     help="weight of the loss on prompt tokens too (0: answer tokens only)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261129)
+    ap.add_argument("--init", help="start from this checkpoint (a train.py output) instead of random weights; "
+                    "its shape wins over --hidden/--layers/--heads/--window/--context")
     args = ap.parse_args()
 
     random.seed(args.seed)
@@ -181,6 +186,9 @@ def main():
     tokenizer = gpt2_tokenizer(args.tokenizer)
     eos = tokenizer.token_to_id("<|endoftext|>")
     pad = eos
+    if args.init:
+        # The examples must fit the starting model's position table, whatever --context says.
+        args.context = GPTNeoConfig.from_pretrained(args.init).max_position_embeddings
     sources, held = [], []
     for path in args.data:
         t, h = load_examples(path, tokenizer, args.context)
@@ -206,7 +214,15 @@ def main():
         bos_token_id=eos,
         eos_token_id=eos,
     )
-    model = GPTNeoForCausalLM(config)
+    if args.init:
+        model = GPTNeoForCausalLM.from_pretrained(args.init, torch_dtype=torch.float32)
+        config = model.config
+        # training.json records the shape that was trained, not the unused defaults.
+        args.hidden, args.layers, args.heads, args.window = (
+            config.hidden_size, config.num_layers, config.num_heads, config.window_size
+        )
+    else:
+        model = GPTNeoForCausalLM(config)
     parameters = sum(p.numel() for p in model.parameters())
     print(
         f"{parameters / 1e6:.1f}M parameters; {len(train)} training and {len(held)} held-out examples; "
@@ -222,14 +238,14 @@ def main():
     stream = mixture(sources, weights, args.batch, rng)
     prose_stream = batches(prose, args.batch, rng) if prose else None
     start = time.time()
-    budget = args.minutes * 60
+    budget = args.minutes * 60 if args.minutes > 0 else math.inf
     warmup = 50
     step = 0
     running = None
     prose_running = None
     last_save = start
     while step < args.steps and time.time() - start < budget:
-        progress = (time.time() - start) / budget
+        progress = (time.time() - start) / budget if args.minutes > 0 else step / args.steps
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -245,9 +261,9 @@ def main():
         optimizer.step()
         step += 1
         if source is stream:
-            running = float(logged) if running is None else 0.95 * running + 0.05 * float(logged)
+            running = float(logged.detach()) if running is None else 0.95 * running + 0.05 * float(logged.detach())
         else:
-            prose_running = float(logged) if prose_running is None else 0.9 * prose_running + 0.1 * float(logged)
+            prose_running = float(logged.detach()) if prose_running is None else 0.9 * prose_running + 0.1 * float(logged.detach())
         if time.time() - last_save > args.save_every_minutes * 60:
             save(model, args.out, args.tokenizer)
             last_save = time.time()
@@ -258,7 +274,8 @@ def main():
             log.flush()
             print(f"step {step} {time.time() - start:.0f}s loss {running:.3f} prose {prose_loss} held-out {held_loss:.3f}", flush=True)
     held_loss = held_out_loss(model, held, pad) if held else float("nan")
-    writer.writerow([step, round(time.time() - start, 1), round(running or float("nan"), 4), round(prose_running or float("nan"), 4), round(held_loss, 4)])
+    if step % args.eval_every:
+        writer.writerow([step, round(time.time() - start, 1), round(running or float("nan"), 4), round(prose_running or float("nan"), 4), round(held_loss, 4)])
     log.close()
     save(model, args.out, args.tokenizer)
     with open(os.path.join(args.out, "training.json"), "w") as f:
