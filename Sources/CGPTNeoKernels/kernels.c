@@ -186,15 +186,41 @@ GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
 GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
 GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
 
+// A tile's results: the k % 8 tail in order, the row scale (int8), the bias.
+#define GN_STORE_TILE(WVAL)                                                                              \
+  for (int r = 0; r < R; r++) {                                                                          \
+    for (int c = 0; c < C; c++) {                                                                        \
+      float v = out[r][c];                                                                               \
+      for (size_t t = k8; t < k; t++) v += x[(i + r) * k + t] * WVAL(w[(j + c) * k + t]);                \
+      if (scale) v *= scale[j + c];                                                                      \
+      y[(i + r) * ldy + j + c] = v + (bias ? bias[j + c] : 0.0f);                                        \
+    }                                                                                                    \
+  }
+
 #define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET)                                                    \
   __attribute__((target(TARGET))) static void NAME(const float *x, size_t m, size_t k, const WT *w,      \
                                                    const float *scale, const float *bias, float *y,      \
                                                    size_t ldy, size_t n_begin, size_t n_end) {           \
     /* Blocks of 48 weight rows stay in L2 while every row of x passes over them, so each weight is \
        read from memory once per call however many rows (prompt tokens, batched sequences). */     \
+    /* A few rows (batched decoding) take every row of x against each weight tile in turn instead: \
+       x stays in L1/L2 and the weights stream from memory without pause, where a block would be   \
+       streamed by the first rows and then only recomputed from L2 for the others, the memory idle. \
+       The tiles and so every result are the same either way. */                                   \
     const size_t block = 48;                                                                             \
     const size_t k8 = k & ~(size_t)7;                                                                    \
     float out[4][8];                                                                                     \
+    if (m > 1 && m <= 16) {                                                                              \
+      for (size_t j = n_begin; j < n_end; j += 3) {                                                      \
+        int C = n_end - j < 3 ? (int)(n_end - j) : 3;                                                    \
+        for (size_t i = 0; i < m; i += 4) {                                                              \
+          int R = m - i < 4 ? (int)(m - i) : 4;                                                          \
+          TILE(x + i * k, k, w + j * k, k, k8, R, C, out);                                               \
+          GN_STORE_TILE(WVAL);                                                                           \
+        }                                                                                                \
+      }                                                                                                  \
+      return;                                                                                            \
+    }                                                                                                    \
     for (size_t jb = n_begin; jb < n_end; jb += block) {                                                 \
       size_t je = jb + block < n_end ? jb + block : n_end;                                               \
       for (size_t i = 0; i < m; i += 4) {                                                                \
@@ -204,14 +230,7 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
         for (size_t j = jb; j < je; j += cmax) {                                                         \
           int C = je - j < cmax ? (int)(je - j) : (int)cmax;                                             \
           TILE(x + i * k, k, w + j * k, k, k8, R, C, out);                                               \
-          for (int r = 0; r < R; r++) {                                                                  \
-            for (int c = 0; c < C; c++) {                                                                \
-              float v = out[r][c];                                                                       \
-              for (size_t t = k8; t < k; t++) v += x[(i + r) * k + t] * WVAL(w[(j + c) * k + t]);        \
-              if (scale) v *= scale[j + c];                                                              \
-              y[(i + r) * ldy + j + c] = v + (bias ? bias[j + c] : 0.0f);                                \
-            }                                                                                            \
-          }                                                                                              \
+          GN_STORE_TILE(WVAL);                                                                           \
         }                                                                                                \
       }                                                                                                  \
     }                                                                                                    \

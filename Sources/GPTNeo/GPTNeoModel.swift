@@ -179,9 +179,7 @@ extension GPTNeoModel {
           if let isCancelled, isCancelled() { throw CancellationError() }
           // Attention: x += out_proj(attn(ln_1(x))).
           gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
-          linear(normed, rows: t, weight: w.qWeight, bias: nil, into: q)
-          linear(normed, rows: t, weight: w.kWeight, bias: nil, into: kNew)
-          linear(normed, rows: t, weight: w.vWeight, bias: nil, into: vNew)
+          linear(normed, rows: t, parts: [(w.qWeight, q), (w.kWeight, kNew), (w.vWeight, vNew)])
           for (i, entry) in batch.enumerated() {
             (entry.cache.keys[l] + pasts[i] * h).update(from: kNew + starts[i] * h, count: counts[i] * h)
             (entry.cache.values[l] + pasts[i] * h).update(from: vNew + starts[i] * h, count: counts[i] * h)
@@ -281,6 +279,29 @@ extension GPTNeoModel {
           for row in 0 ..< m { Self.apply(activation, to: y + row * n + begin, count: end - begin) }
         }
       }
+    }
+  }
+
+  /// Several bias-free projections of the same input (the attention's query, key and value) as
+  /// one parallel loop over all their column chunks: one join instead of three, and the threads
+  /// balance over three times as many chunks. Each output is computed exactly as by ``linear``.
+  private func linear(
+    _ x: UnsafePointer<Float>,
+    rows m: Int,
+    parts: [(weight: WeightTensor, into: UnsafeMutablePointer<Float>)]
+  ) {
+    var chunks: [(part: Int, columns: Range<Int>)] = []
+    for (index, part) in parts.enumerated() {
+      let n = part.weight.shape[0]
+      let count = m * n * part.weight.shape[1] < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
+      let per = (n + count - 1) / count
+      for begin in stride(from: 0, to: n, by: per) {
+        chunks.append((index, begin ..< min(n, begin + per)))
+      }
+    }
+    pool.run(chunks.count) { index in
+      let (part, columns) = chunks[index]
+      parts[part].weight.linear(x, rows: m, bias: nil, into: parts[part].into, columns: columns)
     }
   }
 
