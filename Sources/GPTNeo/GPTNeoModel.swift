@@ -266,20 +266,26 @@ extension GPTNeoModel {
     activation: Activation? = nil
   ) {
     let n = weight.shape[0]
-    let k = weight.shape[1]
-    let work = m * n * k
-    let chunks = work < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
-    let per = (n + chunks - 1) / chunks
-    pool.run(chunks) { chunk in
-      let begin = chunk * per
-      let end = min(n, begin + per)
-      if begin < end {
-        weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: begin ..< end)
-        if let activation {
-          for row in 0 ..< m { Self.apply(activation, to: y + row * n + begin, count: end - begin) }
+    let chunks = columnChunks(rows: m, weight: weight)
+    pool.run(chunks.count) { chunk in
+      let columns = chunks[chunk]
+      weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: columns)
+      if let activation {
+        for row in 0 ..< m {
+          Self.apply(activation, to: y + row * n + columns.lowerBound, count: columns.count)
         }
       }
     }
+  }
+
+  /// The output columns of `weight` split for the threads: small products in one piece, larger
+  /// ones in up to four pieces a thread (the pool hands them out as threads come free), each of
+  /// at least 16 columns.
+  private func columnChunks(rows m: Int, weight: WeightTensor) -> [Range<Int>] {
+    let n = weight.shape[0]
+    let count = m * n * weight.shape[1] < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
+    let per = (n + count - 1) / count
+    return stride(from: 0, to: n, by: per).map { $0 ..< min(n, $0 + per) }
   }
 
   /// Several bias-free projections of the same input (the attention's query, key and value) as
@@ -290,14 +296,8 @@ extension GPTNeoModel {
     rows m: Int,
     parts: [(weight: WeightTensor, into: UnsafeMutablePointer<Float>)]
   ) {
-    var chunks: [(part: Int, columns: Range<Int>)] = []
-    for (index, part) in parts.enumerated() {
-      let n = part.weight.shape[0]
-      let count = m * n * part.weight.shape[1] < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
-      let per = (n + count - 1) / count
-      for begin in stride(from: 0, to: n, by: per) {
-        chunks.append((index, begin ..< min(n, begin + per)))
-      }
+    let chunks = parts.indices.flatMap { part in
+      columnChunks(rows: m, weight: parts[part].weight).map { (part: part, columns: $0) }
     }
     pool.run(chunks.count) { index in
       let (part, columns) = chunks[index]
