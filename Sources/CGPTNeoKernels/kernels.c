@@ -437,41 +437,79 @@ void gn_add(float *y, const float *x, size_t n) {
 
 // MARK: - Attention
 
+// The cache row that holds position j: row j % ring, walked incrementally (no division per key).
+static inline size_t kv_next(size_t row, size_t ring) { return row + 1 == ring ? 0 : row + 1; }
+
+static inline float kv_scalar(const void *base, size_t index, int format) {
+  switch (format) {
+  case GN_KV_F16: return half_to_float(((const uint16_t *)base)[index]);
+  case GN_KV_Q8: return (float)((const int8_t *)base)[index];
+  default: return ((const float *)base)[index];
+  }
+}
+
+// The per-(row, head) scale of an int8 cache (float16).
+static inline float kv_scale(const uint16_t *scales, size_t row, size_t stride) {
+  return half_to_float(scales[row * stride]);
+}
+
 #if GN_X86
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 kv_load8(const void *base, size_t index,
+                                                                                      int format) {
+  switch (format) {
+  case GN_KV_F16: return GN_LOAD_F16((const uint16_t *)base + index);
+  case GN_KV_Q8: return GN_LOAD_Q8((const int8_t *)base + index);
+  default: return _mm256_loadu_ps((const float *)base + index);
+  }
+}
+
 // One query row's causal (optionally windowed) attention over one head, for head_dim % 8 == 0.
 // Each score is one 8-lane FMA chain over the head's dimensions, summed horizontally; keys go
 // four at a time, each with its own chain, so a score is the same whichever group computes it.
 // The softmax exponentials are 8 at a time (exp256, as gelu uses), and the weighted sum of values
-// keeps 32 output dimensions in registers while it walks the keys.
-__attribute__((target("avx2,fma"))) static void attention_row_avx2(const float *qr, size_t lo, size_t p,
-                                                                    const float *k, const float *v,
-                                                                    size_t kv_stride, size_t head_dim,
-                                                                    float *o, float *scratch) {
+// keeps 32 output dimensions in registers while it walks the keys. `format` is a constant in each
+// caller below, so every cache format gets its own specialised loop; a float32 cache multiplies
+// by no scale, so its results are those of a plain float32 kernel.
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, size_t head_dim, float *o,
+                   float *scratch, int format) {
+  const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;
+  const size_t first = ring ? lo % ring : lo;
+  const int scaled = format == GN_KV_Q8;
   float maxv = -FLT_MAX;
-  size_t j = lo;
+  size_t j = lo, r = first;
   for (; j + 4 <= p + 1; j += 4) {
-    const float *k0 = k + j * kv_stride, *k1 = k0 + kv_stride, *k2 = k1 + kv_stride, *k3 = k2 + kv_stride;
+    size_t r0 = r, r1 = kv_next(r0, ring), r2 = kv_next(r1, ring), r3 = kv_next(r2, ring);
+    r = kv_next(r3, ring);
+    size_t k0 = r0 * stride, k1 = r1 * stride, k2 = r2 * stride, k3 = r3 * stride;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
            a3 = _mm256_setzero_ps();
     for (size_t d = 0; d < head_dim; d += 8) {
       __m256 qv = _mm256_loadu_ps(qr + d);
-      a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
-      a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
-      a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
-      a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
+      a0 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k0 + d, format), a0);
+      a1 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k1 + d, format), a1);
+      a2 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k2 + d, format), a2);
+      a3 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k3 + d, format), a3);
     }
     float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
+    if (scaled) {
+      s0 *= kv_scale(kv->k_scale, r0, ss);
+      s1 *= kv_scale(kv->k_scale, r1, ss);
+      s2 *= kv_scale(kv->k_scale, r2, ss);
+      s3 *= kv_scale(kv->k_scale, r3, ss);
+    }
     scratch[j] = s0;
     scratch[j + 1] = s1;
     scratch[j + 2] = s2;
     scratch[j + 3] = s3;
     maxv = fmaxf(fmaxf(maxv, fmaxf(s0, s1)), fmaxf(s2, s3));
   }
-  for (; j <= p; j++) {
-    const float *kr = k + j * kv_stride;
+  for (; j <= p; j++, r = kv_next(r, ring)) {
     __m256 a = _mm256_setzero_ps();
-    for (size_t d = 0; d < head_dim; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kr + d), a);
+    for (size_t d = 0; d < head_dim; d += 8)
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), kv_load8(kv->k, r * stride + d, format), a);
     float s = hsum256(a);
+    if (scaled) s *= kv_scale(kv->k_scale, r, ss);
     scratch[j] = s;
     maxv = fmaxf(maxv, s);
   }
@@ -490,18 +528,24 @@ __attribute__((target("avx2,fma"))) static void attention_row_avx2(const float *
     sum += e;
   }
   const float inv = 1.0f / sum;
+  if (scaled) {
+    // Fold each value row's scale into its weight once, not once per 32-dimension block.
+    r = first;
+    for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(kv->v_scale, r, ss);
+  }
   for (size_t d = 0; d < head_dim; d += 32) {
     size_t width = head_dim - d < 32 ? head_dim - d : 32;
     __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
            o3 = _mm256_setzero_ps();
     if (width == 32) {
-      for (size_t i = lo; i <= p; i++) {
-        const float *vr = v + i * kv_stride + d;
+      r = first;
+      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
+        size_t vr = r * stride + d;
         __m256 pj = _mm256_set1_ps(scratch[i] * inv);
-        o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), o0);
-        o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), o1);
-        o2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 16), o2);
-        o3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 24), o3);
+        o0 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr, format), o0);
+        o1 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 8, format), o1);
+        o2 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 16, format), o2);
+        o3 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 24, format), o3);
       }
       _mm256_storeu_ps(o + d, o0);
       _mm256_storeu_ps(o + d + 8, o1);
@@ -510,36 +554,60 @@ __attribute__((target("avx2,fma"))) static void attention_row_avx2(const float *
     } else {
       for (size_t c = 0; c < width; c += 8) {
         __m256 acc = _mm256_setzero_ps();
-        for (size_t i = lo; i <= p; i++) {
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), _mm256_loadu_ps(v + i * kv_stride + d + c), acc);
+        r = first;
+        for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), kv_load8(kv->v, r * stride + d + c, format), acc);
         }
         _mm256_storeu_ps(o + d + c, acc);
       }
     }
   }
 }
+
+__attribute__((target("avx2,fma,f16c"))) static void attention_row_f32(const float *qr, size_t lo, size_t p,
+                                                                        const gn_kv_view *kv, size_t head_dim,
+                                                                        float *o, float *scratch) {
+  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_F32);
+}
+__attribute__((target("avx2,fma,f16c"))) static void attention_row_f16(const float *qr, size_t lo, size_t p,
+                                                                        const gn_kv_view *kv, size_t head_dim,
+                                                                        float *o, float *scratch) {
+  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_F16);
+}
+__attribute__((target("avx2,fma,f16c"))) static void attention_row_q8(const float *qr, size_t lo, size_t p,
+                                                                       const gn_kv_view *kv, size_t head_dim,
+                                                                       float *o, float *scratch) {
+  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_Q8);
+}
 #endif
 
-void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past, const float *k,
-                       const float *v, size_t kv_stride, size_t head_dim, size_t window, float *out,
-                       size_t out_stride, float *scratch) {
+void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past, const gn_kv_view *kv,
+                       size_t head_dim, size_t window, float *out, size_t out_stride, float *scratch) {
 #if GN_X86
-  if (head_dim % 8 == 0 && gn_has_avx2_fma()) {
+  if (head_dim % 8 == 0 && gn_has_avx2_fma() && gn_has_f16c()) {
+    void (*row)(const float *, size_t, size_t, const gn_kv_view *, size_t, float *, float *) =
+        kv->format == GN_KV_F16 ? attention_row_f16 : kv->format == GN_KV_Q8 ? attention_row_q8 : attention_row_f32;
     for (size_t t = 0; t < t_new; t++) {
       size_t p = past + t;
       size_t lo = (window > 0 && p + 1 > window) ? p + 1 - window : 0;
-      attention_row_avx2(q + t * q_stride, lo, p, k, v, kv_stride, head_dim, out + t * out_stride, scratch);
+      row(q + t * q_stride, lo, p, kv, head_dim, out + t * out_stride, scratch);
     }
     return;
   }
 #endif
+  const int format = kv->format, scaled = format == GN_KV_Q8;
+  const size_t ring = kv->ring, stride = kv->stride, ss = kv->scale_stride;
   for (size_t t = 0; t < t_new; t++) {
     size_t p = past + t;
     size_t lo = (window > 0 && p + 1 > window) ? p + 1 - window : 0;
+    size_t first = ring ? lo % ring : lo;
     const float *qr = q + t * q_stride;
     float maxv = -FLT_MAX;
-    for (size_t j = lo; j <= p; j++) {
-      float s = gn_dot(qr, k + j * kv_stride, head_dim);
+    size_t r = first;
+    for (size_t j = lo; j <= p; j++, r = kv_next(r, ring)) {
+      float s = 0;
+      for (size_t d = 0; d < head_dim; d++) s += qr[d] * kv_scalar(kv->k, r * stride + d, format);
+      if (scaled) s *= kv_scale(kv->k_scale, r, ss);
       scratch[j] = s;
       if (s > maxv) maxv = s;
     }
@@ -552,10 +620,42 @@ void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t pas
     float inv = 1.0f / sum;
     float *o = out + t * out_stride;
     memset(o, 0, head_dim * sizeof(float));
-    for (size_t j = lo; j <= p; j++) {
+    r = first;
+    for (size_t j = lo; j <= p; j++, r = kv_next(r, ring)) {
       float pj = scratch[j] * inv;
-      const float *vr = v + j * kv_stride;
-      for (size_t d = 0; d < head_dim; d++) o[d] += pj * vr[d];
+      if (scaled) pj *= kv_scale(kv->v_scale, r, ss);
+      for (size_t d = 0; d < head_dim; d++) o[d] += pj * kv_scalar(kv->v, r * stride + d, format);
+    }
+  }
+}
+
+// One row of an int8 cache: each head's values over its float16 scale (the scale as stored, so
+// that q * scale is the value read back), rounded to nearest and clamped to ±127.
+static void kv_quantize_row(const float *x, size_t heads, size_t head_dim, int8_t *q, uint16_t *scales) {
+  for (size_t h = 0; h < heads; h++) {
+    const float *xh = x + h * head_dim;
+    float amax = 0;
+    for (size_t i = 0; i < head_dim; i++) amax = fmaxf(amax, fabsf(xh[i]));
+    uint16_t stored = float_to_half(amax / 127.0f);
+    scales[h] = stored;
+    float scale = half_to_float(stored);
+    float inv = scale > 0 ? 1.0f / scale : 0.0f;
+    for (size_t i = 0; i < head_dim; i++) {
+      float v = nearbyintf(xh[i] * inv);
+      q[h * head_dim + i] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
+    }
+  }
+}
+
+void gn_kv_store(const float *src, size_t rows, size_t first, size_t ring, size_t dim, size_t heads, int format,
+                 void *dst, uint16_t *scales) {
+  for (size_t i = 0; i < rows; i++) {
+    size_t row = ring ? (first + i) % ring : first + i;
+    const float *s = src + i * dim;
+    switch (format) {
+    case GN_KV_F16: gn_f32_to_f16(s, (uint16_t *)dst + row * dim, dim); break;
+    case GN_KV_Q8: kv_quantize_row(s, heads, dim / heads, (int8_t *)dst + row * dim, scales + row * heads); break;
+    default: memcpy((float *)dst + row * dim, s, dim * sizeof(float)); break;
     }
   }
 }

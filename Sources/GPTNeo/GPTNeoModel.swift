@@ -24,6 +24,8 @@ public final class GPTNeoModel: Sendable {
   /// Threads a forward pass uses.
   public var threads: Int { pool.threads }
   let pool: WorkerPool
+  /// How the caches of ``makeCache(capacity:)`` hold keys and values.
+  public let kvCacheFormat: KVCacheFormat
   /// Activation memory reused across forward passes.
   let workspaces = WorkspaceShelf()
 
@@ -33,16 +35,29 @@ public final class GPTNeoModel: Sendable {
     public var threads: Int?
     /// How the large matrices are held in memory.
     public var weightFormat: WeightFormat
-    public init(threads: Int? = nil, weightFormat: WeightFormat = .float32) {
+    /// How the caches that ``GPTNeoModel/makeCache(capacity:)`` makes hold keys and values.
+    public var kvCacheFormat: KVCacheFormat
+    public init(
+      threads: Int? = nil,
+      weightFormat: WeightFormat = .float32,
+      kvCacheFormat: KVCacheFormat = .float32
+    ) {
       self.threads = threads
       self.weightFormat = weightFormat
+      self.kvCacheFormat = kvCacheFormat
     }
   }
 
-  init(configuration: GPTNeoConfiguration, weights: GPTNeoWeights, threads: Int) throws {
+  init(
+    configuration: GPTNeoConfiguration,
+    weights: GPTNeoWeights,
+    threads: Int,
+    kvCacheFormat: KVCacheFormat = .float32
+  ) throws {
     try configuration.validate()
     self.configuration = configuration
     self.weights = weights
+    self.kvCacheFormat = kvCacheFormat
     guard let activation = Activation(name: configuration.activationFunction) else {
       throw GPTNeoError.invalidConfiguration(
         path: "config.json",
@@ -72,7 +87,8 @@ public final class GPTNeoModel: Sendable {
     return try GPTNeoModel(
       configuration: configuration,
       weights: weights,
-      threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+      threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount,
+      kvCacheFormat: options.kvCacheFormat
     )
   }
 
@@ -88,7 +104,11 @@ public final class GPTNeoModel: Sendable {
   /// A cache for one sequence, sized for `capacity` positions at first (it grows up to the
   /// model's context length as needed).
   public func makeCache(capacity: Int? = nil) -> KVCache {
-    KVCache(configuration: configuration, capacity: capacity ?? min(configuration.maxPositionEmbeddings, 256))
+    KVCache(
+      configuration: configuration,
+      capacity: capacity ?? min(configuration.maxPositionEmbeddings, 256),
+      format: kvCacheFormat
+    )
   }
 }
 
@@ -155,15 +175,18 @@ extension GPTNeoModel {
     let attentionWork = zip(pasts, counts).reduce(0) { $0 + $1.1 * ($1.0 + $1.1) } * hd * c.numHeads
 
     var x = [Float](repeating: 0, count: t * h)
-    try workspaces.withWorkspace(floats: 6 * t * h + t * inner + scratchSize) { memory in
+    // The attention's buffers (q, new keys and values, output) and the MLP's hidden layer are
+    // never live at once, so they share one region; each projection's output goes to a buffer
+    // its input no longer needs (q after the attention, `normed` after c_fc).
+    let shared = max(4 * t * h, t * inner)
+    try workspaces.withWorkspace(floats: t * h + shared + scratchSize) { memory in
       let normed = memory
       let q = normed + t * h
       let kNew = q + t * h
       let vNew = kNew + t * h
       let attn = vNew + t * h
-      let tmp = attn + t * h
-      let mlp = tmp + t * h
-      let scratch = mlp + t * inner
+      let mlp = q
+      let scratch = q + shared
       try x.withUnsafeMutableBufferPointer { xb in
         let x = xb.baseAddress!
         // Token + position embeddings.
@@ -181,22 +204,23 @@ extension GPTNeoModel {
           gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
           linear(normed, rows: t, parts: [(w.qWeight, q), (w.kWeight, kNew), (w.vWeight, vNew)])
           for (i, entry) in batch.enumerated() {
-            (entry.cache.keys[l] + pasts[i] * h).update(from: kNew + starts[i] * h, count: counts[i] * h)
-            (entry.cache.values[l] + pasts[i] * h).update(from: vNew + starts[i] * h, count: counts[i] * h)
+            entry.cache.store(
+              layer: l,
+              keys: kNew + starts[i] * h,
+              values: vNew + starts[i] * h,
+              rows: counts[i]
+            )
           }
           let window = c.attentionLayers[l] == .local ? c.windowSize : 0
-          let keys = batch.map { UnsafePointer($0.cache.keys[l]) }
-          let values = batch.map { UnsafePointer($0.cache.values[l]) }
           pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
             let (i, head, scratchStart) = jobs[index]
+            var view = batch[i].cache.view(layer: l, head: head, headDim: hd)
             gn_attention_head(
               q + starts[i] * h + head * hd,
               h,
               counts[i],
               pasts[i],
-              keys[i] + head * hd,
-              values[i] + head * hd,
-              h,
+              &view,
               hd,
               window,
               attn + starts[i] * h + head * hd,
@@ -204,13 +228,13 @@ extension GPTNeoModel {
               scratch + scratchStart
             )
           }
-          linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: tmp)
-          gn_add(x, tmp, t * h)
+          linear(attn, rows: t, weight: w.outWeight, bias: w.outBias, into: q)
+          gn_add(x, q, t * h)
           // MLP: x += c_proj(act(c_fc(ln_2(x)))).
           gn_layer_norm(x, t, h, w.ln2Weight.pointer, w.ln2Bias.pointer, c.layerNormEpsilon, normed)
           linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp, activation: activation)
-          linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: tmp)
-          gn_add(x, tmp, t * h)
+          linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: normed)
+          gn_add(x, normed, t * h)
         }
         gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
       }

@@ -46,14 +46,38 @@ void gn_silu(float *x, size_t n);
 /// y += x
 void gn_add(float *y, const float *x, size_t n);
 
-/// Causal attention of one head for `t_new` query rows whose absolute positions are past .. past+t_new-1.
-/// Keys/values for positions 0 .. past+t_new-1 are rows of `k`/`v` (row stride `kv_stride`, the head's
-/// columns starting at the pointer). With `window` > 0, query position p sees keys j with
-/// p - window < j <= p (GPT-Neo local attention); 0 means global. Scores are NOT scaled by 1/sqrt(d):
-/// GPT-Neo does not scale them (modeling_gpt_neo.py). `scratch` holds past + t_new floats.
-void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past,
-                       const float *k, const float *v, size_t kv_stride, size_t head_dim,
-                       size_t window, float *out, size_t out_stride, float *scratch);
+/// How a KV cache holds its keys and values: float32 (exact), float16 (IEEE half, round to nearest
+/// even) or int8 with one float16 scale per (row, head): x ≈ q * scale, scale = max|x| / 127.
+enum { GN_KV_F32 = 0, GN_KV_F16 = 1, GN_KV_Q8 = 2 };
+
+/// One head's keys and values in a KV cache. Row r holds a position's keys at k + r * stride (the
+/// head's first element; elements of the cache's format) and, for int8, its scale at
+/// k_scale[r * scale_stride]. Position j is row j % ring, or row j when ring is 0.
+typedef struct {
+  const void *k;
+  const void *v;
+  const uint16_t *k_scale;
+  const uint16_t *v_scale;
+  size_t stride;
+  size_t scale_stride;
+  size_t ring;
+  int format;
+} gn_kv_view;
+
+/// Causal attention of one head for `t_new` query rows whose absolute positions are past .. past+t_new-1,
+/// over the keys and values of positions 0 .. past+t_new-1 in `kv` (those a window needs, at least).
+/// With `window` > 0, query position p sees keys j with p - window < j <= p (GPT-Neo local
+/// attention); 0 means global. Scores are NOT scaled by 1/sqrt(d): GPT-Neo does not scale them
+/// (modeling_gpt_neo.py). `scratch` holds past + t_new floats. With a float32 cache the result does
+/// not depend on `ring`: positions are summed in the same order wherever their rows are.
+void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past, const gn_kv_view *kv,
+                       size_t head_dim, size_t window, float *out, size_t out_stride, float *scratch);
+
+/// Writes `rows` rows of `dim` floats (row i at src + i * dim, all heads) into a cache of `format`
+/// as positions first .. first+rows-1 (row (first + i) % ring, or first + i when ring is 0);
+/// `scales` ([rows of the cache, heads]) is used by int8 only.
+void gn_kv_store(const float *src, size_t rows, size_t first, size_t ring, size_t dim, size_t heads, int format,
+                 void *dst, uint16_t *scales);
 
 /// Weight conversions at load time.
 void gn_f16_to_f32(const uint16_t *src, float *dst, size_t n);

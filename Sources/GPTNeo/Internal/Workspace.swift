@@ -10,19 +10,26 @@ final class Workspace: @unchecked Sendable {
   private(set) var capacity: Int
 
   init(capacity: Int) {
-    base = .allocate(capacity: capacity)
+    base = Self.allocate(capacity)
     self.capacity = capacity
   }
 
   /// At least `count` floats (previous contents are not kept).
   func reserve(_ count: Int) {
     guard count > capacity else { return }
-    base.deallocate()
+    PageMemory.release(base, byteCount: capacity * MemoryLayout<Float>.size)
     capacity = count
-    base = .allocate(capacity: count)
+    base = Self.allocate(count)
   }
 
-  deinit { base.deallocate() }
+  deinit { PageMemory.release(base, byteCount: capacity * MemoryLayout<Float>.size) }
+
+  private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+    PageMemory.allocate(byteCount: count * MemoryLayout<Float>.size).bindMemory(
+      to: Float.self,
+      capacity: count
+    )
+  }
 }
 
 /// Idle workspaces. Only the thread that took a workspace uses it until it is put back; that
