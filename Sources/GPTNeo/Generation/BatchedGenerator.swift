@@ -7,7 +7,10 @@ import Synchronization
 /// One worker thread runs steps. Before every step it admits waiting requests (up to
 /// `maxBatchSize` in the batch) and drops those whose consumer went away; a request joins at the
 /// next step and leaves as soon as it finishes, so nobody waits for the slowest. A long prompt is
-/// fed in chunks of `prefillChunk` tokens, so the others keep receiving tokens while it is read.
+/// fed in chunks of `prefillChunk` tokens, so the others keep receiving tokens while it is read,
+/// and a step computes at most `stepTokenLimit` rows: decoding sequences first (one row each), then
+/// prompt chunks in order of arrival. That bounds both the pause a step makes in everyone's
+/// stream and the activation memory a step needs, however many long prompts arrive at once.
 ///
 /// Each sequence's tokens are exactly those ``TextGenerator`` produces for it alone: a row's
 /// arithmetic does not depend on the other rows of its batch.
@@ -15,6 +18,7 @@ public final class BatchedGenerator: Sendable {
   public let generator: TextGenerator
   public let maxBatchSize: Int
   public let prefillChunk: Int
+  public let stepTokenLimit: Int
 
   private final class Request: Sendable {
     let promptTokens: [Int]
@@ -44,11 +48,17 @@ public final class BatchedGenerator: Sendable {
   /// Steps run and rows computed, for benchmarks and tests.
   private let counters = Mutex((steps: 0, rows: 0, maxBatch: 0))
 
-  public init(generator: TextGenerator, maxBatchSize: Int = 8, prefillChunk: Int = 128) {
-    precondition(maxBatchSize > 0 && prefillChunk > 0)
+  public init(
+    generator: TextGenerator,
+    maxBatchSize: Int = 8,
+    prefillChunk: Int = 128,
+    stepTokenLimit: Int = 256
+  ) {
+    precondition(maxBatchSize > 0 && prefillChunk > 0 && stepTokenLimit > 0)
     self.generator = generator
     self.maxBatchSize = maxBatchSize
     self.prefillChunk = prefillChunk
+    self.stepTokenLimit = stepTokenLimit
     let thread = Thread { [self] in run() }
     thread.name = "gptneo-batch"
     thread.start()
@@ -138,11 +148,13 @@ public final class BatchedGenerator: Sendable {
         continue
       }
 
-      // One step: a prompt chunk or the last token of every active sequence.
-      let inputs = active.map { $0.sequence.input(limit: prefillChunk) }
+      // One step: the last token of every decoding sequence, and prompt chunks while rows remain.
+      let inputs = stepInputs(active.map(\.sequence))
       let hidden: [Float]
       do {
-        hidden = try model.forward(batch: zip(inputs, active).map { ($0, $1.sequence.cache) })
+        hidden = try model.forward(
+          batch: active.indices.filter { !inputs[$0].isEmpty }.map { (inputs[$0], active[$0].sequence.cache) }
+        )
       } catch {
         for a in active { a.request.continuation.finish(throwing: error) }
         active.removeAll()
@@ -151,7 +163,7 @@ public final class BatchedGenerator: Sendable {
       var rows: [Int] = []
       var wanting: [Int] = []
       var row = 0
-      for i in active.indices {
+      for i in active.indices where !inputs[i].isEmpty {
         row += inputs[i].count
         if active[i].sequence.consumed(inputs[i].count) {
           rows.append(row - 1)
@@ -175,6 +187,22 @@ public final class BatchedGenerator: Sendable {
         }
       }
       active.removeAll { $0.sequence.isFinished }
+    }
+  }
+
+  /// What each sequence feeds this step (empty: it waits): decoding sequences their token, then
+  /// prompts chunks of up to `prefillChunk` in order while the step has rows left; the first
+  /// prompt in line always gets a chunk, so prompts progress even when decoding fills the step.
+  private func stepInputs(_ sequences: [GenerationSequence]) -> [[Int]] {
+    var left = stepTokenLimit - sequences.reduce(0) { $0 + ($1.pendingCount == 1 ? 1 : 0) }
+    var prefilled = false
+    return sequences.map { sequence in
+      if sequence.pendingCount == 1 { return sequence.input() }
+      let rows = prefilled ? min(prefillChunk, left) : max(1, min(prefillChunk, left))
+      guard rows > 0 else { return [] }
+      prefilled = true
+      left -= min(rows, sequence.pendingCount)
+      return sequence.input(limit: rows)
     }
   }
 }

@@ -54,6 +54,9 @@ struct GenerationSequence {
 
   var isFinished: Bool { finishReason != nil }
 
+  /// Tokens waiting to be fed: the rest of the prompt, or 1 (the last sampled token).
+  var pendingCount: Int { pending.count }
+
   /// The next tokens to run: up to `limit` of the prompt, or the last sampled token.
   func input(limit: Int = .max) -> [Int] { Array(pending.prefix(max(1, limit))) }
 
