@@ -24,6 +24,8 @@ public struct TutorServerConfiguration: Sendable {
   public var threads: Int?
   /// How the model's large matrices are held in memory.
   public var weightFormat: WeightFormat = .float32
+  /// How each generation's attention cache holds keys and values.
+  public var kvCacheFormat: KVCacheFormat = .float32
   public var maxConcurrentGenerations = 4
   public var maxQueuedGenerations = 32
   public var limits = TutoringService.Limits()
@@ -139,6 +141,7 @@ public final class TutorServer: Sendable {
       directory: configuration.modelDirectory,
       threads: configuration.threads,
       weightFormat: configuration.weightFormat,
+      kvCacheFormat: configuration.kvCacheFormat,
       maxConcurrentGenerations: configuration.maxConcurrentGenerations,
       maxQueuedGenerations: configuration.maxQueuedGenerations
     )
@@ -155,6 +158,7 @@ public final class TutorServer: Sendable {
         "model": "\(model.name)", "directory": "\(configuration.modelDirectory.path)",
         "parameters": "\(model.model.parameterCount)", "weight_bytes": "\(model.model.weightBytes)",
         "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
+        "kv_cache": "\(configuration.kvCacheFormat)",
         "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
       ]
     )

@@ -32,12 +32,13 @@ public final class TutorModel: Sendable {
     directory: URL,
     threads: Int? = nil,
     weightFormat: WeightFormat = .float32,
+    kvCacheFormat: KVCacheFormat = .float32,
     maxConcurrentGenerations: Int = 4,
     maxQueuedGenerations: Int = 32
   ) throws -> TutorModel {
     let model = try GPTNeoModel.load(
       directory: directory,
-      options: .init(threads: threads, weightFormat: weightFormat)
+      options: .init(threads: threads, weightFormat: weightFormat, kvCacheFormat: kvCacheFormat)
     )
     let tokenizer = try GPT2Tokenizer.load(directory: directory)
     return TutorModel(

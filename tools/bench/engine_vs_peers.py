@@ -8,7 +8,9 @@ Builds the 125M-shaped random checkpoint if it is missing (tools/reference/make_
 in .venv-ref), then for each round runs `tutor bench engine --json` (float32, float16, int8; batch 1
 and 8 sessions) and tools/reference/bench_peers.py on the same model, prompts and thread count,
 and prints the median of the rounds with ratios to PyTorch and whether greedy tokens agree.
-Rounds interleave the engines so that a noisy neighbour hurts them alike.
+Rounds interleave the engines so that a noisy neighbour hurts them alike. A last table is memory:
+ours with float32 weights serving 8 sessions of 1024-token contexts (960-token prompts, 64 new
+tokens), for each KV-cache format, as peak resident memory over the weight file's size.
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import statistics
 import subprocess
 import sys
 
+KV_FORMATS = ("float32", "float16", "int8")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -39,6 +42,7 @@ def main():
                         "--shape", "125M", "--out", args.model], check=True, cwd=ROOT)
     ours = {}
     peers = {}
+    memory = {}
     for _ in range(args.rounds):
         for weights in ("float32", "float16", "int8"):
             for concurrency in (1, 8):
@@ -46,6 +50,11 @@ def main():
                               "--threads", str(args.threads), "--concurrency", str(concurrency),
                               "--runs", str(args.runs), "--json"])
                 ours.setdefault((weights, concurrency), []).append(r)
+        for kv in KV_FORMATS:
+            r = run_json([args.tutor, "bench", "engine", "--model", args.model, "--weights", "float32",
+                          "--kv-cache", kv, "--threads", str(args.threads), "--concurrency", "8",
+                          "--prompt-tokens", "960", "--new-tokens", "64", "--runs", "1", "--json"])
+            memory.setdefault(kv, []).append(r)
         for r in run_json([sys.executable, "tools/reference/bench_peers.py", "--model", args.model,
                            "--threads", str(args.threads), "--runs", str(args.runs), "--json"]):
             peers.setdefault(r["engine"], []).append(r)
@@ -88,6 +97,18 @@ def main():
         print(f"tutor {weights}, 8 sessions: time to first token p50 {med(r, 'time_to_first_token_ms_p50'):.0f} ms, "
               f"inter-token p50 {med(r, 'inter_token_ms_p50'):.1f} ms / p95 {med(r, 'inter_token_ms_p95'):.1f} ms, "
               f"peak RSS {med(r, 'peak_rss_bytes') / 1e6:.0f} MB (weights {r[0]['weight_bytes'] / 1e6:.0f} MB)")
+
+    print("\nfloat32 weights, 8 sessions x 1024-token contexts (960-token prompts + 64 greedy tokens each):\n")
+    print("| KV cache | peak RSS MB | x weight file | decode tok/s in all | time to first token p50 ms | session 0: greedy tokens before the first that differs from the float32 cache's |")
+    print("|---|---|---|---|---|---|")
+    exact = memory["float32"][0]["greedy_token_ids"]
+    for kv in KV_FORMATS:
+        r = memory[kv]
+        ids = r[0]["greedy_token_ids"]
+        same = next((i for i, (a, b) in enumerate(zip(ids, exact)) if a != b), min(len(ids), len(exact)))
+        print(f"| {kv} | {med(r, 'peak_rss_bytes') / 1e6:.0f} | {med(r, 'peak_rss_to_weight_file'):.3f} | "
+              f"{med(r, 'decode_tokens_per_second'):.1f} | {med(r, 'time_to_first_token_ms_p50'):.0f} | "
+              f"{same}/{len(exact)} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ struct BenchEngine: AsyncParsableCommand {
       Prompts are synthetic token ids, the same formula as tools/reference/bench_peers.py uses
       (session s, position i: (1000 + 7919·i + 104729·s) mod 50000), so the peers see the same
       input; decoding is greedy and ignores <|endoftext|> so every session decodes --new-tokens.
-      Each measure is run --runs times and reported as the median.
+      Each measure is run --runs times and reported as the median. For the memory of long
+      sessions, give them long prompts: --concurrency 8 --prompt-tokens 960 --new-tokens 64 holds
+      8 × 1024-token contexts (compare --kv-cache float32 and int8).
       """
   )
 
@@ -39,6 +41,18 @@ struct BenchEngine: AsyncParsableCommand {
     let loadSeconds = Date().timeIntervalSince(loadStart)
     let generator = TextGenerator(model: model, tokenizer: tokenizer)
 
+    var decodeRuns: [RunResult] = []
+    var firstTokens: [Int] = []
+    for _ in 0 ..< runs {
+      let result = try await decodeRun(generator: generator)
+      decodeRuns.append(result)
+      firstTokens = result.session0Tokens
+    }
+    // Peak memory of serving the sessions, read before the prefill measure (a server reads long
+    // prompts in steps of at most 256 rows, not in one 512-row pass) and the bandwidth probe,
+    // whose own 512 MiB buffer would count otherwise.
+    let rss = Self.peakResidentBytes()
+
     // Prefill: one pass over the prompt, logits for the last position only.
     var prefill: [Double] = []
     let prefillIds = Self.promptIds(
@@ -53,26 +67,20 @@ struct BenchEngine: AsyncParsableCommand {
       prefill.append(Double(prefillIds.count) / Date().timeIntervalSince(t0))
     }
 
-    var decodeRuns: [RunResult] = []
-    var firstTokens: [Int] = []
-    for _ in 0 ..< runs {
-      let result = try await decodeRun(generator: generator)
-      decodeRuns.append(result)
-      firstTokens = result.session0Tokens
-    }
     let perSession = median(decodeRuns.map(\.perSessionTokensPerSecond))
     let aggregate = median(decodeRuns.map(\.aggregateTokensPerSecond))
     let ttft = median(decodeRuns.map(\.ttftP50))
     let itl50 = median(decodeRuns.map(\.itlP50))
     let itl95 = median(decodeRuns.map(\.itlP95))
-    // Peak memory before the bandwidth probe, whose own 512 MiB buffer would count otherwise.
-    let rss = Self.peakResidentBytes()
+    let fileBytes = Self.weightFileBytes(modelOptions.directory)
     let bandwidth = Self.measureBandwidth(threads: model.threads)
     let bound = bandwidth / Double(model.weightBytes)
 
     if json {
       try Console.writeJSON([
         "model": modelOptions.model, "weights": model.weightFormat.rawValue, "threads": model.threads,
+        "kv_cache": model.kvCacheFormat.rawValue, "weight_file_bytes": fileBytes,
+        "peak_rss_to_weight_file": Double(rss) / Double(max(fileBytes, 1)),
         "weight_bytes": model.weightBytes, "parameters": model.parameterCount, "load_seconds": loadSeconds,
         "prompt_tokens": promptTokens, "new_tokens": newTokens, "concurrency": concurrency, "runs": runs,
         "prefill_tokens": prefillIds.count, "prefill_tokens_per_second": median(prefill),
@@ -87,13 +95,15 @@ struct BenchEngine: AsyncParsableCommand {
     Console.write(
       """
       model \(modelOptions.model): \(model.parameterCount) parameters, \(model.weightFormat.rawValue) weights \
-      (\(f(Double(model.weightBytes) / 1e6)) MB), \(model.threads) threads, loaded in \(f(loadSeconds, 2)) s
+      (\(f(Double(model.weightBytes) / 1e6)) MB), \(model.kvCacheFormat.rawValue) KV cache, \(model.threads) threads, \
+      loaded in \(f(loadSeconds, 2)) s
       memory bandwidth \(f(bandwidth / 1e9)) GB/s → batch-1 decode bound \(f(bound)) tokens/s
       prefill \(prefillIds.count) tokens: \(f(median(prefill))) tokens/s
       decode, \(concurrency) session(s) × \(newTokens) tokens after \(promptTokens)-token prompts:
         \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all
         time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
-      peak resident memory \(f(Double(rss) / 1e6)) MB
+      peak resident memory \(f(Double(rss) / 1e6)) MB, \(f(Double(rss) / Double(max(fileBytes, 1)), 2))× the \
+      weight files (\(f(Double(fileBytes) / 1e6)) MB)
       (medians of \(runs) runs)
 
       """
@@ -183,6 +193,17 @@ struct BenchEngine: AsyncParsableCommand {
       best = max(best, Double(count * 4) / Date().timeIntervalSince(t0))
     }
     return best
+  }
+
+  /// Bytes of the checkpoint's `*.safetensors` files.
+  static func weightFileBytes(_ directory: URL) -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasSuffix(".safetensors") }.reduce(0) { total, name in
+      let attributes = try? FileManager.default.attributesOfItem(
+        atPath: directory.appendingPathComponent(name).path
+      )
+      return total + ((attributes?[.size] as? Int) ?? 0)
+    }
   }
 
   /// Peak resident set size (VmHWM) of this process.

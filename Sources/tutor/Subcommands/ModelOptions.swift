@@ -22,6 +22,13 @@ struct ModelOptions: ParsableArguments {
   )
   var weights: WeightFormat = .float32
 
+  @Option(
+    name: .customLong("kv-cache"),
+    help:
+      "How the attention cache holds keys and values: float32 (exact), float16 or int8 (a quarter of the memory)."
+  )
+  var kvCache: KVCacheFormat = .float32
+
   var directory: URL { URL(fileURLWithPath: model) }
 
   func validate() throws {
@@ -29,7 +36,10 @@ struct ModelOptions: ParsableArguments {
   }
 
   func loadModel() throws -> GPTNeoModel {
-    try GPTNeoModel.load(directory: directory, options: .init(threads: threads, weightFormat: weights))
+    try GPTNeoModel.load(
+      directory: directory,
+      options: .init(threads: threads, weightFormat: weights, kvCacheFormat: kvCache)
+    )
   }
 
   func loadTokenizer() throws -> GPT2Tokenizer {
@@ -71,3 +81,4 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
 }
 
 extension WeightFormat: ExpressibleByArgument {}
+extension KVCacheFormat: ExpressibleByArgument {}

@@ -59,6 +59,13 @@ struct Serve: AsyncParsableCommand {
   )
   var weights: WeightFormat = .float32
 
+  @Option(
+    name: .customLong("kv-cache"),
+    help:
+      "How each session's attention cache holds keys and values: float32 (exact), float16 or int8 (a quarter of the memory)."
+  )
+  var kvCache: KVCacheFormat = .float32
+
   @Option(name: .long, help: "Generations decoded together (continuous batching); more wait in a queue.")
   var maxConcurrentGenerations = 4
 
@@ -192,6 +199,7 @@ struct Serve: AsyncParsableCommand {
     configuration.port = port
     configuration.threads = threads
     configuration.weightFormat = weights
+    configuration.kvCacheFormat = kvCache
     configuration.maxConcurrentGenerations = maxConcurrentGenerations
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens
