@@ -476,6 +476,8 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
   const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;
   const size_t first = ring ? lo % ring : lo;
   const int scaled = format == GN_KV_Q8;
+  const void *const keys = kv->k, *const values = kv->v;
+  const uint16_t *const key_scales = kv->k_scale, *const value_scales = kv->v_scale;
   float maxv = -FLT_MAX;
   size_t j = lo, r = first;
   for (; j + 4 <= p + 1; j += 4) {
@@ -486,17 +488,17 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
            a3 = _mm256_setzero_ps();
     for (size_t d = 0; d < head_dim; d += 8) {
       __m256 qv = _mm256_loadu_ps(qr + d);
-      a0 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k0 + d, format), a0);
-      a1 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k1 + d, format), a1);
-      a2 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k2 + d, format), a2);
-      a3 = _mm256_fmadd_ps(qv, kv_load8(kv->k, k3 + d, format), a3);
+      a0 = _mm256_fmadd_ps(qv, kv_load8(keys, k0 + d, format), a0);
+      a1 = _mm256_fmadd_ps(qv, kv_load8(keys, k1 + d, format), a1);
+      a2 = _mm256_fmadd_ps(qv, kv_load8(keys, k2 + d, format), a2);
+      a3 = _mm256_fmadd_ps(qv, kv_load8(keys, k3 + d, format), a3);
     }
     float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
     if (scaled) {
-      s0 *= kv_scale(kv->k_scale, r0, ss);
-      s1 *= kv_scale(kv->k_scale, r1, ss);
-      s2 *= kv_scale(kv->k_scale, r2, ss);
-      s3 *= kv_scale(kv->k_scale, r3, ss);
+      s0 *= kv_scale(key_scales, r0, ss);
+      s1 *= kv_scale(key_scales, r1, ss);
+      s2 *= kv_scale(key_scales, r2, ss);
+      s3 *= kv_scale(key_scales, r3, ss);
     }
     scratch[j] = s0;
     scratch[j + 1] = s1;
@@ -507,9 +509,9 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
   for (; j <= p; j++, r = kv_next(r, ring)) {
     __m256 a = _mm256_setzero_ps();
     for (size_t d = 0; d < head_dim; d += 8)
-      a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), kv_load8(kv->k, r * stride + d, format), a);
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), kv_load8(keys, r * stride + d, format), a);
     float s = hsum256(a);
-    if (scaled) s *= kv_scale(kv->k_scale, r, ss);
+    if (scaled) s *= kv_scale(key_scales, r, ss);
     scratch[j] = s;
     maxv = fmaxf(maxv, s);
   }
@@ -531,7 +533,7 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
   if (scaled) {
     // Fold each value row's scale into its weight once, not once per 32-dimension block.
     r = first;
-    for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(kv->v_scale, r, ss);
+    for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(value_scales, r, ss);
   }
   for (size_t d = 0; d < head_dim; d += 32) {
     size_t width = head_dim - d < 32 ? head_dim - d : 32;
@@ -542,10 +544,10 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
       for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
         size_t vr = r * stride + d;
         __m256 pj = _mm256_set1_ps(scratch[i] * inv);
-        o0 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr, format), o0);
-        o1 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 8, format), o1);
-        o2 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 16, format), o2);
-        o3 = _mm256_fmadd_ps(pj, kv_load8(kv->v, vr + 24, format), o3);
+        o0 = _mm256_fmadd_ps(pj, kv_load8(values, vr, format), o0);
+        o1 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 8, format), o1);
+        o2 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 16, format), o2);
+        o3 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 24, format), o3);
       }
       _mm256_storeu_ps(o + d, o0);
       _mm256_storeu_ps(o + d + 8, o1);
@@ -556,7 +558,7 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
         __m256 acc = _mm256_setzero_ps();
         r = first;
         for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), kv_load8(kv->v, r * stride + d + c, format), acc);
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), kv_load8(values, r * stride + d + c, format), acc);
         }
         _mm256_storeu_ps(o + d + c, acc);
       }

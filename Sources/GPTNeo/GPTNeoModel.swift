@@ -212,9 +212,11 @@ extension GPTNeoModel {
             )
           }
           let window = c.attentionLayers[l] == .local ? c.windowSize : 0
+          // Views made here, so that the threads touch no reference-counted cache object.
+          let views = jobs.map { batch[$0.sequence].cache.view(layer: l, head: $0.head, headDim: hd) }
           pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
             let (i, head, scratchStart) = jobs[index]
-            var view = batch[i].cache.view(layer: l, head: head, headDim: hd)
+            var view = views[index]
             gn_attention_head(
               q + starts[i] * h + head * hd,
               h,
