@@ -191,7 +191,7 @@ public final class BatchedGenerator: Sendable {
   }
 
   /// What each sequence feeds this step (empty: it waits): decoding sequences their token, then
-  /// prompts chunks of up to `prefillChunk` in order while the step has rows left; the first
+  /// prompts get chunks of up to `prefillChunk` in order while the step has rows left; the first
   /// prompt in line always gets a chunk, so prompts progress even when decoding fills the step.
   private func stepInputs(_ sequences: [GenerationSequence]) -> [[Int]] {
     var left = stepTokenLimit - sequences.reduce(0) { $0 + ($1.pendingCount == 1 ? 1 : 0) }
