@@ -21,6 +21,18 @@ static int gn_has_avx2_fma(void) {
   }
   return cached;
 }
+// AVX-512 kernels for the matrix products where the CPU has them, unless TUTOR_KERNELS=avx2 (for
+// comparisons on one machine). Their 16-lane sums are in another order than the 8-lane ones, so
+// results differ in the last bits between the two kinds of machine, never within one.
+static int gn_has_avx512(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    __builtin_cpu_init();
+    const char *choice = getenv("TUTOR_KERNELS");
+    cached = __builtin_cpu_supports("avx512f") && !(choice && strcmp(choice, "avx2") == 0);
+  }
+  return cached;
+}
 static int gn_has_f16c(void) {
   static int cached = -1;
   if (cached < 0) {
@@ -161,7 +173,36 @@ static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
       for (int c = 0; c < C; c++) out[r][c] = hsum256(acc[r][c]);                                        \
   }
 
+#define GN_TILE512(NAME, WT, LOAD, TARGET)                                                               \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
+      const float *x, size_t ldx, const WT *w, size_t ldw, size_t k16, const int R, const int C,         \
+      const int prefetch, float out[4][8]) {                                                             \
+    __m512 acc[4][8];                                                                                    \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();                                       \
+    for (size_t i = 0; i < k16; i += 16) {                                                               \
+      __m512 wv[8];                                                                                      \
+      for (int c = 0; c < C; c++) {                                                                      \
+        if (prefetch && (i * sizeof(WT)) % 64 == 0)                                                      \
+          _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);                              \
+        wv[c] = LOAD(w + c * ldw + i);                                                                   \
+      }                                                                                                  \
+      for (int r = 0; r < R; r++) {                                                                      \
+        __m512 xv = _mm512_loadu_ps(x + r * ldx + i);                                                    \
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);                  \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) out[r][c] = _mm512_reduce_add_ps(acc[r][c]);                           \
+  }
+
+#define GN_LOAD512_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define GN_LOAD512_Q8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+
 GN_TILE(tile_f32, float, _mm256_loadu_ps, "avx2,fma")
+GN_TILE512(tile512_f32, float, _mm512_loadu_ps, "avx512f")
+GN_TILE512(tile512_f16, uint16_t, GN_LOAD512_F16, "avx512f")
+GN_TILE512(tile512_q8, int8_t, GN_LOAD512_Q8, "avx512f")
 GN_TILE(tile_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
 GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 
@@ -187,6 +228,28 @@ GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
 GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
 GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
+// AVX-512 has 32 vector registers: tiles of 4 rows by up to 6 weight rows (24 accumulators).
+#define GN_COLS512 6
+#define GN_TILE512_ANY(NAME, TILE, WT)                                                                   \
+  __attribute__((target("avx512f"))) static inline void NAME(const float *x, size_t ldx, const WT *w,   \
+                                                             size_t ldw, size_t k8, int R, int C,       \
+                                                             int prefetch, float out[4][8]) {           \
+    switch (16 * R + C) {                                                                                \
+      GN_TILE_CASE(TILE, 1, 1) GN_TILE_CASE(TILE, 1, 2) GN_TILE_CASE(TILE, 1, 3)                         \
+      GN_TILE_CASE(TILE, 1, 4) GN_TILE_CASE(TILE, 1, 5) GN_TILE_CASE(TILE, 1, 6)                         \
+      GN_TILE_CASE(TILE, 1, 7) GN_TILE_CASE(TILE, 1, 8)                                                  \
+      GN_TILE_CASE(TILE, 2, 1) GN_TILE_CASE(TILE, 2, 2) GN_TILE_CASE(TILE, 2, 3)                         \
+      GN_TILE_CASE(TILE, 2, 4) GN_TILE_CASE(TILE, 2, 5) GN_TILE_CASE(TILE, 2, 6)                         \
+      GN_TILE_CASE(TILE, 3, 1) GN_TILE_CASE(TILE, 3, 2) GN_TILE_CASE(TILE, 3, 3)                         \
+      GN_TILE_CASE(TILE, 3, 4) GN_TILE_CASE(TILE, 3, 5) GN_TILE_CASE(TILE, 3, 6)                         \
+      GN_TILE_CASE(TILE, 4, 1) GN_TILE_CASE(TILE, 4, 2) GN_TILE_CASE(TILE, 4, 3)                         \
+      GN_TILE_CASE(TILE, 4, 4) GN_TILE_CASE(TILE, 4, 5) GN_TILE_CASE(TILE, 4, 6)                         \
+      default: abort();                                                                                  \
+    }                                                                                                    \
+  }
+GN_TILE512_ANY(tile512_any_f32, tile512_f32, float)
+GN_TILE512_ANY(tile512_any_f16, tile512_f16, uint16_t)
+GN_TILE512_ANY(tile512_any_q8, tile512_q8, int8_t)
 
 // A tile's results: the k % 8 tail in order, the row scale (int8), the bias.
 #define GN_STORE_TILE(WVAL)                                                                              \
@@ -199,7 +262,7 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
     }                                                                                                    \
   }
 
-#define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET)                                                    \
+#define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET, LANES, COLS)                                       \
   __attribute__((target(TARGET))) static void NAME(const float *x, size_t m, size_t k, const WT *w,      \
                                                    const float *scale, const float *bias, float *y,      \
                                                    size_t ldy, size_t n_begin, size_t n_end) {           \
@@ -214,11 +277,11 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
        streaming); within a block they are already in L2, and lines fetched two tiles ahead only    \
        push the tile of x out of L1 (prefill 512: ~15% faster without). */                         \
     const int prefetch = m <= 16;                                                                        \
-    const size_t k8 = k & ~(size_t)7;                                                                    \
+    const size_t k8 = k & ~(size_t)(LANES - 1);                                                          \
     float out[4][8];                                                                                     \
     if (m > 1 && m <= 16) {                                                                              \
-      for (size_t j = n_begin; j < n_end; j += 3) {                                                      \
-        int C = n_end - j < 3 ? (int)(n_end - j) : 3;                                                    \
+      for (size_t j = n_begin; j < n_end; j += COLS) {                                                   \
+        int C = n_end - j < COLS ? (int)(n_end - j) : COLS;                                              \
         for (size_t i = 0; i < m; i += 4) {                                                              \
           int R = m - i < 4 ? (int)(m - i) : 4;                                                          \
           TILE(x + i * k, k, w + j * k, k, k8, R, C, prefetch, out);                                     \
@@ -232,7 +295,7 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
       for (size_t i = 0; i < m; i += 4) {                                                                \
         int R = m - i < 4 ? (int)(m - i) : 4;                                                            \
         /* A lone row takes 8 weight rows at a time, more rows 3 (12 accumulators). */                \
-        const size_t cmax = R == 1 ? 8 : 3;                                                              \
+        const size_t cmax = R == 1 ? 8 : COLS;                                                           \
         for (size_t j = jb; j < je; j += cmax) {                                                         \
           int C = je - j < cmax ? (int)(je - j) : (int)cmax;                                             \
           TILE(x + i * k, k, w + j * k, k, k8, R, C, prefetch, out);                                     \
@@ -245,14 +308,21 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
 #define GN_F32_VALUE(v) (v)
 #define GN_F16_VALUE(v) half_to_float(v)
 #define GN_Q8_VALUE(v) ((float)(v))
-GN_LINEAR_TILED(linear_tiled_f32, float, tile_any_f32, GN_F32_VALUE, "avx2,fma")
-GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_any_f16, GN_F16_VALUE, "avx2,fma,f16c")
-GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_any_q8, GN_Q8_VALUE, "avx2,fma")
+GN_LINEAR_TILED(linear_tiled_f32, float, tile_any_f32, GN_F32_VALUE, "avx2,fma", 8, 3)
+GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_any_f16, GN_F16_VALUE, "avx2,fma,f16c", 8, 3)
+GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_any_q8, GN_Q8_VALUE, "avx2,fma", 8, 3)
+GN_LINEAR_TILED(linear512_f32, float, tile512_any_f32, GN_F32_VALUE, "avx512f", 16, GN_COLS512)
+GN_LINEAR_TILED(linear512_f16, uint16_t, tile512_any_f16, GN_F16_VALUE, "avx512f", 16, GN_COLS512)
+GN_LINEAR_TILED(linear512_q8, int8_t, tile512_any_q8, GN_Q8_VALUE, "avx512f", 16, GN_COLS512)
 #endif
 
 void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias, float *y,
                    size_t ldy, size_t n_begin, size_t n_end) {
 #if GN_X86
+  if (gn_has_avx512()) {
+    linear512_f32(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
+    return;
+  }
   if (gn_has_avx2_fma()) {
     linear_tiled_f32(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
     return;
@@ -268,6 +338,10 @@ void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const flo
 void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias, float *y,
                    size_t ldy, size_t n_begin, size_t n_end) {
 #if GN_X86
+  if (gn_has_avx512()) {
+    linear512_f16(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
+    return;
+  }
   if (gn_has_avx2_fma() && gn_has_f16c()) {
     linear_tiled_f16(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
     return;
@@ -281,6 +355,10 @@ void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const 
 void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
                   const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end) {
 #if GN_X86
+  if (gn_has_avx512()) {
+    linear512_q8(x, m, k, q, scale, bias, y, ldy, n_begin, n_end);
+    return;
+  }
   if (gn_has_avx2_fma()) {
     linear_tiled_q8(x, m, k, q, scale, bias, y, ldy, n_begin, n_end);
     return;

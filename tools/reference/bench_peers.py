@@ -108,7 +108,10 @@ def openvino(args):
     import torch
     from optimum.intel import OVModelForCausalLM
     export = args.model.rstrip("/") + "-openvino"
-    config = {"INFERENCE_NUM_THREADS": str(args.threads), "PERFORMANCE_HINT": "LATENCY"}
+    # float32 arithmetic, as every other engine here: on CPUs with AMX or AVX512_BF16 OpenVINO
+    # otherwise computes in bfloat16 (then its greedy tokens no longer match PyTorch's float32 ones).
+    config = {"INFERENCE_NUM_THREADS": str(args.threads), "PERFORMANCE_HINT": "LATENCY",
+              "INFERENCE_PRECISION_HINT": "f32"}
     if os.path.exists(os.path.join(export, "openvino_model.xml")):
         model = OVModelForCausalLM.from_pretrained(export, ov_config=config)
     else:
