@@ -139,7 +139,8 @@ static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
 //
 // Every output y[i, j] is accumulated the same way whatever else is computed with it: one 8-lane
 // accumulator over the 8-wide chunks of k in order (FMA), summed horizontally, then the k % 8 tail
-// in order, times the row scale (int8), plus the bias. So a row's result never depends on the
+// in order, times the row scale (int8), plus the bias (with AVX-512: 16 lanes, chunks of 16, and
+// tiles of up to 6 weight rows). So a row's result never depends on the
 // batch it is in, and the tile shapes are free to suit the work:
 // - several rows of x (prompts, batched sequences): tiles of 4 rows by 3 weight rows, 12
 //   independent FMA chains in registers, each weight load used 4 times and each x load 3 times;
@@ -150,90 +151,57 @@ static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
 // ramp up on, and decoding is bound by that read.
 
 #if GN_X86
+// One tile of R rows of x by C weight rows: an accumulator of LANES floats per output over the
+// vector part of k (kv floats), summed horizontally into out.
+#define GN_TILE_OF(NAME, WT, LOAD, TARGET, VEC, LANES, SETZERO, LOADX, FMADD, HSUM)                      \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
+      const float *x, size_t ldx, const WT *w, size_t ldw, size_t kv, const int R, const int C,          \
+      const int prefetch, float out[4][8]) {                                                             \
+    VEC acc[4][8];                                                                                       \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) acc[r][c] = SETZERO();                                                 \
+    for (size_t i = 0; i < kv; i += LANES) {                                                             \
+      VEC wv[8];                                                                                         \
+      for (int c = 0; c < C; c++) {                                                                      \
+        if (prefetch && (i * sizeof(WT)) % 64 == 0)                                                      \
+          _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);                              \
+        wv[c] = LOAD(w + c * ldw + i);                                                                   \
+      }                                                                                                  \
+      for (int r = 0; r < R; r++) {                                                                      \
+        VEC xv = LOADX(x + r * ldx + i);                                                                 \
+        for (int c = 0; c < C; c++) acc[r][c] = FMADD(xv, wv[c], acc[r][c]);                             \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int c = 0; c < C; c++) out[r][c] = HSUM(acc[r][c]);                                           \
+  }
 #define GN_TILE(NAME, WT, LOAD, TARGET)                                                                  \
-  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
-      const float *x, size_t ldx, const WT *w, size_t ldw, size_t k8, const int R, const int C,          \
-      const int prefetch, float out[4][8]) {                                                             \
-    __m256 acc[4][8];                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                       \
-    for (size_t i = 0; i < k8; i += 8) {                                                                 \
-      __m256 wv[8];                                                                                      \
-      for (int c = 0; c < C; c++) {                                                                      \
-        if (prefetch && (i * sizeof(WT)) % 64 == 0)                                                      \
-          _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);                              \
-        wv[c] = LOAD(w + c * ldw + i);                                                                   \
-      }                                                                                                  \
-      for (int r = 0; r < R; r++) {                                                                      \
-        __m256 xv = _mm256_loadu_ps(x + r * ldx + i);                                                    \
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);                  \
-      }                                                                                                  \
-    }                                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) out[r][c] = hsum256(acc[r][c]);                                        \
-  }
-
+  GN_TILE_OF(NAME, WT, LOAD, TARGET, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, hsum256)
 #define GN_TILE512(NAME, WT, LOAD, TARGET)                                                               \
-  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
-      const float *x, size_t ldx, const WT *w, size_t ldw, size_t k16, const int R, const int C,         \
-      const int prefetch, float out[4][8]) {                                                             \
-    __m512 acc[4][8];                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();                                       \
-    for (size_t i = 0; i < k16; i += 16) {                                                               \
-      __m512 wv[8];                                                                                      \
-      for (int c = 0; c < C; c++) {                                                                      \
-        if (prefetch && (i * sizeof(WT)) % 64 == 0)                                                      \
-          _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);                              \
-        wv[c] = LOAD(w + c * ldw + i);                                                                   \
-      }                                                                                                  \
-      for (int r = 0; r < R; r++) {                                                                      \
-        __m512 xv = _mm512_loadu_ps(x + r * ldx + i);                                                    \
-        for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);                  \
-      }                                                                                                  \
-    }                                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) out[r][c] = _mm512_reduce_add_ps(acc[r][c]);                           \
-  }
+  GN_TILE_OF(NAME, WT, LOAD, TARGET, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps,      \
+             _mm512_reduce_add_ps)
 
 #define GN_LOAD512_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define GN_LOAD512_Q8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
 
 GN_TILE(tile_f32, float, _mm256_loadu_ps, "avx2,fma")
+GN_TILE(tile_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
+GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 GN_TILE512(tile512_f32, float, _mm512_loadu_ps, "avx512f")
 GN_TILE512(tile512_f16, uint16_t, GN_LOAD512_F16, "avx512f")
 GN_TILE512(tile512_q8, int8_t, GN_LOAD512_Q8, "avx512f")
-GN_TILE(tile_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
-GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
 
 // Dispatch on the tile shape with constant R and C, so that each case is fully unrolled with its
 // accumulators in registers.
 #define GN_TILE_CASE(TILE, R, C)                                                                         \
-  case 16 * R + C: TILE(x, ldx, w, ldw, k8, R, C, prefetch, out); break;
+  case 16 * R + C: TILE(x, ldx, w, ldw, kv, R, C, prefetch, out); break;
+// One row takes up to 8 weight rows; more rows up to 3 (AVX2: 12 of 16 registers as
+// accumulators) or GN_COLS512 (AVX-512 has 32 registers: 24 accumulators).
+#define GN_COLS512 6
 #define GN_TILE_ANY(NAME, TILE, WT, TARGET)                                                              \
   __attribute__((target(TARGET))) static inline void NAME(const float *x, size_t ldx, const WT *w,      \
-                                                          size_t ldw, size_t k8, int R, int C,          \
+                                                          size_t ldw, size_t kv, int R, int C,          \
                                                           int prefetch, float out[4][8]) {              \
-    switch (16 * R + C) {                                                                                \
-      GN_TILE_CASE(TILE, 1, 1) GN_TILE_CASE(TILE, 1, 2) GN_TILE_CASE(TILE, 1, 3)                         \
-      GN_TILE_CASE(TILE, 1, 4) GN_TILE_CASE(TILE, 1, 5) GN_TILE_CASE(TILE, 1, 6)                         \
-      GN_TILE_CASE(TILE, 1, 7) GN_TILE_CASE(TILE, 1, 8)                                                  \
-      GN_TILE_CASE(TILE, 2, 1) GN_TILE_CASE(TILE, 2, 2) GN_TILE_CASE(TILE, 2, 3)                         \
-      GN_TILE_CASE(TILE, 3, 1) GN_TILE_CASE(TILE, 3, 2) GN_TILE_CASE(TILE, 3, 3)                         \
-      GN_TILE_CASE(TILE, 4, 1) GN_TILE_CASE(TILE, 4, 2) GN_TILE_CASE(TILE, 4, 3)                         \
-      default: abort();                                                                                  \
-    }                                                                                                    \
-  }
-
-GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
-GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
-GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
-// AVX-512 has 32 vector registers: tiles of 4 rows by up to 6 weight rows (24 accumulators).
-#define GN_COLS512 6
-#define GN_TILE512_ANY(NAME, TILE, WT)                                                                   \
-  __attribute__((target("avx512f"))) static inline void NAME(const float *x, size_t ldx, const WT *w,   \
-                                                             size_t ldw, size_t k8, int R, int C,       \
-                                                             int prefetch, float out[4][8]) {           \
     switch (16 * R + C) {                                                                                \
       GN_TILE_CASE(TILE, 1, 1) GN_TILE_CASE(TILE, 1, 2) GN_TILE_CASE(TILE, 1, 3)                         \
       GN_TILE_CASE(TILE, 1, 4) GN_TILE_CASE(TILE, 1, 5) GN_TILE_CASE(TILE, 1, 6)                         \
@@ -247,9 +215,13 @@ GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
       default: abort();                                                                                  \
     }                                                                                                    \
   }
-GN_TILE512_ANY(tile512_any_f32, tile512_f32, float)
-GN_TILE512_ANY(tile512_any_f16, tile512_f16, uint16_t)
-GN_TILE512_ANY(tile512_any_q8, tile512_q8, int8_t)
+
+GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
+GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
+GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
+GN_TILE_ANY(tile512_any_f32, tile512_f32, float, "avx512f")
+GN_TILE_ANY(tile512_any_f16, tile512_f16, uint16_t, "avx512f")
+GN_TILE_ANY(tile512_any_q8, tile512_q8, int8_t, "avx512f")
 
 // A tile's results: the k % 8 tail in order, the row scale (int8), the bias.
 #define GN_STORE_TILE(WVAL)                                                                              \
