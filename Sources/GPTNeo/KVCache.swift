@@ -62,6 +62,23 @@ public final class KVCache {
     var valueScales: UnsafeMutablePointer<UInt16>?
     /// The one mapping that holds all four (see ``PageMemory``).
     var byteCount: Int
+
+    /// Keys, values and (int8) their scales in one mapping, each part a multiple of 4 bytes long.
+    init(window: Int, rows: Int, hidden: Int, heads: Int, format: KVCacheFormat) {
+      let data = (rows * hidden * format.bytesPerElement + 3) / 4 * 4
+      let scales = format == .int8 ? rows * heads : 0
+      byteCount = 2 * data + 2 * scales * MemoryLayout<UInt16>.size
+      let base = PageMemory.allocate(byteCount: byteCount)
+      let scaleBase = (base + 2 * data).bindMemory(to: UInt16.self, capacity: 2 * scales)
+      self.window = window
+      self.rows = rows
+      keys = base
+      values = base + data
+      keyScales = scales > 0 ? scaleBase : nil
+      valueScales = scales > 0 ? scaleBase + scales : nil
+    }
+
+    func release() { PageMemory.release(keys, byteCount: byteCount) }
   }
 
   private(set) var layers: [Layer]
@@ -72,15 +89,15 @@ public final class KVCache {
     heads = c.numHeads
     self.format = format
     let positions = min(max(capacity, 1), limit)
-    layers = []
     layers = c.attentionLayers.map { kind in
       let window = kind == .local ? c.windowSize : 0
-      return allocateLayer(window: window, rows: window > 0 ? min(positions, window) : positions)
+      let rows = window > 0 ? min(positions, window) : positions
+      return Layer(window: window, rows: rows, hidden: c.hiddenSize, heads: c.numHeads, format: format)
     }
   }
 
   deinit {
-    layers.forEach(release)
+    layers.forEach { $0.release() }
   }
 
   /// Forgets every position (the buffers are kept for reuse).
@@ -136,33 +153,11 @@ public final class KVCache {
     )
   }
 
-  /// Keys, values and (int8) their scales in one mapping, each part a multiple of 4 bytes long.
-  private func allocateLayer(window: Int, rows: Int) -> Layer {
-    let data = (rows * hidden * format.bytesPerElement + 3) / 4 * 4
-    let scales = format == .int8 ? rows * heads : 0
-    let byteCount = 2 * data + 2 * scales * MemoryLayout<UInt16>.size
-    let base = PageMemory.allocate(byteCount: byteCount)
-    let scaleBase = (base + 2 * data).bindMemory(to: UInt16.self, capacity: 2 * scales)
-    return Layer(
-      window: window,
-      rows: rows,
-      keys: base,
-      values: base + data,
-      keyScales: scales > 0 ? scaleBase : nil,
-      valueScales: scales > 0 ? scaleBase + scales : nil,
-      byteCount: byteCount
-    )
-  }
-
-  private func release(_ layer: Layer) {
-    PageMemory.release(layer.keys, byteCount: layer.byteCount)
-  }
-
   /// Moves layer `l` into `rows` rows, keeping the positions it holds that still fit (the last
   /// `min(count, rows)`), each at its row in the new ring.
   private func relayout(_ l: Int, rows: Int) {
     let old = layers[l]
-    let fresh = allocateLayer(window: old.window, rows: rows)
+    let fresh = Layer(window: old.window, rows: rows, hidden: hidden, heads: heads, format: format)
     let width = hidden * format.bytesPerElement
     for j in max(0, count - min(old.rows, rows)) ..< count {
       let from = j % old.rows
@@ -174,7 +169,7 @@ public final class KVCache {
         (fresh.valueScales! + to * heads).update(from: valueScales + from * heads, count: heads)
       }
     }
-    release(old)
+    old.release()
     layers[l] = fresh
   }
 }
