@@ -43,20 +43,7 @@ static int gn_has_f16c(void) {
 }
 #endif
 
-// MARK: - Dot products and linear layers
-
-static float dot_scalar(const float *a, const float *b, size_t k) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= k; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < k; i++) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
+// MARK: - Horizontal sums
 
 #if GN_X86
 __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
@@ -70,24 +57,7 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(sums);
 }
 
-__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, size_t k) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= k; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-  }
-  for (; i + 8 <= k; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < k; i++) s += a[i] * b[i];
-  return s;
-}
-
 #endif
-
 
 // MARK: - float16 and int8 weights
 
@@ -117,229 +87,225 @@ static uint16_t float_to_half(float f) {
   return (uint16_t)half;
 }
 
-static float dot_f16_scalar(const float *a, const uint16_t *b, size_t k) {
-  float s = 0;
-  for (size_t i = 0; i < k; i++) s += a[i] * half_to_float(b[i]);
-  return s;
-}
-
-static float dot_q8_scalar(const float *a, const int8_t *b, size_t k) {
-  float s = 0;
-  for (size_t i = 0; i < k; i++) s += a[i] * (float)b[i];
-  return s;
-}
-
 #if GN_X86
 #define GN_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define GN_LOAD_Q8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 
 #endif
 
-// MARK: - Tiled linear kernels
+// MARK: - Packed weight matrices
 //
-// Every output y[i, j] is accumulated the same way whatever else is computed with it: one 8-lane
-// accumulator over the 8-wide chunks of k in order (FMA), summed horizontally, then the k % 8 tail
-// in order, times the row scale (int8), plus the bias (with AVX-512: 16 lanes, chunks of 16, and
-// tiles of up to 6 weight rows). So a row's result never depends on the
-// batch it is in, and the tile shapes are free to suit the work:
-// - several rows of x (prompts, batched sequences): tiles of 4 rows by 3 weight rows, 12
-//   independent FMA chains in registers, each weight load used 4 times and each x load 3 times;
-// - one row (decoding alone): 8 weight rows at a time (8 FMA chains hide the FMA latency), the
-//   weights streamed from memory once.
-// Tiles whose weights come from memory (decoding: one row, or a few rows in a batch) prefetch the
-// weight rows two tiles ahead: rows of 768 weights are too short for the hardware prefetcher to
-// ramp up on, and decoding is bound by that read.
+// The weight matrices are repacked at load into panels of 16 output columns: panel p holds
+// columns 16p ..< 16p + 16 as k lines of 16 weights (float32: one cache line a line; float16 and
+// int8: a half and a quarter), zero past the last column. A product streams each panel front to
+// back, and a tile keeps R rows of x by P panels of outputs in vector accumulators: each step of
+// k broadcasts R values of x and loads (and converts) P lines of weights for R * P * 16
+// multiply-adds, each accumulator lane one output, so there are no horizontal sums.
+//
+// Every output y[i, j] is one FMA chain over k in order, from zero, then times the column's
+// scale (int8), plus the bias, whatever tile or machine computes it: AVX-512, AVX2 and the scalar
+// fallback (fmaf) give the same bits, and float16 weights give what their float32 values give.
+// So a row's result depends neither on the batch it is in nor on how a prompt is cut into
+// chunks, and the tile shapes are free to suit the work:
+// - up to 8 rows (decoding; AVX2 6): all rows in one tile with as many panels as the registers
+//   allow, so the weights stream from memory once with enough independent FMA chains, each panel
+//   prefetched GN_PACKED_PREFETCH cache lines ahead (a panel is a short stream, and the hardware
+//   prefetcher alone lags on it);
+// - more rows (prompts): tiles of 8 rows by 3 panels (AVX-512, 24 accumulators; AVX2 6 by 1),
+//   the panels of a tile staying in L1/L2 while every row of x passes over them.
+
+#define GN_PACKED_PREFETCH 16
+
+size_t gn_packed_count(size_t n, size_t k) { return (n + 15) / 16 * 16 * k; }
+
+#define GN_PACK(NAME, ROW, WT)                                                                           \
+  void NAME(const WT *w, size_t n, size_t k, WT *packed, size_t panel_begin, size_t panel_end) {        \
+    for (size_t p = panel_begin; p < panel_end; p++) {                                                   \
+      WT *dst = packed + p * 16 * k;                                                                     \
+      for (size_t c = 0; c < 16; c++) {                                                                  \
+        size_t j = p * 16 + c;                                                                           \
+        for (size_t kk = 0; kk < k; kk++) dst[kk * 16 + c] = j < n ? w[j * k + kk] : (WT)0;              \
+      }                                                                                                  \
+    }                                                                                                    \
+  }                                                                                                      \
+  void ROW(const WT *packed, size_t k, size_t row, WT *dst) {                                            \
+    const WT *src = packed + (row / 16) * 16 * k + row % 16;                                             \
+    for (size_t kk = 0; kk < k; kk++) dst[kk] = src[kk * 16];                                            \
+  }
+GN_PACK(gn_pack_f32, gn_packed_row_f32, float)
+GN_PACK(gn_pack_f16, gn_packed_row_f16, uint16_t)
+GN_PACK(gn_pack_q8, gn_packed_row_q8, int8_t)
 
 #if GN_X86
-// One tile of R rows of x by C weight rows: an accumulator of LANES floats per output over the
-// vector part of k (kv floats), summed horizontally into out.
-#define GN_TILE_OF(NAME, WT, LOAD, TARGET, VEC, LANES, SETZERO, LOADX, FMADD, HSUM)                      \
-  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
-      const float *x, size_t ldx, const WT *w, size_t ldw, size_t kv, const int R, const int C,          \
-      const int prefetch, float out[4][8]) {                                                             \
-    VEC acc[4][8];                                                                                       \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) acc[r][c] = SETZERO();                                                 \
-    for (size_t i = 0; i < kv; i += LANES) {                                                             \
-      VEC wv[8];                                                                                         \
-      for (int c = 0; c < C; c++) {                                                                      \
-        if (prefetch && (i * sizeof(WT)) % 64 == 0)                                                      \
-          _mm_prefetch((const char *)(w + (c + 8) * ldw + i), _MM_HINT_T0);                              \
-        wv[c] = LOAD(w + c * ldw + i);                                                                   \
-      }                                                                                                  \
-      for (int r = 0; r < R; r++) {                                                                      \
-        VEC xv = LOADX(x + r * ldx + i);                                                                 \
-        for (int c = 0; c < C; c++) acc[r][c] = FMADD(xv, wv[c], acc[r][c]);                             \
-      }                                                                                                  \
-    }                                                                                                    \
-    for (int r = 0; r < R; r++)                                                                          \
-      for (int c = 0; c < C; c++) out[r][c] = HSUM(acc[r][c]);                                           \
-  }
-#define GN_TILE(NAME, WT, LOAD, TARGET)                                                                  \
-  GN_TILE_OF(NAME, WT, LOAD, TARGET, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, hsum256)
-#define GN_TILE512(NAME, WT, LOAD, TARGET)                                                               \
-  GN_TILE_OF(NAME, WT, LOAD, TARGET, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps,      \
-             _mm512_reduce_add_ps)
-
+#define GN_LOAD512_F32(p) _mm512_loadu_ps(p)
 #define GN_LOAD512_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define GN_LOAD512_Q8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define GN_LOAD_F32(p) _mm256_loadu_ps(p)
 
-GN_TILE(tile_f32, float, _mm256_loadu_ps, "avx2,fma")
-GN_TILE(tile_f16, uint16_t, GN_LOAD_F16, "avx2,fma,f16c")
-GN_TILE(tile_q8, int8_t, GN_LOAD_Q8, "avx2,fma")
-GN_TILE512(tile512_f32, float, _mm512_loadu_ps, "avx512f")
-GN_TILE512(tile512_f16, uint16_t, GN_LOAD512_F16, "avx512f")
-GN_TILE512(tile512_q8, int8_t, GN_LOAD512_Q8, "avx512f")
+__attribute__((target("avx512f"), always_inline)) static inline __m512 gn_load_part512(const float *p, size_t valid) {
+  return valid == 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << valid) - 1), p);
+}
+__attribute__((target("avx512f"), always_inline)) static inline void gn_store_part512(float *p, __m512 v, size_t valid) {
+  if (valid == 16) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, (__mmask16)((1u << valid) - 1), v);
+}
+__attribute__((target("avx2"), always_inline)) static inline __m256i gn_mask256(size_t valid) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+__attribute__((target("avx2"), always_inline)) static inline __m256 gn_load_part256(const float *p, size_t valid) {
+  return valid == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, gn_mask256(valid));
+}
+__attribute__((target("avx2"), always_inline)) static inline void gn_store_part256(float *p, __m256 v, size_t valid) {
+  if (valid == 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, gn_mask256(valid), v);
+}
 
-// Dispatch on the tile shape with constant R and C, so that each case is fully unrolled with its
-// accumulators in registers.
-#define GN_TILE_CASE(TILE, R, C)                                                                         \
-  case 16 * R + C: TILE(x, ldx, w, ldw, kv, R, C, prefetch, out); break;
-// One row takes up to 8 weight rows; more rows up to 3 (AVX2: 12 of 16 registers as
-// accumulators) or GN_COLS512 (AVX-512 has 32 registers: 24 accumulators).
-#define GN_COLS512 6
-#define GN_TILE_ANY(NAME, TILE, WT, TARGET)                                                              \
-  __attribute__((target(TARGET))) static inline void NAME(const float *x, size_t ldx, const WT *w,      \
-                                                          size_t ldw, size_t kv, int R, int C,          \
-                                                          int prefetch, float out[4][8]) {              \
-    switch (16 * R + C) {                                                                                \
-      GN_TILE_CASE(TILE, 1, 1) GN_TILE_CASE(TILE, 1, 2) GN_TILE_CASE(TILE, 1, 3)                         \
-      GN_TILE_CASE(TILE, 1, 4) GN_TILE_CASE(TILE, 1, 5) GN_TILE_CASE(TILE, 1, 6)                         \
-      GN_TILE_CASE(TILE, 1, 7) GN_TILE_CASE(TILE, 1, 8)                                                  \
-      GN_TILE_CASE(TILE, 2, 1) GN_TILE_CASE(TILE, 2, 2) GN_TILE_CASE(TILE, 2, 3)                         \
-      GN_TILE_CASE(TILE, 2, 4) GN_TILE_CASE(TILE, 2, 5) GN_TILE_CASE(TILE, 2, 6)                         \
-      GN_TILE_CASE(TILE, 3, 1) GN_TILE_CASE(TILE, 3, 2) GN_TILE_CASE(TILE, 3, 3)                         \
-      GN_TILE_CASE(TILE, 3, 4) GN_TILE_CASE(TILE, 3, 5) GN_TILE_CASE(TILE, 3, 6)                         \
-      GN_TILE_CASE(TILE, 4, 1) GN_TILE_CASE(TILE, 4, 2) GN_TILE_CASE(TILE, 4, 3)                         \
-      GN_TILE_CASE(TILE, 4, 4) GN_TILE_CASE(TILE, 4, 5) GN_TILE_CASE(TILE, 4, 6)                         \
-      default: abort();                                                                                  \
-    }                                                                                                    \
-  }
-
-GN_TILE_ANY(tile_any_f32, tile_f32, float, "avx2,fma")
-GN_TILE_ANY(tile_any_f16, tile_f16, uint16_t, "avx2,fma,f16c")
-GN_TILE_ANY(tile_any_q8, tile_q8, int8_t, "avx2,fma")
-GN_TILE_ANY(tile512_any_f32, tile512_f32, float, "avx512f")
-GN_TILE_ANY(tile512_any_f16, tile512_f16, uint16_t, "avx512f")
-GN_TILE_ANY(tile512_any_q8, tile512_q8, int8_t, "avx512f")
-
-// A tile's results: the k % 8 tail in order, the row scale (int8), the bias.
-#define GN_STORE_TILE(WVAL)                                                                              \
-  for (int r = 0; r < R; r++) {                                                                          \
-    for (int c = 0; c < C; c++) {                                                                        \
-      float v = out[r][c];                                                                               \
-      for (size_t t = k8; t < k; t++) v += x[(i + r) * k + t] * WVAL(w[(j + c) * k + t]);                \
-      if (scale) v *= scale[j + c];                                                                      \
-      y[(i + r) * ldy + j + c] = v + (bias ? bias[j + c] : 0.0f);                                        \
-    }                                                                                                    \
-  }
-
-#define GN_LINEAR_TILED(NAME, WT, TILE, WVAL, TARGET, LANES, COLS)                                       \
-  __attribute__((target(TARGET))) static void NAME(const float *x, size_t m, size_t k, const WT *w,      \
-                                                   const float *scale, const float *bias, float *y,      \
-                                                   size_t ldy, size_t n_begin, size_t n_end) {           \
-    /* Blocks of 48 weight rows stay in L2 while every row of x passes over them, so each weight is \
-       read from memory once per call however many rows (prompt tokens, batched sequences). */     \
-    /* A few rows (batched decoding) take every row of x against each weight tile in turn instead: \
-       x stays in L1/L2 and the weights stream from memory without pause, where a block would be   \
-       streamed by the first rows and then only recomputed from L2 for the others, the memory idle. \
-       The tiles and so every result are the same either way. */                                   \
-    const size_t block = 48;                                                                             \
-    /* Prefetching weight rows ahead pays when they come from memory (one row, or a few rows       \
-       streaming); within a block they are already in L2, and lines fetched two tiles ahead only    \
-       push the tile of x out of L1 (prefill 512: ~15% faster without). */                         \
-    const int prefetch = m <= 16;                                                                        \
-    const size_t k8 = k & ~(size_t)(LANES - 1);                                                          \
-    float out[4][8];                                                                                     \
-    if (m > 1 && m <= 16) {                                                                              \
-      for (size_t j = n_begin; j < n_end; j += COLS) {                                                   \
-        int C = n_end - j < COLS ? (int)(n_end - j) : COLS;                                              \
-        for (size_t i = 0; i < m; i += 4) {                                                              \
-          int R = m - i < 4 ? (int)(m - i) : 4;                                                          \
-          TILE(x + i * k, k, w + j * k, k, k8, R, C, prefetch, out);                                     \
-          GN_STORE_TILE(WVAL);                                                                           \
-        }                                                                                                \
+// One tile: R rows of x by P panels (VPP vectors of LANES weights a panel), then
+// y = acc * scale + bias for the columns before n_end (scale and bias may be NULL).
+#define GN_PTILE_OF(NAME, WT, LOADW, TARGET, VEC, LANES, SETZERO, SET1, FMADD, MUL, ADD, LOAD_PART,       \
+                    STORE_PART)                                                                          \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                                \
+      const float *x, size_t ldx, const WT *wp, size_t k, const int R, const int P, const int prefetch,  \
+      const float *scale, const float *bias, float *y, size_t ldy, size_t col0, size_t n_end) {          \
+    enum { VPP = 16 / LANES };                                                                           \
+    VEC acc[8][8];                                                                                       \
+    for (int r = 0; r < R; r++)                                                                          \
+      for (int v = 0; v < P * VPP; v++) acc[r][v] = SETZERO();                                           \
+    for (size_t kk = 0; kk < k; kk++) {                                                                  \
+      VEC wv[8];                                                                                         \
+      for (int p = 0; p < P; p++) {                                                                      \
+        const WT *line = wp + p * 16 * k + kk * 16;                                                      \
+        if (prefetch && (kk * 16 * sizeof(WT)) % 64 == 0)                                                \
+          _mm_prefetch((const char *)line + GN_PACKED_PREFETCH * 64, _MM_HINT_T0);                       \
+        for (int v = 0; v < VPP; v++) wv[p * VPP + v] = LOADW(line + v * LANES);                         \
       }                                                                                                  \
-      return;                                                                                            \
+      for (int r = 0; r < R; r++) {                                                                      \
+        VEC xv = SET1(x[r * ldx + kk]);                                                                  \
+        for (int v = 0; v < P * VPP; v++) acc[r][v] = FMADD(xv, wv[v], acc[r][v]);                       \
+      }                                                                                                  \
     }                                                                                                    \
-    for (size_t jb = n_begin; jb < n_end; jb += block) {                                                 \
-      size_t je = jb + block < n_end ? jb + block : n_end;                                               \
-      for (size_t i = 0; i < m; i += 4) {                                                                \
-        int R = m - i < 4 ? (int)(m - i) : 4;                                                            \
-        /* A lone row takes 8 weight rows at a time, more rows 3 (12 accumulators). */                \
-        const size_t cmax = R == 1 ? 8 : COLS;                                                           \
-        for (size_t j = jb; j < je; j += cmax) {                                                         \
-          int C = je - j < cmax ? (int)(je - j) : (int)cmax;                                             \
-          TILE(x + i * k, k, w + j * k, k, k8, R, C, prefetch, out);                                     \
-          GN_STORE_TILE(WVAL);                                                                           \
-        }                                                                                                \
+    for (int v = 0; v < P * VPP; v++) {                                                                  \
+      size_t col = col0 + (size_t)v * LANES;                                                             \
+      if (col >= n_end) break;                                                                           \
+      size_t valid = n_end - col < LANES ? n_end - col : LANES;                                          \
+      VEC b = bias ? LOAD_PART(bias + col, valid) : SETZERO();                                           \
+      if (scale) {                                                                                       \
+        VEC s = LOAD_PART(scale + col, valid);                                                           \
+        for (int r = 0; r < R; r++) STORE_PART(y + r * ldy + col, ADD(MUL(acc[r][v], s), b), valid);     \
+      } else {                                                                                           \
+        for (int r = 0; r < R; r++) STORE_PART(y + r * ldy + col, ADD(acc[r][v], b), valid);             \
       }                                                                                                  \
     }                                                                                                    \
   }
+#define GN_PTILE512(NAME, WT, LOADW)                                                                     \
+  GN_PTILE_OF(NAME, WT, LOADW, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, \
+              _mm512_mul_ps, _mm512_add_ps, gn_load_part512, gn_store_part512)
+#define GN_PTILE256(NAME, WT, LOADW)                                                                     \
+  GN_PTILE_OF(NAME, WT, LOADW, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps,            \
+              _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, gn_load_part256, gn_store_part256)
+GN_PTILE512(ptile512_f32, float, GN_LOAD512_F32)
+GN_PTILE512(ptile512_f16, uint16_t, GN_LOAD512_F16)
+GN_PTILE512(ptile512_q8, int8_t, GN_LOAD512_Q8)
+GN_PTILE256(ptile256_f32, float, GN_LOAD_F32)
+GN_PTILE256(ptile256_f16, uint16_t, GN_LOAD_F16)
+GN_PTILE256(ptile256_q8, int8_t, GN_LOAD_Q8)
+
+#define GN_PTILE_CASE(TILE, R, P)                                                                        \
+  case 16 * R + P: TILE(x, ldx, wp, k, R, P, prefetch, scale, bias, y, ldy, col0, n_end); break;
+#define GN_PTILE_CASES_TO3(TILE, R) GN_PTILE_CASE(TILE, R, 1) GN_PTILE_CASE(TILE, R, 2) GN_PTILE_CASE(TILE, R, 3)
+#define GN_PTILE_CASES_TO6(TILE, R)                                                                      \
+  GN_PTILE_CASES_TO3(TILE, R) GN_PTILE_CASE(TILE, R, 4) GN_PTILE_CASE(TILE, R, 5) GN_PTILE_CASE(TILE, R, 6)
+#define GN_PTILE_CASES_TO8(TILE, R) GN_PTILE_CASES_TO6(TILE, R) GN_PTILE_CASE(TILE, R, 7) GN_PTILE_CASE(TILE, R, 8)
+
+// The shapes each ISA uses (gn_ptile_panels), each case unrolled with constant R and P.
+#define GN_PTILE_ANY512(NAME, TILE, WT)                                                                  \
+  __attribute__((target("avx512f"))) static void NAME(const float *x, size_t ldx, const WT *wp, size_t k, \
+                                                      int R, int P, int prefetch, const float *scale,    \
+                                                      const float *bias, float *y, size_t ldy, size_t col0, \
+                                                      size_t n_end) {                                    \
+    switch (16 * R + P) {                                                                                \
+      GN_PTILE_CASES_TO8(TILE, 1) GN_PTILE_CASES_TO8(TILE, 2) GN_PTILE_CASES_TO6(TILE, 3)                \
+      GN_PTILE_CASES_TO6(TILE, 4) GN_PTILE_CASES_TO3(TILE, 5) GN_PTILE_CASES_TO3(TILE, 6)                \
+      GN_PTILE_CASES_TO3(TILE, 7) GN_PTILE_CASES_TO3(TILE, 8)                                            \
+    default: abort();                                                                                    \
+    }                                                                                                    \
+  }
+#define GN_PTILE_ANY256(NAME, TILE, WT)                                                                  \
+  __attribute__((target("avx2,fma,f16c"))) static void NAME(                                             \
+      const float *x, size_t ldx, const WT *wp, size_t k, int R, int P, int prefetch, const float *scale, \
+      const float *bias, float *y, size_t ldy, size_t col0, size_t n_end) {                              \
+    switch (16 * R + P) {                                                                                \
+      GN_PTILE_CASE(TILE, 1, 1) GN_PTILE_CASE(TILE, 1, 2) GN_PTILE_CASE(TILE, 1, 3)                      \
+      GN_PTILE_CASE(TILE, 1, 4) GN_PTILE_CASE(TILE, 2, 1) GN_PTILE_CASE(TILE, 2, 2)                      \
+      GN_PTILE_CASE(TILE, 3, 1) GN_PTILE_CASE(TILE, 3, 2) GN_PTILE_CASE(TILE, 4, 1)                      \
+      GN_PTILE_CASE(TILE, 5, 1) GN_PTILE_CASE(TILE, 6, 1)                                                \
+    default: abort();                                                                                    \
+    }                                                                                                    \
+  }
+GN_PTILE_ANY512(ptile512_any_f32, ptile512_f32, float)
+GN_PTILE_ANY512(ptile512_any_f16, ptile512_f16, uint16_t)
+GN_PTILE_ANY512(ptile512_any_q8, ptile512_q8, int8_t)
+GN_PTILE_ANY256(ptile256_any_f32, ptile256_f32, float)
+GN_PTILE_ANY256(ptile256_any_f16, ptile256_f16, uint16_t)
+GN_PTILE_ANY256(ptile256_any_q8, ptile256_q8, int8_t)
+#endif
+
+// Panels a tile of R rows takes: AVX-512 has 32 vector registers, AVX2 16 (two a panel).
+static int gn_ptile_panels(int R, int wide) {
+  if (wide) return R <= 2 ? 8 : R <= 4 ? 6 : 3;
+  return R == 1 ? 4 : R <= 3 ? 2 : 1;
+}
 
 #define GN_F32_VALUE(v) (v)
 #define GN_F16_VALUE(v) half_to_float(v)
 #define GN_Q8_VALUE(v) ((float)(v))
-GN_LINEAR_TILED(linear_tiled_f32, float, tile_any_f32, GN_F32_VALUE, "avx2,fma", 8, 3)
-GN_LINEAR_TILED(linear_tiled_f16, uint16_t, tile_any_f16, GN_F16_VALUE, "avx2,fma,f16c", 8, 3)
-GN_LINEAR_TILED(linear_tiled_q8, int8_t, tile_any_q8, GN_Q8_VALUE, "avx2,fma", 8, 3)
-GN_LINEAR_TILED(linear512_f32, float, tile512_any_f32, GN_F32_VALUE, "avx512f", 16, GN_COLS512)
-GN_LINEAR_TILED(linear512_f16, uint16_t, tile512_any_f16, GN_F16_VALUE, "avx512f", 16, GN_COLS512)
-GN_LINEAR_TILED(linear512_q8, int8_t, tile512_any_q8, GN_Q8_VALUE, "avx512f", 16, GN_COLS512)
-#endif
 
-void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias, float *y,
-                   size_t ldy, size_t n_begin, size_t n_end) {
+// The products: rows of x in tiles (all of them when few, else groups), panels in groups of P.
+#define GN_LINEAR_PACKED(NAME, WT, WVAL, ANY512, ANY256)                                                 \
+  void NAME(const float *x, size_t m, size_t k, const WT *wp, const float *scale, const float *bias, float *y, \
+            size_t ldy, size_t n_begin, size_t n_end) {                                                  \
+    int wide = 0, simd = 0;                                                                              \
+    GN_IF_X86(wide = gn_has_avx512(); simd = wide || (gn_has_avx2_fma() && gn_has_f16c());)              \
+    const size_t group = wide ? 8 : simd ? 6 : 8;                                                        \
+    const size_t p0 = n_begin / 16, p1 = (n_end + 15) / 16;                                              \
+    /* A few rows: one tile of all of them, the weights streamed (prefetched) once. More: tiles of  \
+       `group` rows, each group of panels reused from cache by every group of rows. */              \
+    const int few = m <= group;                                                                          \
+    const size_t P = (size_t)gn_ptile_panels(few ? (int)m : (int)group, wide);                           \
+    for (size_t p = p0; p < p1; p += P) {                                                                \
+      int panels = p1 - p < P ? (int)(p1 - p) : (int)P;                                                  \
+      for (size_t i = 0; i < m; i += group) {                                                            \
+        int R = m - i < group ? (int)(m - i) : (int)group;                                               \
+        const float *xi = x + i * k;                                                                     \
+        float *yi = y + i * ldy;                                                                         \
+        const WT *wpp = wp + p * 16 * k;                                                                 \
+        GN_IF_X86(if (wide) {                                                                            \
+          ANY512(xi, k, wpp, k, R, panels, few, scale, bias, yi, ldy, p * 16, n_end);                    \
+          continue;                                                                                      \
+        } if (simd) {                                                                                    \
+          ANY256(xi, k, wpp, k, R, panels, few, scale, bias, yi, ldy, p * 16, n_end);                    \
+          continue;                                                                                      \
+        })                                                                                               \
+        for (int r = 0; r < R; r++)                                                                      \
+          for (size_t c = 0; c < 16 * (size_t)panels && p * 16 + c < n_end; c++) {                      \
+            const WT *w = wpp + (c / 16) * 16 * k + c % 16;                                              \
+            float acc = 0.0f;                                                                            \
+            for (size_t kk = 0; kk < k; kk++) acc = fmaf(xi[r * k + kk], WVAL(w[kk * 16]), acc);        \
+            size_t j = p * 16 + c;                                                                       \
+            if (scale) acc *= scale[j];                                                                  \
+            yi[r * ldy + j] = acc + (bias ? bias[j] : 0.0f);                                             \
+          }                                                                                              \
+      }                                                                                                  \
+    }                                                                                                    \
+  }
 #if GN_X86
-  if (gn_has_avx512()) {
-    linear512_f32(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-  if (gn_has_avx2_fma()) {
-    linear_tiled_f32(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
-    return;
-  }
+#define GN_IF_X86(...) __VA_ARGS__
+#else
+#define GN_IF_X86(...)
 #endif
-  for (size_t i = 0; i < m; i++) {
-    for (size_t j = n_begin; j < n_end; j++) {
-      y[i * ldy + j] = dot_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
-    }
-  }
-}
-
-void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias, float *y,
-                   size_t ldy, size_t n_begin, size_t n_end) {
-#if GN_X86
-  if (gn_has_avx512()) {
-    linear512_f16(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-  if (gn_has_avx2_fma() && gn_has_f16c()) {
-    linear_tiled_f16(x, m, k, w, NULL, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-#endif
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = n_begin; j < n_end; j++)
-      y[i * ldy + j] = dot_f16_scalar(x + i * k, w + j * k, k) + (bias ? bias[j] : 0.0f);
-}
-
-void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
-                  const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end) {
-#if GN_X86
-  if (gn_has_avx512()) {
-    linear512_q8(x, m, k, q, scale, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-  if (gn_has_avx2_fma()) {
-    linear_tiled_q8(x, m, k, q, scale, bias, y, ldy, n_begin, n_end);
-    return;
-  }
-#endif
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = n_begin; j < n_end; j++)
-      y[i * ldy + j] = dot_q8_scalar(x + i * k, q + j * k, k) * scale[j] + (bias ? bias[j] : 0.0f);
-}
+GN_LINEAR_PACKED(gn_linear_packed_f32, float, GN_F32_VALUE, ptile512_any_f32, ptile256_any_f32)
+GN_LINEAR_PACKED(gn_linear_packed_f16, uint16_t, GN_F16_VALUE, ptile512_any_f16, ptile256_any_f16)
+GN_LINEAR_PACKED(gn_linear_packed_q8, int8_t, GN_Q8_VALUE, ptile512_any_q8, ptile256_any_q8)
 
 #if GN_X86
 __attribute__((target("avx2"))) static float stream_sum_avx2(const float *x, size_t n) {
@@ -383,13 +349,6 @@ void gn_quantize_q8(const float *w, size_t rows, size_t k, int8_t *q, float *sca
       q[j * k + i] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
     }
   }
-}
-
-static float gn_dot(const float *a, const float *b, size_t k) {
-#if GN_X86
-  if (gn_has_avx2_fma()) return dot_avx2(a, b, k);
-#endif
-  return dot_scalar(a, b, k);
 }
 
 // MARK: - Normalisation and activations

@@ -305,12 +305,12 @@ extension GPTNeoModel {
   }
 
   /// The output columns of `weight` split for the threads: small products in one piece, larger
-  /// ones in up to four pieces a thread (the pool hands them out as threads come free), each of
-  /// at least 16 columns.
+  /// ones in up to four pieces a thread (the pool hands them out as threads come free), each a
+  /// multiple of 16 columns (whole panels of a packed matrix) but the last.
   private func columnChunks(rows m: Int, weight: WeightTensor) -> [Range<Int>] {
     let n = weight.shape[0]
     let count = m * n * weight.shape[1] < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
-    let per = (n + count - 1) / count
+    let per = ((n + count - 1) / count + 15) / 16 * 16
     return stride(from: 0, to: n, by: per).map { $0 ..< min(n, $0 + per) }
   }
 

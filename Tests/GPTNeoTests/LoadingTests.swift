@@ -189,11 +189,15 @@ import Testing
     }
   }
 
-  @Test func float32WeightsAreMappedNotCopied() throws {
+  @Test func weightMatricesArePackedAndOtherFloat32TensorsMapped() throws {
     let f32 = try Fixtures.model("tiny-global-first")
-    #expect(f32.weights.wte.isMapped)
-    #expect(f32.weights.layers.allSatisfy { $0.fcWeight.isMapped && $0.projBias.isMapped })
+    #expect(f32.weights.wte.isPacked && !f32.weights.wte.isMapped)
+    #expect(
+      f32.weights.layers.allSatisfy { $0.fcWeight.isPacked && !$0.projBias.isPacked && $0.projBias.isMapped }
+    )
+    #expect(f32.weights.wpe.isMapped)
     let f16 = try Fixtures.model("tiny-local-first-f16-sharded")
-    #expect(!f16.weights.wte.isMapped)
+    #expect(f16.weights.wte.isPacked && f16.weights.wte.format == .float32)
   }
+
 }

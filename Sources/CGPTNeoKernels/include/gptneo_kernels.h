@@ -12,18 +12,33 @@
 extern "C" {
 #endif
 
-/// y[i, j] = bias[j] + sum_k x[i, k] * w[j, k]   for rows i in [0, m) and columns j in [n_begin, n_end).
-/// `w` is row-major [n, k] (PyTorch Linear layout), `x` is [m, k], `y` is [m, ldy]; `bias` may be NULL.
-void gn_linear_f32(const float *x, size_t m, size_t k, const float *w, const float *bias,
-                   float *y, size_t ldy, size_t n_begin, size_t n_end);
+/// Weight matrices are multiplied in a packed layout: a row-major [n, k] matrix (PyTorch Linear
+/// layout, row j = output column j) as panels of 16 rows, panel p holding rows 16p ..< 16p + 16 as
+/// k lines of 16 values, the last panel padded with zeros. This is its element count.
+size_t gn_packed_count(size_t n, size_t k);
 
-/// As gn_linear_f32 with float16 weights (IEEE half, converted in the kernel; F16C when present).
-void gn_linear_f16(const float *x, size_t m, size_t k, const uint16_t *w, const float *bias,
-                   float *y, size_t ldy, size_t n_begin, size_t n_end);
+/// Packs panels [panel_begin, panel_end) of `w` into `packed` (gn_packed_count elements).
+void gn_pack_f32(const float *w, size_t n, size_t k, float *packed, size_t panel_begin, size_t panel_end);
+void gn_pack_f16(const uint16_t *w, size_t n, size_t k, uint16_t *packed, size_t panel_begin, size_t panel_end);
+void gn_pack_q8(const int8_t *w, size_t n, size_t k, int8_t *packed, size_t panel_begin, size_t panel_end);
 
-/// As gn_linear_f32 with int8 weights quantised per output row: w[j, k] ≈ q[j, k] * scale[j].
-void gn_linear_q8(const float *x, size_t m, size_t k, const int8_t *q, const float *scale,
-                  const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end);
+/// Row `row` of a packed [n, k] matrix into dst[0 ..< k] (the embedding lookup).
+void gn_packed_row_f32(const float *packed, size_t k, size_t row, float *dst);
+void gn_packed_row_f16(const uint16_t *packed, size_t k, size_t row, uint16_t *dst);
+void gn_packed_row_q8(const int8_t *packed, size_t k, size_t row, int8_t *dst);
+
+/// y[i, j] = (sum_k x[i, k] * w[j, k]) * scale[j] + bias[j]   for rows i in [0, m) and columns j in
+/// [n_begin, n_end), with `wp` the packed [n, k] matrix. n_begin must be a multiple of 16, and n_end
+/// a multiple of 16 or n. Each sum is one FMA chain over k in order: the same bits for any m, any
+/// tile and any CPU, and float16 weights give what their float32 values give (converted in the
+/// kernel; F16C). int8 weights are quantised per output row, w[j, k] ≈ q[j, k] * scale[j]; `scale`
+/// is NULL for the others. `x` is [m, k], `y` is [m, ldy]; `bias` may be NULL.
+void gn_linear_packed_f32(const float *x, size_t m, size_t k, const float *wp, const float *scale,
+                          const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end);
+void gn_linear_packed_f16(const float *x, size_t m, size_t k, const uint16_t *wp, const float *scale,
+                          const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end);
+void gn_linear_packed_q8(const float *x, size_t m, size_t k, const int8_t *wp, const float *scale,
+                         const float *bias, float *y, size_t ldy, size_t n_begin, size_t n_end);
 
 /// float32 → float16 (round to nearest even, as torch's .half()).
 void gn_f32_to_f16(const float *src, uint16_t *dst, size_t n);

@@ -45,8 +45,11 @@ struct CheckpointReader {
     index["transformer." + name] ?? index[name]
   }
 
-  /// Loads a tensor as float32, checking its shape against what `config.json` implies.
-  func tensor(_ name: String, shape: [Int], format: WeightFormat = .float32) throws -> WeightTensor {
+  /// Loads a tensor, checking its shape against what `config.json` implies. `format` is given for
+  /// the weight matrices (embeddings, LM head, Linear layers), which are held in that format;
+  /// other tensors (positions, LayerNorms, biases) are float32, in place where the file holds
+  /// float32.
+  func tensor(_ name: String, shape: [Int], format: WeightFormat? = nil) throws -> WeightTensor {
     guard let (fileIndex, info) = locate(name) else {
       throw GPTNeoError.missingTensor(name: name, directory: directory.path)
     }

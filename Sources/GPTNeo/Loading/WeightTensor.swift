@@ -8,11 +8,16 @@ import Darwin
 
 /// How the engine holds the large weight matrices in memory (the token embeddings / LM head and
 /// every Linear layer; positions, LayerNorms and biases stay float32).
+///
+/// Whatever the format, the matrices are repacked at load into panels of 16 output columns, the
+/// layout the kernels stream (`gn_linear_packed_f32`), and the checkpoint's pages are released:
+/// resident memory is the packed size.
 public enum WeightFormat: String, Sendable, CaseIterable {
-  /// Exact: float32 checkpoints are used in place (memory-mapped), others converted once.
+  /// Exact.
   case float32
-  /// Half the bytes per token: float16 checkpoints are used in place, others rounded once
-  /// (to nearest even, as torch's `.half()`); the kernels convert with F16C.
+  /// Half the bytes per token: float16 checkpoints as they are, others rounded once (to nearest
+  /// even, as torch's `.half()`); the kernels convert with F16C, and compute exactly what the
+  /// float32 values of the same halves give.
   case float16
   /// A quarter of the bytes in the Linear layers: symmetric int8 per output row
   /// (`w ≈ q · scale[row]`), quantised at load. The token embeddings, which are also the LM head,
@@ -23,16 +28,19 @@ public enum WeightFormat: String, Sendable, CaseIterable {
   var embeddingFormat: WeightFormat { self == .int8 ? .float16 : self }
 }
 
-/// A read-only tensor of the model: a view into a memory-mapped checkpoint (no copy), or an owned
-/// buffer converted at load time.
+/// A read-only tensor of the model: a view into a memory-mapped checkpoint (no copy) for the small
+/// float32 tensors, or an owned buffer, packed (and converted) at load, for the weight matrices.
 ///
 /// `@unchecked Sendable` is sound: the storage is never written after `init`, and the mapped file
 /// it may point into is kept alive by `owner`.
 final class WeightTensor: @unchecked Sendable {
   enum Storage {
+    /// Plain row-major float32 (positions, LayerNorms, biases).
     case float32(UnsafePointer<Float>)
-    case float16(UnsafePointer<UInt16>)
-    case int8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
+    /// Weight matrices in panels of 16 rows (`gn_pack_f32` and its float16 / int8 versions).
+    case packedFloat32(UnsafePointer<Float>)
+    case packedFloat16(UnsafePointer<UInt16>)
+    case packedInt8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
   }
 
   let shape: [Int]
@@ -43,84 +51,126 @@ final class WeightTensor: @unchecked Sendable {
   var count: Int { shape.reduce(1, *) }
   /// True when the tensor is read in place from the mapped checkpoint.
   var isMapped: Bool { owned.isEmpty }
+  /// True for a weight matrix, held packed for the kernels.
+  var isPacked: Bool {
+    if case .float32 = storage { return false }
+    return true
+  }
   var format: WeightFormat {
     switch storage {
-    case .float32: return .float32
-    case .float16: return .float16
-    case .int8: return .int8
+    case .float32, .packedFloat32: return .float32
+    case .packedFloat16: return .float16
+    case .packedInt8: return .int8
     }
   }
-  /// Bytes the tensor occupies.
+  /// Bytes the tensor's values occupy (a packed matrix's padding to whole panels not counted).
   var byteCount: Int {
     switch storage {
-    case .float32: return count * 4
-    case .float16: return count * 2
-    case .int8: return count + shape[0] * 4
+    case .float32, .packedFloat32: return count * 4
+    case .packedFloat16: return count * 2
+    case .packedInt8: return count + shape[0] * 4
     }
   }
 
-  /// The float32 values; only for tensors kept as float32 (all but the large matrices).
+  /// The float32 values; only for tensors kept as plain float32 (all but the weight matrices).
   var pointer: UnsafePointer<Float> {
-    guard case .float32(let p) = storage else { preconditionFailure("tensor is stored as \(format)") }
+    guard case .float32(let p) = storage else { preconditionFailure("tensor is a packed weight matrix") }
     return p
   }
 
-  /// - Parameter bytes: the tensor's data inside a read-only file mapping that `owner` keeps alive.
+  /// - Parameters:
+  ///   - bytes: the tensor's data inside a read-only file mapping that `owner` keeps alive.
+  ///   - matrixFormat: for a weight matrix (`shape` [rows, k]), the format to hold it in; nil for
+  ///     other tensors, kept as float32.
   init(
     shape: [Int],
     bytes: UnsafeRawBufferPointer,
     dtype: SafeTensorsFile.DType,
     owner: any Sendable,
-    format: WeightFormat = .float32
+    format matrixFormat: WeightFormat? = nil
   ) {
     self.shape = shape
     let n = shape.reduce(1, *)
     let base = bytes.baseAddress
     func aligned(_ alignment: Int) -> Bool { base.map { Int(bitPattern: $0) % alignment == 0 } ?? false }
-    // In place when the file already holds the format.
-    if format == .float32, dtype == .f32, aligned(4), let base {
-      storage = .float32(base.assumingMemoryBound(to: Float.self))
-      self.owner = owner
-      owned = []
-      return
-    }
-    if format == .float16, dtype == .f16, aligned(2), let base {
-      storage = .float16(base.assumingMemoryBound(to: UInt16.self))
-      self.owner = owner
-      owned = []
+    guard let format = matrixFormat, shape.count == 2 else {
+      if dtype == .f32, aligned(4), let base {  // in place
+        storage = .float32(base.assumingMemoryBound(to: Float.self))
+        self.owner = owner
+        owned = []
+        return
+      }
+      let values = Self.float32Values(bytes, dtype: dtype, count: n)
+      storage = .float32(UnsafePointer(values))
+      self.owner = nil
+      owned = [UnsafeMutableRawPointer(values)]
       return
     }
     self.owner = nil
-    // Otherwise through float32; the source pages of the mapped file are handed back afterwards.
+    // The source pages of the mapped file are handed back once packed.
     defer { if let base { Self.releasePages(UnsafeRawBufferPointer(start: base, count: bytes.count)) } }
+    let (rows, k) = (shape[0], shape[1])
+    let panels = (rows + 15) / 16
+    let packedCount = max(gn_packed_count(rows, k), 1)
+    func allocate<T>(_: T.Type) -> UnsafeMutablePointer<T> {
+      UnsafeMutableRawPointer.allocate(byteCount: packedCount * MemoryLayout<T>.stride, alignment: 64)
+        .bindMemory(to: T.self, capacity: packedCount)
+    }
+    switch format {
+    case .float32:
+      let packed = allocate(Float.self)
+      if dtype == .f32, aligned(4), let base {
+        gn_pack_f32(base.assumingMemoryBound(to: Float.self), rows, k, packed, 0, panels)
+      } else {
+        let values = Self.float32Values(bytes, dtype: dtype, count: n)
+        gn_pack_f32(values, rows, k, packed, 0, panels)
+        values.deallocate()
+      }
+      storage = .packedFloat32(UnsafePointer(packed))
+      owned = [UnsafeMutableRawPointer(packed)]
+    case .float16:
+      let packed = allocate(UInt16.self)
+      if dtype == .f16, aligned(2), let base {
+        gn_pack_f16(base.assumingMemoryBound(to: UInt16.self), rows, k, packed, 0, panels)
+      } else {
+        let values = Self.float32Values(bytes, dtype: dtype, count: n)
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(n, 1))
+        gn_f32_to_f16(values, halves, n)
+        values.deallocate()
+        gn_pack_f16(halves, rows, k, packed, 0, panels)
+        halves.deallocate()
+      }
+      storage = .packedFloat16(UnsafePointer(packed))
+      owned = [UnsafeMutableRawPointer(packed)]
+    case .int8:
+      let values = Self.float32Values(bytes, dtype: dtype, count: n)
+      let q = UnsafeMutablePointer<Int8>.allocate(capacity: max(n, 1))
+      let scales = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
+      gn_quantize_q8(values, rows, k, q, scales)
+      values.deallocate()
+      let packed = allocate(Int8.self)
+      gn_pack_q8(q, rows, k, packed, 0, panels)
+      q.deallocate()
+      storage = .packedInt8(UnsafePointer(packed), scales: UnsafePointer(scales))
+      owned = [UnsafeMutableRawPointer(packed), UnsafeMutableRawPointer(scales)]
+    }
+  }
+
+  /// The tensor's values as a new float32 buffer (the caller deallocates it).
+  private static func float32Values(
+    _ bytes: UnsafeRawBufferPointer,
+    dtype: SafeTensorsFile.DType,
+    count n: Int
+  ) -> UnsafeMutablePointer<Float> {
     let values = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-    if let base, n > 0 {
+    if let base = bytes.baseAddress, n > 0 {
       switch dtype {
       case .f32: UnsafeMutableRawPointer(values).copyMemory(from: base, byteCount: n * 4)
       case .f16: gn_f16_to_f32(base.assumingMemoryBound(to: UInt16.self), values, n)
       case .bf16: gn_bf16_to_f32(base.assumingMemoryBound(to: UInt16.self), values, n)
       }
     }
-    switch format {
-    case .float32:
-      storage = .float32(UnsafePointer(values))
-      owned = [UnsafeMutableRawPointer(values)]
-    case .float16:
-      let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(n, 1))
-      gn_f32_to_f16(values, halves, n)
-      values.deallocate()
-      storage = .float16(UnsafePointer(halves))
-      owned = [UnsafeMutableRawPointer(halves)]
-    case .int8:
-      let rows = shape[0]
-      let k = n / max(rows, 1)
-      let q = UnsafeMutablePointer<Int8>.allocate(capacity: max(n, 1))
-      let scales = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
-      gn_quantize_q8(values, rows, k, q, scales)
-      values.deallocate()
-      storage = .int8(UnsafePointer(q), scales: UnsafePointer(scales))
-      owned = [UnsafeMutableRawPointer(q), UnsafeMutableRawPointer(scales)]
-    }
+    return values
   }
 
   deinit {
@@ -128,8 +178,8 @@ final class WeightTensor: @unchecked Sendable {
   }
 
   /// Drops the whole pages of a read-only file mapping from resident memory once their contents
-  /// were converted: a converted model's peak memory is then about its converted size, not that
-  /// plus the file. (A later read would fault them back in from the file; none happens.)
+  /// were packed: a model's peak memory is then about its packed size, not that plus the file.
+  /// (A later read would fault them back in from the file; none happens.)
   private static func releasePages(_ bytes: UnsafeRawBufferPointer) {
     guard let base = bytes.baseAddress, bytes.count > 0 else { return }
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -144,14 +194,24 @@ final class WeightTensor: @unchecked Sendable {
     let k = shape[1]
     switch storage {
     case .float32(let p): destination.update(from: p + row * k, count: k)
-    case .float16(let p): gn_f16_to_f32(p + row * k, destination, k)
-    case .int8(let q, let scales):
-      let s = scales[row]
-      for i in 0 ..< k { destination[i] = Float(q[row * k + i]) * s }
+    case .packedFloat32(let p): gn_packed_row_f32(p, k, row, destination)
+    case .packedFloat16(let p):
+      withUnsafeTemporaryAllocation(of: UInt16.self, capacity: k) { halves in
+        gn_packed_row_f16(p, k, row, halves.baseAddress!)
+        gn_f16_to_f32(halves.baseAddress!, destination, k)
+      }
+    case .packedInt8(let q, let scales):
+      withUnsafeTemporaryAllocation(of: Int8.self, capacity: k) { values in
+        gn_packed_row_q8(q, k, row, values.baseAddress!)
+        let s = scales[row]
+        for i in 0 ..< k { destination[i] = Float(values[i]) * s }
+      }
     }
   }
 
-  /// y[i, j] = bias[j] + x[i] · row j, for columns `columns` (see `gn_linear_f32`).
+  /// y[i, j] = bias[j] + x[i] · row j, for columns `columns` of a weight matrix (see
+  /// `gn_linear_packed_f32`): `columns` starts at a multiple of 16 and ends at one or at the last
+  /// row.
   func linear(
     _ x: UnsafePointer<Float>,
     rows m: Int,
@@ -161,13 +221,12 @@ final class WeightTensor: @unchecked Sendable {
   ) {
     let k = shape[1]
     let n = shape[0]
+    let (lo, hi) = (columns.lowerBound, columns.upperBound)
     switch storage {
-    case .float32(let w):
-      gn_linear_f32(x, m, k, w, bias, y, n, columns.lowerBound, columns.upperBound)
-    case .float16(let w):
-      gn_linear_f16(x, m, k, w, bias, y, n, columns.lowerBound, columns.upperBound)
-    case .int8(let q, let scales):
-      gn_linear_q8(x, m, k, q, scales, bias, y, n, columns.lowerBound, columns.upperBound)
+    case .packedFloat32(let w): gn_linear_packed_f32(x, m, k, w, nil, bias, y, n, lo, hi)
+    case .packedFloat16(let w): gn_linear_packed_f16(x, m, k, w, nil, bias, y, n, lo, hi)
+    case .packedInt8(let q, let scales): gn_linear_packed_q8(x, m, k, q, scales, bias, y, n, lo, hi)
+    case .float32: preconditionFailure("linear on a tensor that is not a weight matrix")
     }
   }
 }
