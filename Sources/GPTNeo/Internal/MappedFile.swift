@@ -46,6 +46,14 @@ final class MappedFile: @unchecked Sendable {
     base = UnsafeRawPointer(p)
   }
 
+  /// Drops every page of the mapping from the process's resident memory (the file's contents stay
+  /// in the page cache; a later read faults them back in). The loader calls it after each tensor
+  /// it has copied: a page fault may map a whole large folio of the page cache at once, pages of
+  /// neighbouring tensors with it, so releasing only the tensor's own range leaves some behind.
+  func releaseResidentPages() {
+    _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_DONTNEED))
+  }
+
   deinit {
     munmap(UnsafeMutableRawPointer(mutating: base), size)
   }

@@ -45,10 +45,10 @@ struct CheckpointReader {
     index["transformer." + name] ?? index[name]
   }
 
-  /// Loads a tensor, checking its shape against what `config.json` implies. `format` is given for
-  /// the weight matrices (embeddings, LM head, Linear layers), which are held in that format;
-  /// other tensors (positions, LayerNorms, biases) are float32, in place where the file holds
-  /// float32.
+  /// Loads a tensor, checking its shape against what `config.json` implies: a copy, so that the
+  /// files are unmapped once the model is loaded. `format` is given for the weight matrices
+  /// (embeddings, LM head, Linear layers), which are packed in that format; other tensors
+  /// (positions, LayerNorms, biases) are float32.
   func tensor(_ name: String, shape: [Int], format: WeightFormat? = nil) throws -> WeightTensor {
     guard let (fileIndex, info) = locate(name) else {
       throw GPTNeoError.missingTensor(name: name, directory: directory.path)
@@ -60,6 +60,8 @@ struct CheckpointReader {
     guard info.shape == shape else {
       throw GPTNeoError.shapeMismatch(name: info.name, expected: shape, actual: info.shape, path: file.path)
     }
-    return WeightTensor(shape: shape, bytes: file.bytes(of: info), dtype: dtype, owner: file, format: format)
+    let tensor = WeightTensor(shape: shape, bytes: file.bytes(of: info), dtype: dtype, format: format)
+    file.file.releaseResidentPages()
+    return tensor
   }
 }
