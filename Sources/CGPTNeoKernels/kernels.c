@@ -471,85 +471,123 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 kv_
   default: return _mm256_loadu_ps((const float *)base + index);
   }
 }
+__attribute__((target("avx512f"), always_inline)) static inline __m512 kv_load16(const void *base, size_t index,
+                                                                                int format) {
+  switch (format) {
+  case GN_KV_F16: return GN_LOAD512_F16((const uint16_t *)base + index);
+  case GN_KV_Q8: return GN_LOAD512_Q8((const int8_t *)base + index);
+  default: return _mm512_loadu_ps((const float *)base + index);
+  }
+}
 
-// One query row's causal (optionally windowed) attention over one head, for head_dim % 8 == 0.
-// Each score is one 8-lane FMA chain over the head's dimensions, summed horizontally; keys go
-// four at a time, each with its own chain, so a score is the same whichever group computes it.
-// The softmax exponentials are 8 at a time (exp256, as gelu uses), and the weighted sum of values
-// keeps 32 output dimensions in registers while it walks the keys. `format` is a constant in each
-// caller below, so every cache format gets its own specialised loop; a float32 cache multiplies
-// by no scale, so its results are those of a plain float32 kernel.
+// A score q · k is summed in one order on every machine (head_dim % 16 == 0): 16 lanes, lane l
+// accumulating q[16c + l] * k[16c + l] over the chunks c in order (FMA); lanes l and l + 8 added;
+// then the 8 sums as ((y0 + y1) + (y2 + y3)) + ((y4 + y5) + (y6 + y7)). AVX-512 holds the 16 lanes
+// in one register, AVX2 in two; eight keys' last steps are one transposing tree of hadds
+// (gn_tree8x8), a key on its own the same sums in scalar code (gn_tree8).
+__attribute__((target("avx512f"), always_inline)) static inline __m256 key_lanes512(const float *qr, const void *keys,
+                                                                                   size_t off, size_t head_dim,
+                                                                                   int format) {
+  __m512 acc = _mm512_setzero_ps();
+  for (size_t d = 0; d < head_dim; d += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(qr + d), kv_load16(keys, off + d, format), acc);
+  return _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+}
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 key_lanes256(const float *qr, const void *keys,
+                                                                                         size_t off, size_t head_dim,
+                                                                                         int format) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  for (size_t d = 0; d < head_dim; d += 16) {
+    lo = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), kv_load8(keys, off + d, format), lo);
+    hi = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d + 8), kv_load8(keys, off + d + 8, format), hi);
+  }
+  return _mm256_add_ps(lo, hi);
+}
+__attribute__((target("avx2"), always_inline)) static inline __m256 gn_tree8x8(__m256 y0, __m256 y1, __m256 y2, __m256 y3,
+                                                                              __m256 y4, __m256 y5, __m256 y6,
+                                                                              __m256 y7) {
+  __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
+  __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(y4, y5), _mm256_hadd_ps(y6, y7));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+__attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m256 v) {
+  float y[8];
+  _mm256_storeu_ps(y, v);
+  return ((y[0] + y[1]) + (y[2] + y[3])) + ((y[4] + y[5]) + (y[6] + y[7]));
+}
+
+// One query row's causal (optionally windowed) attention over one head: scores eight keys at a
+// time (above), the softmax exponentials 8 at a time (exp256, as gelu uses), and the weighted sum
+// of values with 32 (AVX2) or 64 (AVX-512) output dimensions in registers while it walks the keys,
+// each dimension summed over the keys in order, so the same on both. `format` is a constant in
+// each instance below, so every cache format gets its own specialised loop; a float32 cache
+// multiplies by no scale.
+#define GN_ATTENTION_ROW(NAME, TARGET, KEY_LANES, PV)                                                    \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                               \
+      const float *qr, size_t lo, size_t p, const gn_kv_view *kv, size_t head_dim, float *o, float *scratch, \
+      int format) {                                                                                      \
+    const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;                            \
+    const size_t first = ring ? lo % ring : lo;                                                          \
+    const int scaled = format == GN_KV_Q8;                                                               \
+    const void *const keys = kv->k;                                                                      \
+    const uint16_t *const key_scales = kv->k_scale;                                                      \
+    float maxv = -FLT_MAX;                                                                               \
+    size_t j = lo, r = first;                                                                            \
+    for (; j + 8 <= p + 1; j += 8) {                                                                     \
+      size_t rows[8];                                                                                    \
+      for (int t = 0; t < 8; t++, r = kv_next(r, ring)) rows[t] = r;                                     \
+      __m256 s = gn_tree8x8(KEY_LANES(qr, keys, rows[0] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[1] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[2] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[3] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[4] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[5] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[6] * stride, head_dim, format),                     \
+                            KEY_LANES(qr, keys, rows[7] * stride, head_dim, format));                    \
+      _mm256_storeu_ps(scratch + j, s);                                                                  \
+      for (int t = 0; t < 8; t++) {                                                                      \
+        if (scaled) scratch[j + t] *= kv_scale(key_scales, rows[t], ss);                                 \
+        maxv = fmaxf(maxv, scratch[j + t]);                                                              \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (; j <= p; j++, r = kv_next(r, ring)) {                                                          \
+      float s = gn_tree8(KEY_LANES(qr, keys, r * stride, head_dim, format));                             \
+      if (scaled) s *= kv_scale(key_scales, r, ss);                                                      \
+      scratch[j] = s;                                                                                    \
+      maxv = fmaxf(maxv, s);                                                                             \
+    }                                                                                                    \
+    const __m256 mv = _mm256_set1_ps(maxv);                                                              \
+    __m256 sums = _mm256_setzero_ps();                                                                   \
+    j = lo;                                                                                              \
+    for (; j + 8 <= p + 1; j += 8) {                                                                     \
+      __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + j), mv));                                \
+      _mm256_storeu_ps(scratch + j, e);                                                                  \
+      sums = _mm256_add_ps(sums, e);                                                                     \
+    }                                                                                                    \
+    float sum = hsum256(sums);                                                                           \
+    for (; j <= p; j++) {                                                                                \
+      float e = expf(scratch[j] - maxv);                                                                 \
+      scratch[j] = e;                                                                                    \
+      sum += e;                                                                                          \
+    }                                                                                                    \
+    const float inv = 1.0f / sum;                                                                        \
+    if (scaled) {                                                                                        \
+      /* Fold each value row's scale into its weight once, not once per block of dimensions. */        \
+      r = first;                                                                                         \
+      for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(kv->v_scale, r, ss);        \
+    }                                                                                                    \
+    PV(kv->v, first, lo, p, ring, stride, head_dim, scratch, inv, o, format);                            \
+  }
+
+// The weighted sums of values, o[d] = sum over keys i in order of (scratch[i] * inv) * v_i[d].
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, size_t head_dim, float *o,
-                   float *scratch, int format) {
-  const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;
-  const size_t first = ring ? lo % ring : lo;
-  const int scaled = format == GN_KV_Q8;
-  const void *const keys = kv->k, *const values = kv->v;
-  const uint16_t *const key_scales = kv->k_scale, *const value_scales = kv->v_scale;
-  float maxv = -FLT_MAX;
-  size_t j = lo, r = first;
-  for (; j + 4 <= p + 1; j += 4) {
-    size_t r0 = r, r1 = kv_next(r0, ring), r2 = kv_next(r1, ring), r3 = kv_next(r2, ring);
-    r = kv_next(r3, ring);
-    size_t k0 = r0 * stride, k1 = r1 * stride, k2 = r2 * stride, k3 = r3 * stride;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-           a3 = _mm256_setzero_ps();
-    for (size_t d = 0; d < head_dim; d += 8) {
-      __m256 qv = _mm256_loadu_ps(qr + d);
-      a0 = _mm256_fmadd_ps(qv, kv_load8(keys, k0 + d, format), a0);
-      a1 = _mm256_fmadd_ps(qv, kv_load8(keys, k1 + d, format), a1);
-      a2 = _mm256_fmadd_ps(qv, kv_load8(keys, k2 + d, format), a2);
-      a3 = _mm256_fmadd_ps(qv, kv_load8(keys, k3 + d, format), a3);
-    }
-    float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
-    if (scaled) {
-      s0 *= kv_scale(key_scales, r0, ss);
-      s1 *= kv_scale(key_scales, r1, ss);
-      s2 *= kv_scale(key_scales, r2, ss);
-      s3 *= kv_scale(key_scales, r3, ss);
-    }
-    scratch[j] = s0;
-    scratch[j + 1] = s1;
-    scratch[j + 2] = s2;
-    scratch[j + 3] = s3;
-    maxv = fmaxf(fmaxf(maxv, fmaxf(s0, s1)), fmaxf(s2, s3));
-  }
-  for (; j <= p; j++, r = kv_next(r, ring)) {
-    __m256 a = _mm256_setzero_ps();
-    for (size_t d = 0; d < head_dim; d += 8)
-      a = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), kv_load8(keys, r * stride + d, format), a);
-    float s = hsum256(a);
-    if (scaled) s *= kv_scale(key_scales, r, ss);
-    scratch[j] = s;
-    maxv = fmaxf(maxv, s);
-  }
-  const __m256 mv = _mm256_set1_ps(maxv);
-  __m256 sums = _mm256_setzero_ps();
-  j = lo;
-  for (; j + 8 <= p + 1; j += 8) {
-    __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + j), mv));
-    _mm256_storeu_ps(scratch + j, e);
-    sums = _mm256_add_ps(sums, e);
-  }
-  float sum = hsum256(sums);
-  for (; j <= p; j++) {
-    float e = expf(scratch[j] - maxv);
-    scratch[j] = e;
-    sum += e;
-  }
-  const float inv = 1.0f / sum;
-  if (scaled) {
-    // Fold each value row's scale into its weight once, not once per 32-dimension block.
-    r = first;
-    for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(value_scales, r, ss);
-  }
+values256(const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim,
+          const float *scratch, float inv, float *o, int format) {
   for (size_t d = 0; d < head_dim; d += 32) {
     size_t width = head_dim - d < 32 ? head_dim - d : 32;
-    __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
-           o3 = _mm256_setzero_ps();
     if (width == 32) {
-      r = first;
+      __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
+             o3 = _mm256_setzero_ps();
+      size_t r = first;
       for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
         size_t vr = r * stride + d;
         __m256 pj = _mm256_set1_ps(scratch[i] * inv);
@@ -565,39 +603,70 @@ attention_row_body(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, s
     } else {
       for (size_t c = 0; c < width; c += 8) {
         __m256 acc = _mm256_setzero_ps();
-        r = first;
-        for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
+        size_t r = first;
+        for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))
           acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), kv_load8(values, r * stride + d + c, format), acc);
-        }
         _mm256_storeu_ps(o + d + c, acc);
       }
     }
   }
 }
+__attribute__((target("avx512f"), always_inline)) static inline void
+values512(const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim,
+          const float *scratch, float inv, float *o, int format) {
+  size_t d = 0;
+  for (; d + 64 <= head_dim; d += 64) {
+    __m512 o0 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps(), o2 = _mm512_setzero_ps(), o3 = _mm512_setzero_ps();
+    size_t r = first;
+    for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
+      size_t vr = r * stride + d;
+      __m512 pj = _mm512_set1_ps(scratch[i] * inv);
+      o0 = _mm512_fmadd_ps(pj, kv_load16(values, vr, format), o0);
+      o1 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 16, format), o1);
+      o2 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 32, format), o2);
+      o3 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 48, format), o3);
+    }
+    _mm512_storeu_ps(o + d, o0);
+    _mm512_storeu_ps(o + d + 16, o1);
+    _mm512_storeu_ps(o + d + 32, o2);
+    _mm512_storeu_ps(o + d + 48, o3);
+  }
+  for (; d < head_dim; d += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t r = first;
+    for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(scratch[i] * inv), kv_load16(values, r * stride + d, format), acc);
+    _mm512_storeu_ps(o + d, acc);
+  }
+}
 
-__attribute__((target("avx2,fma,f16c"))) static void attention_row_f32(const float *qr, size_t lo, size_t p,
-                                                                        const gn_kv_view *kv, size_t head_dim,
-                                                                        float *o, float *scratch) {
-  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_F32);
-}
-__attribute__((target("avx2,fma,f16c"))) static void attention_row_f16(const float *qr, size_t lo, size_t p,
-                                                                        const gn_kv_view *kv, size_t head_dim,
-                                                                        float *o, float *scratch) {
-  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_F16);
-}
-__attribute__((target("avx2,fma,f16c"))) static void attention_row_q8(const float *qr, size_t lo, size_t p,
-                                                                       const gn_kv_view *kv, size_t head_dim,
-                                                                       float *o, float *scratch) {
-  attention_row_body(qr, lo, p, kv, head_dim, o, scratch, GN_KV_Q8);
-}
+GN_ATTENTION_ROW(attention_row256, "avx2,fma,f16c", key_lanes256, values256)
+GN_ATTENTION_ROW(attention_row512, "avx512f,avx2,fma,f16c", key_lanes512, values512)
+
+#define GN_ATTENTION_ROW_FORMAT(NAME, BODY, TARGET, FORMAT)                                              \
+  __attribute__((target(TARGET))) static void NAME(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, \
+                                                   size_t head_dim, float *o, float *scratch) {          \
+    BODY(qr, lo, p, kv, head_dim, o, scratch, FORMAT);                                                   \
+  }
+GN_ATTENTION_ROW_FORMAT(attention_row_f32, attention_row256, "avx2,fma,f16c", GN_KV_F32)
+GN_ATTENTION_ROW_FORMAT(attention_row_f16, attention_row256, "avx2,fma,f16c", GN_KV_F16)
+GN_ATTENTION_ROW_FORMAT(attention_row_q8, attention_row256, "avx2,fma,f16c", GN_KV_Q8)
+GN_ATTENTION_ROW_FORMAT(attention_row512_f32, attention_row512, "avx512f,avx2,fma,f16c", GN_KV_F32)
+GN_ATTENTION_ROW_FORMAT(attention_row512_f16, attention_row512, "avx512f,avx2,fma,f16c", GN_KV_F16)
+GN_ATTENTION_ROW_FORMAT(attention_row512_q8, attention_row512, "avx512f,avx2,fma,f16c", GN_KV_Q8)
 #endif
 
 void gn_attention_head(const float *q, size_t q_stride, size_t t_new, size_t past, const gn_kv_view *kv,
                        size_t head_dim, size_t window, float *out, size_t out_stride, float *scratch) {
 #if GN_X86
-  if (head_dim % 8 == 0 && gn_has_avx2_fma() && gn_has_f16c()) {
-    void (*row)(const float *, size_t, size_t, const gn_kv_view *, size_t, float *, float *) =
-        kv->format == GN_KV_F16 ? attention_row_f16 : kv->format == GN_KV_Q8 ? attention_row_q8 : attention_row_f32;
+  if (head_dim % 16 == 0 && gn_has_avx2_fma() && gn_has_f16c()) {
+    void (*row)(const float *, size_t, size_t, const gn_kv_view *, size_t, float *, float *);
+    if (gn_has_avx512())
+      row = kv->format == GN_KV_F16  ? attention_row512_f16
+            : kv->format == GN_KV_Q8 ? attention_row512_q8
+                                     : attention_row512_f32;
+    else
+      row = kv->format == GN_KV_F16 ? attention_row_f16 : kv->format == GN_KV_Q8 ? attention_row_q8 : attention_row_f32;
     for (size_t t = 0; t < t_new; t++) {
       size_t p = past + t;
       size_t lo = (window > 0 && p + 1 > window) ? p + 1 - window : 0;
