@@ -203,12 +203,6 @@ __attribute__((target("avx2"), always_inline)) static inline void gn_store_part2
 #define GN_PTILE256(NAME, WT, LOADW)                                                                     \
   GN_PTILE_OF(NAME, WT, LOADW, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps,            \
               _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, gn_load_part256, gn_store_part256)
-GN_PTILE512(ptile512_f32, float, GN_LOAD512_F32)
-GN_PTILE512(ptile512_f16, uint16_t, GN_LOAD512_F16)
-GN_PTILE512(ptile512_q8, int8_t, GN_LOAD512_Q8)
-GN_PTILE256(ptile256_f32, float, GN_LOAD_F32)
-GN_PTILE256(ptile256_f16, uint16_t, GN_LOAD_F16)
-GN_PTILE256(ptile256_q8, int8_t, GN_LOAD_Q8)
 
 #define GN_PTILE_CASE(TILE, R, P)                                                                        \
   case 16 * R + P: TILE(x, ldx, wp, k, R, P, prefetch, scale, bias, y, ldy, col0, n_end); break;
@@ -242,12 +236,16 @@ GN_PTILE256(ptile256_q8, int8_t, GN_LOAD_Q8)
     default: abort();                                                                                    \
     }                                                                                                    \
   }
-GN_PTILE_ANY512(ptile512_any_f32, ptile512_f32, float)
-GN_PTILE_ANY512(ptile512_any_f16, ptile512_f16, uint16_t)
-GN_PTILE_ANY512(ptile512_any_q8, ptile512_q8, int8_t)
-GN_PTILE_ANY256(ptile256_any_f32, ptile256_f32, float)
-GN_PTILE_ANY256(ptile256_any_f16, ptile256_f16, uint16_t)
-GN_PTILE_ANY256(ptile256_any_q8, ptile256_q8, int8_t)
+// Every weight format's tile and dispatch for one ISA: PREFIX_f32 / _f16 / _q8 and PREFIX_any_*.
+#define GN_PTILES(TILE, ANY, PREFIX, LOAD_F32, LOAD_F16, LOAD_Q8)                                        \
+  TILE(PREFIX##_f32, float, LOAD_F32)                                                                    \
+  TILE(PREFIX##_f16, uint16_t, LOAD_F16)                                                                 \
+  TILE(PREFIX##_q8, int8_t, LOAD_Q8)                                                                     \
+  ANY(PREFIX##_any_f32, PREFIX##_f32, float)                                                             \
+  ANY(PREFIX##_any_f16, PREFIX##_f16, uint16_t)                                                          \
+  ANY(PREFIX##_any_q8, PREFIX##_q8, int8_t)
+GN_PTILES(GN_PTILE512, GN_PTILE_ANY512, ptile512, GN_LOAD512_F32, GN_LOAD512_F16, GN_LOAD512_Q8)
+GN_PTILES(GN_PTILE256, GN_PTILE_ANY256, ptile256, GN_LOAD_F32, GN_LOAD_F16, GN_LOAD_Q8)
 #endif
 
 // Panels a tile of R rows takes: AVX-512 has 32 vector registers, AVX2 16 (two a panel).
@@ -578,67 +576,41 @@ __attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m2
     PV(kv->v, first, lo, p, ring, stride, head_dim, scratch, inv, o, format);                            \
   }
 
-// The weighted sums of values, o[d] = sum over keys i in order of (scratch[i] * inv) * v_i[d].
-__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-values256(const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim,
-          const float *scratch, float inv, float *o, int format) {
-  for (size_t d = 0; d < head_dim; d += 32) {
-    size_t width = head_dim - d < 32 ? head_dim - d : 32;
-    if (width == 32) {
-      __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
-             o3 = _mm256_setzero_ps();
-      size_t r = first;
-      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
-        size_t vr = r * stride + d;
-        __m256 pj = _mm256_set1_ps(scratch[i] * inv);
-        o0 = _mm256_fmadd_ps(pj, kv_load8(values, vr, format), o0);
-        o1 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 8, format), o1);
-        o2 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 16, format), o2);
-        o3 = _mm256_fmadd_ps(pj, kv_load8(values, vr + 24, format), o3);
-      }
-      _mm256_storeu_ps(o + d, o0);
-      _mm256_storeu_ps(o + d + 8, o1);
-      _mm256_storeu_ps(o + d + 16, o2);
-      _mm256_storeu_ps(o + d + 24, o3);
-    } else {
-      for (size_t c = 0; c < width; c += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        size_t r = first;
-        for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(scratch[i] * inv), kv_load8(values, r * stride + d + c, format), acc);
-        _mm256_storeu_ps(o + d + c, acc);
-      }
-    }
+// The weighted sums of values, o[d] = sum over keys i in order of (scratch[i] * inv) * v_i[d]:
+// 4 * LANES dimensions in registers while walking the keys, then LANES at a time.
+#define GN_VALUES(NAME, TARGET, VEC, LANES, SETZERO, SET1, FMADD, STOREU, LOADKV)                        \
+  __attribute__((target(TARGET), always_inline)) static inline void NAME(                               \
+      const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim, \
+      const float *scratch, float inv, float *o, int format) {                                          \
+    size_t d = 0;                                                                                        \
+    for (; d + 4 * LANES <= head_dim; d += 4 * LANES) {                                                  \
+      VEC o0 = SETZERO(), o1 = SETZERO(), o2 = SETZERO(), o3 = SETZERO();                                \
+      size_t r = first;                                                                                  \
+      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {                                           \
+        size_t vr = r * stride + d;                                                                      \
+        VEC pj = SET1(scratch[i] * inv);                                                                 \
+        o0 = FMADD(pj, LOADKV(values, vr, format), o0);                                                  \
+        o1 = FMADD(pj, LOADKV(values, vr + LANES, format), o1);                                          \
+        o2 = FMADD(pj, LOADKV(values, vr + 2 * LANES, format), o2);                                      \
+        o3 = FMADD(pj, LOADKV(values, vr + 3 * LANES, format), o3);                                      \
+      }                                                                                                  \
+      STOREU(o + d, o0);                                                                                 \
+      STOREU(o + d + LANES, o1);                                                                         \
+      STOREU(o + d + 2 * LANES, o2);                                                                     \
+      STOREU(o + d + 3 * LANES, o3);                                                                     \
+    }                                                                                                    \
+    for (; d < head_dim; d += LANES) {                                                                   \
+      VEC acc = SETZERO();                                                                               \
+      size_t r = first;                                                                                  \
+      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))                                             \
+        acc = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), acc);                \
+      STOREU(o + d, acc);                                                                                \
+    }                                                                                                    \
   }
-}
-__attribute__((target("avx512f"), always_inline)) static inline void
-values512(const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim,
-          const float *scratch, float inv, float *o, int format) {
-  size_t d = 0;
-  for (; d + 64 <= head_dim; d += 64) {
-    __m512 o0 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps(), o2 = _mm512_setzero_ps(), o3 = _mm512_setzero_ps();
-    size_t r = first;
-    for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {
-      size_t vr = r * stride + d;
-      __m512 pj = _mm512_set1_ps(scratch[i] * inv);
-      o0 = _mm512_fmadd_ps(pj, kv_load16(values, vr, format), o0);
-      o1 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 16, format), o1);
-      o2 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 32, format), o2);
-      o3 = _mm512_fmadd_ps(pj, kv_load16(values, vr + 48, format), o3);
-    }
-    _mm512_storeu_ps(o + d, o0);
-    _mm512_storeu_ps(o + d + 16, o1);
-    _mm512_storeu_ps(o + d + 32, o2);
-    _mm512_storeu_ps(o + d + 48, o3);
-  }
-  for (; d < head_dim; d += 16) {
-    __m512 acc = _mm512_setzero_ps();
-    size_t r = first;
-    for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(scratch[i] * inv), kv_load16(values, r * stride + d, format), acc);
-    _mm512_storeu_ps(o + d, acc);
-  }
-}
+GN_VALUES(values256, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+          kv_load8)
+GN_VALUES(values512, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
+          kv_load16)
 
 GN_ATTENTION_ROW(attention_row256, "avx2,fma,f16c", key_lanes256, values256)
 GN_ATTENTION_ROW(attention_row512, "avx512f,avx2,fma,f16c", key_lanes512, values512)

@@ -29,31 +29,28 @@ import Testing
     let (n, k) = (Self.n, Self.k)
     let ldy = n + 3
     var y = [Float](repeating: .nan, count: m * ldy)
-    let count = gn_packed_count(n, k)
+    /// Packs `values` with `pack`, then runs `linear(packed, begin, end)` for each range.
+    func packed<T: Numeric>(
+      _ values: [T],
+      _ pack: (UnsafePointer<T>?, Int, Int, UnsafeMutablePointer<T>?, Int, Int) -> Void,
+      _ linear: (UnsafePointer<T>, Int, Int) -> Void
+    ) {
+      var panels = [T](repeating: 0, count: gn_packed_count(n, k))
+      pack(values, n, k, &panels, 0, (n + 15) / 16)
+      for r in ranges { linear(panels, r.lowerBound, r.upperBound) }
+    }
     switch format {
     case .float32:
-      var packed = [Float](repeating: 0, count: count)
-      gn_pack_f32(w, n, k, &packed, 0, (n + 15) / 16)
-      for r in ranges {
-        gn_linear_packed_f32(x, m, k, packed, nil, bias, &y, ldy, r.lowerBound, r.upperBound)
-      }
+      packed(w, gn_pack_f32) { gn_linear_packed_f32(x, m, k, $0, nil, bias, &y, ldy, $1, $2) }
     case .float16:
       var halves = [UInt16](repeating: 0, count: w.count)
       gn_f32_to_f16(w, &halves, w.count)
-      var packed = [UInt16](repeating: 0, count: count)
-      gn_pack_f16(halves, n, k, &packed, 0, (n + 15) / 16)
-      for r in ranges {
-        gn_linear_packed_f16(x, m, k, packed, nil, bias, &y, ldy, r.lowerBound, r.upperBound)
-      }
+      packed(halves, gn_pack_f16) { gn_linear_packed_f16(x, m, k, $0, nil, bias, &y, ldy, $1, $2) }
     case .int8:
       var q = [Int8](repeating: 0, count: w.count)
       var scales = [Float](repeating: 0, count: n)
       gn_quantize_q8(w, n, k, &q, &scales)
-      var packed = [Int8](repeating: 0, count: count)
-      gn_pack_q8(q, n, k, &packed, 0, (n + 15) / 16)
-      for r in ranges {
-        gn_linear_packed_q8(x, m, k, packed, scales, bias, &y, ldy, r.lowerBound, r.upperBound)
-      }
+      packed(q, gn_pack_q8) { gn_linear_packed_q8(x, m, k, $0, scales, bias, &y, ldy, $1, $2) }
     }
     for i in 0 ..< m {
       let past = y[i * ldy + n ..< (i + 1) * ldy]
