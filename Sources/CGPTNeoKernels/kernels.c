@@ -529,6 +529,7 @@ __attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m2
     const void *const keys = kv->k;                                                                      \
     const uint16_t *const key_scales = kv->k_scale;                                                      \
     float maxv = -FLT_MAX;                                                                               \
+    __m256 maxs = _mm256_set1_ps(-FLT_MAX);                                                              \
     size_t j = lo, r = first;                                                                            \
     for (; j + 8 <= p + 1; j += 8) {                                                                     \
       size_t rows[8];                                                                                    \
@@ -541,11 +542,18 @@ __attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m2
                             KEY_LANES(qr, keys, rows[5] * stride, head_dim, format),                     \
                             KEY_LANES(qr, keys, rows[6] * stride, head_dim, format),                     \
                             KEY_LANES(qr, keys, rows[7] * stride, head_dim, format));                    \
-      _mm256_storeu_ps(scratch + j, s);                                                                  \
-      for (int t = 0; t < 8; t++) {                                                                      \
-        if (scaled) scratch[j + t] *= kv_scale(key_scales, rows[t], ss);                                 \
-        maxv = fmaxf(maxv, scratch[j + t]);                                                              \
+      if (scaled) {                                                                                      \
+        float sc[8];                                                                                     \
+        for (int t = 0; t < 8; t++) sc[t] = kv_scale(key_scales, rows[t], ss);                           \
+        s = _mm256_mul_ps(s, _mm256_loadu_ps(sc));                                                       \
       }                                                                                                  \
+      _mm256_storeu_ps(scratch + j, s);                                                                  \
+      maxs = _mm256_max_ps(maxs, s);                                                                     \
+    }                                                                                                    \
+    {                                                                                                    \
+      float m8[8];                                                                                       \
+      _mm256_storeu_ps(m8, maxs);                                                                        \
+      for (int t = 0; t < 8; t++) maxv = fmaxf(maxv, m8[t]);                                             \
     }                                                                                                    \
     for (; j <= p; j++, r = kv_next(r, ring)) {                                                          \
       float s = gn_tree8(KEY_LANES(qr, keys, r * stride, head_dim, format));                             \
@@ -576,40 +584,52 @@ __attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m2
     PV(kv->v, first, lo, p, ring, stride, head_dim, scratch, inv, o, format);                            \
   }
 
-// The weighted sums of values, o[d] = sum over keys i in order of (scratch[i] * inv) * v_i[d]:
-// 4 * LANES dimensions in registers while walking the keys, then LANES at a time.
-#define GN_VALUES(NAME, TARGET, VEC, LANES, SETZERO, SET1, FMADD, STOREU, LOADKV)                        \
+// The weighted sums of values, o[d] = sum of (scratch[i] * inv) * v_i[d] over the keys: keys lo,
+// lo + 2, ... in one chain and lo + 1, lo + 3, ... in another, added at the end (two chains keep
+// the FMA units busy where one would wait on its latency), 4 * LANES dimensions in registers
+// while walking the keys, then LANES at a time. The same sums on AVX2 and AVX-512.
+#define GN_VALUES(NAME, TARGET, VEC, LANES, SETZERO, SET1, FMADD, ADD, STOREU, LOADKV)                   \
   __attribute__((target(TARGET), always_inline)) static inline void NAME(                               \
       const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim, \
       const float *scratch, float inv, float *o, int format) {                                          \
     size_t d = 0;                                                                                        \
     for (; d + 4 * LANES <= head_dim; d += 4 * LANES) {                                                  \
-      VEC o0 = SETZERO(), o1 = SETZERO(), o2 = SETZERO(), o3 = SETZERO();                                \
-      size_t r = first;                                                                                  \
-      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring)) {                                           \
-        size_t vr = r * stride + d;                                                                      \
-        VEC pj = SET1(scratch[i] * inv);                                                                 \
-        o0 = FMADD(pj, LOADKV(values, vr, format), o0);                                                  \
-        o1 = FMADD(pj, LOADKV(values, vr + LANES, format), o1);                                          \
-        o2 = FMADD(pj, LOADKV(values, vr + 2 * LANES, format), o2);                                      \
-        o3 = FMADD(pj, LOADKV(values, vr + 3 * LANES, format), o3);                                      \
+      VEC e[4] = {SETZERO(), SETZERO(), SETZERO(), SETZERO()};                                           \
+      VEC f[4] = {SETZERO(), SETZERO(), SETZERO(), SETZERO()};                                           \
+      size_t r = first, i = lo;                                                                          \
+      for (; i + 1 <= p; i += 2) {                                                                       \
+        size_t r1 = kv_next(r, ring);                                                                    \
+        VEC pe = SET1(scratch[i] * inv), pf = SET1(scratch[i + 1] * inv);                                \
+        for (int c = 0; c < 4; c++) {                                                                    \
+          e[c] = FMADD(pe, LOADKV(values, r * stride + d + c * LANES, format), e[c]);                    \
+          f[c] = FMADD(pf, LOADKV(values, r1 * stride + d + c * LANES, format), f[c]);                   \
+        }                                                                                                \
+        r = kv_next(r1, ring);                                                                           \
       }                                                                                                  \
-      STOREU(o + d, o0);                                                                                 \
-      STOREU(o + d + LANES, o1);                                                                         \
-      STOREU(o + d + 2 * LANES, o2);                                                                     \
-      STOREU(o + d + 3 * LANES, o3);                                                                     \
+      if (i == p) {                                                                                      \
+        VEC pe = SET1(scratch[i] * inv);                                                                 \
+        for (int c = 0; c < 4; c++) e[c] = FMADD(pe, LOADKV(values, r * stride + d + c * LANES, format), e[c]); \
+      }                                                                                                  \
+      for (int c = 0; c < 4; c++) STOREU(o + d + c * LANES, ADD(e[c], f[c]));                            \
     }                                                                                                    \
     for (; d < head_dim; d += LANES) {                                                                   \
-      VEC acc = SETZERO();                                                                               \
-      size_t r = first;                                                                                  \
-      for (size_t i = lo; i <= p; i++, r = kv_next(r, ring))                                             \
-        acc = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), acc);                \
-      STOREU(o + d, acc);                                                                                \
+      VEC e = SETZERO(), f = SETZERO();                                                                  \
+      size_t r = first, i = lo;                                                                          \
+      for (; i + 1 <= p; i += 2) {                                                                       \
+        size_t r1 = kv_next(r, ring);                                                                    \
+        e = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e);                    \
+        f = FMADD(SET1(scratch[i + 1] * inv), LOADKV(values, r1 * stride + d, format), f);               \
+        r = kv_next(r1, ring);                                                                           \
+      }                                                                                                  \
+      if (i == p) e = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e);           \
+      STOREU(o + d, ADD(e, f));                                                                          \
     }                                                                                                    \
   }
-GN_VALUES(values256, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+GN_VALUES(values256, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+          _mm256_storeu_ps,
           kv_load8)
-GN_VALUES(values512, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
+GN_VALUES(values512, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+          _mm512_storeu_ps,
           kv_load16)
 
 GN_ATTENTION_ROW(attention_row256, "avx2,fma,f16c", key_lanes256, values256)
