@@ -21,9 +21,9 @@ static int gn_has_avx2_fma(void) {
   }
   return cached;
 }
-// AVX-512 kernels for the matrix products where the CPU has them, unless TUTOR_KERNELS=avx2 (for
-// comparisons on one machine). Their 16-lane sums are in another order than the 8-lane ones, so
-// results differ in the last bits between the two kinds of machine, never within one.
+// AVX-512 kernels where the CPU has them, unless TUTOR_KERNELS=avx2 (to run the AVX2 kernels on
+// an AVX-512 machine, e.g. the tests through both). Both sum everything in the same order, so they
+// give the same bits; only the speed differs.
 static int gn_has_avx512(void) {
   static int cached = -1;
   if (cached < 0) {

@@ -68,8 +68,9 @@ public final class GPTNeoModel: Sendable {
     pool = WorkerPool(threads: threads)
   }
 
-  /// Loads `config.json` and the safetensors weights of `directory` (memory-mapped; float32 tensors
-  /// are used in place, float16/bfloat16 ones converted once).
+  /// Loads `config.json` and the safetensors weights of `directory` (memory-mapped while loading;
+  /// the weight matrices packed for the kernels in `options`' format, the other tensors copied as
+  /// float32, and the files unmapped afterwards).
   public static func load(directory: URL, options: LoadOptions = LoadOptions()) throws -> GPTNeoModel {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
