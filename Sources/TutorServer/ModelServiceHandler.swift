@@ -1,5 +1,5 @@
 import Foundation
-import GPTNeo
+import Engine
 import GRPCCore
 import Logging
 import SwiftProtobuf

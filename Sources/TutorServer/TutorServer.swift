@@ -1,6 +1,6 @@
 import Curriculum
 import Foundation
-import GPTNeo
+import Engine
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging

@@ -1,5 +1,5 @@
 import Foundation
-import GPTNeo
+import Engine
 import Metrics
 
 /// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer.
@@ -72,7 +72,7 @@ public final class TutorModel: Sendable {
   ///
   /// When the calling task is cancelled, or `onText` throws (the client went away), generation
   /// leaves the batch before its next step and the outcome says `.cancelled`, with what was generated.
-  /// - Throws: engine errors (``GPTNeoError``).
+  /// - Throws: engine errors (``EngineError``).
   public func generate(
     promptTokens: [Int],
     parameters: GenerationParameters,
@@ -114,7 +114,7 @@ public final class TutorModel: Sendable {
           )
         }
       }
-    } catch let error as GPTNeoError {
+    } catch let error as EngineError {
       throw error
     } catch {
       // The consumer failed or was cancelled: leaving the loop cancels the generation thread.

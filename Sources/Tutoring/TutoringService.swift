@@ -1,6 +1,6 @@
 import Curriculum
 import Foundation
-import GPTNeo
+import Engine
 import Logging
 import Synchronization
 import TutorStore

@@ -5,7 +5,7 @@ import Testing
 @Suite struct CLITests {
   static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
-  static let model = repository.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab").path
+  static let model = repository.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab").path
 
   /// The built `tutor` binary, next to the test bundle.
   static var executable: URL {

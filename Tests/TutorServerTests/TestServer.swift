@@ -1,5 +1,5 @@
 import Foundation
-import GPTNeo
+import Engine
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -12,7 +12,7 @@ enum Repository {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
   static let curricula = root.appendingPathComponent("curricula").path
-  static let tokenizer = root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+  static let tokenizer = root.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab")
 }
 
 /// A small random GPT-Neo with the real GPT-2 vocabulary and a 2,048-token context, written once

@@ -1,6 +1,6 @@
 import Curriculum
 import Foundation
-import GPTNeo
+import Engine
 import Testing
 
 @testable import Tutoring
@@ -10,7 +10,7 @@ import Testing
   static let tokenizer = Result {
     try GPT2Tokenizer.load(
       directory: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("GPTNeoTests/Fixtures/gpt2-vocab")
+        .appendingPathComponent("EngineTests/Fixtures/gpt2-vocab")
     )
   }
 

@@ -1,6 +1,6 @@
 import Curriculum
 import Foundation
-import GPTNeo
+import Engine
 import Testing
 
 @testable import Tutoring
@@ -13,7 +13,7 @@ import Testing
   @Test func everyExampleIsAServerPromptWithAGroundedAnswer() throws {
     let library = CurriculumLibrary.load(root: Self.root.appendingPathComponent("curricula").path)
     let tokenizer = try GPT2Tokenizer.load(
-      directory: Self.root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+      directory: Self.root.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab")
     )
     let count: @Sendable (String) -> Int = { tokenizer.encode($0, allowSpecialTokens: false).count }
     let examples = TrainingExamples.make(
@@ -60,7 +60,7 @@ import Testing
   @Test func eachCurriculumKeepsItsOwnAnswerTokensFreeAsTheServerDoes() throws {
     let library = CurriculumLibrary.load(root: Self.root.appendingPathComponent("curricula").path)
     let tokenizer = try GPT2Tokenizer.load(
-      directory: Self.root.appendingPathComponent("Tests/GPTNeoTests/Fixtures/gpt2-vocab")
+      directory: Self.root.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab")
     )
     let count: @Sendable (String) -> Int = { tokenizer.encode($0, allowSpecialTokens: false).count }
     let context = 420

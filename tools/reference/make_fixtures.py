@@ -7,7 +7,7 @@ Run from the repository root:
     python3 -m venv .venv-ref && .venv-ref/bin/pip install torch transformers tokenizers safetensors numpy
     .venv-ref/bin/python tools/reference/make_fixtures.py
 
-It writes Tests/GPTNeoTests/Fixtures/: small random-initialised GPT-Neo checkpoints that exercise
+It writes Tests/EngineTests/Fixtures/: small random-initialised GPT-Neo checkpoints that exercise
 the real architecture (local and global layers with a window shorter than the prompts, both layer
 orders, non-trivial layer-norm parameters, float32 / float16 / bfloat16, a sharded checkpoint, one
 model with the full GPT-2 vocabulary), each with `reference.json` (prompts, greedy continuations,
@@ -36,7 +36,7 @@ from transformers.generation.logits_process import (
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "Tests", "GPTNeoTests", "Fixtures")
+OUT = os.path.join(ROOT, "Tests", "EngineTests", "Fixtures")
 # The GPT-2 vocabulary: ../shared/gpt2-tokenizer (see its README for provenance), else the copy
 # already in the fixtures.
 GPT2 = os.path.join(os.path.dirname(ROOT), "shared", "gpt2-tokenizer")

@@ -29,7 +29,7 @@ Repeat --hold-out to score several curricula at once (with --no-random and --min
 score the model on curricula it was trained on, for comparison).
 
 With --fixture FILE it also writes greedy reference tokens for the first prompts (transformers,
-float16 weights upcast to float32), which Tests/GPTNeoTests checks the engine against.
+float16 weights upcast to float32), which Tests/EngineTests checks the engine against.
 """
 import argparse
 import glob

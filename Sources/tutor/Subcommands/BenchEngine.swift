@@ -1,7 +1,7 @@
 import ArgumentParser
-import CGPTNeoKernels
+import CEngineKernels
 import Foundation
-import GPTNeo
+import Engine
 import Synchronization
 
 /// `tutor bench engine` (the default of `tutor bench`): prefill, decode and concurrent decode of

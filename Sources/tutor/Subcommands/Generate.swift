@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPTNeo
+import Engine
 
 struct Generate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPTNeo
+import Engine
 
 /// Options shared by the commands that load a checkpoint.
 struct ModelOptions: ParsableArguments {
@@ -71,7 +71,7 @@ enum Console {
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
   do {
     return try await body()
-  } catch let error as GPTNeoError {
+  } catch let error as EngineError {
     Console.error("error: \(error)")
     throw ExitCode.failure
   } catch let error as CocoaError where error.code == .fileReadNoSuchFile {

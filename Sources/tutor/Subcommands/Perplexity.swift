@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPTNeo
+import Engine
 
 struct Perplexity: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -26,7 +26,7 @@ struct Perplexity: AsyncParsableCommand {
   func run() async throws {
     try await reportingErrors {
       guard FileManager.default.fileExists(atPath: file) else {
-        throw GPTNeoError.fileNotFound(path: file)
+        throw EngineError.fileNotFound(path: file)
       }
       guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
         Console.error("error: \(file): not valid UTF-8 text")

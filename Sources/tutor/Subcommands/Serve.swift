@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPTNeo
+import Engine
 import Logging
 import Metrics
 import Prometheus

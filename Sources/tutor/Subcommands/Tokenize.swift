@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GPTNeo
+import Engine
 
 struct Tokenize: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

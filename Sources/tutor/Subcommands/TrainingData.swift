@@ -1,7 +1,7 @@
 import ArgumentParser
 import Curriculum
 import Foundation
-import GPTNeo
+import Engine
 import Tutoring
 
 /// `tutor curriculum training-data`: tutoring dialogues from the curricula, as training data.

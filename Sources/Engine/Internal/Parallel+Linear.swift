@@ -1,0 +1,64 @@
+import CEngineKernels
+
+/// The matrix products of every architecture's forward pass, spread over a pool's threads.
+extension WorkerPool {
+  /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads; `activation`, if
+  /// any, is applied by each thread to the columns it computed while they are in its cache.
+  func linear(
+    _ x: UnsafePointer<Float>,
+    rows m: Int,
+    weight: WeightTensor,
+    bias: WeightTensor?,
+    into y: UnsafeMutablePointer<Float>,
+    activation: Activation? = nil
+  ) {
+    let n = weight.shape[0]
+    let chunks = columnChunks(rows: m, weight: weight)
+    run(chunks.count) { chunk in
+      let columns = chunks[chunk]
+      weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: columns)
+      if let activation {
+        for row in 0 ..< m {
+          WorkerPool.apply(activation, to: y + row * n + columns.lowerBound, count: columns.count)
+        }
+      }
+    }
+  }
+
+  /// The output columns of `weight` split for the threads: small products in one piece, larger
+  /// ones in up to four pieces a thread (the pool hands them out as threads come free), each a
+  /// multiple of 16 columns (whole panels of a packed matrix) but the last.
+  func columnChunks(rows m: Int, weight: WeightTensor) -> [Range<Int>] {
+    let n = weight.shape[0]
+    let count = m * n * weight.shape[1] < 1 << 16 ? 1 : min(threads * 4, max(1, n / 16))
+    let per = ((n + count - 1) / count + 15) / 16 * 16
+    return stride(from: 0, to: n, by: per).map { $0 ..< min(n, $0 + per) }
+  }
+
+  /// Several projections of the same input (the attention's query, key and value) as
+  /// one parallel loop over all their column chunks: one join instead of three, and the threads
+  /// balance over three times as many chunks. Each output is computed exactly as by ``linear``.
+  func linear(
+    _ x: UnsafePointer<Float>,
+    rows m: Int,
+    parts: [(weight: WeightTensor, bias: WeightTensor?, into: UnsafeMutablePointer<Float>)]
+  ) {
+    let chunks = parts.indices.flatMap { part in
+      columnChunks(rows: m, weight: parts[part].weight).map { (part: part, columns: $0) }
+    }
+    run(chunks.count) { index in
+      let (part, columns) = chunks[index]
+      parts[part].weight.linear(x, rows: m, bias: parts[part].bias?.pointer, into: parts[part].into, columns: columns)
+    }
+  }
+
+  static func apply(_ activation: Activation, to x: UnsafeMutablePointer<Float>, count: Int) {
+    switch activation {
+    case .geluNew: gn_gelu_new(x, count)
+    case .gelu: gn_gelu_erf(x, count)
+    case .geluFast: gn_gelu_fast(x, count)
+    case .relu: gn_relu(x, count)
+    case .silu: gn_silu(x, count)
+    }
+  }
+}
