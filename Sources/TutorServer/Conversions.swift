@@ -1,6 +1,6 @@
 import Curriculum
-import Foundation
 import Engine
+import Foundation
 import GRPCCore
 import Logging
 import SwiftProtobuf

@@ -1,6 +1,6 @@
 import Curriculum
-import Foundation
 import Engine
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -19,6 +19,11 @@ public struct TutorServerConfiguration: Sendable {
   public var port = 50051
   public var modelDirectory: URL
   public var curriculaDirectory: String
+  /// A sentence-transformers encoder for hybrid retrieval (BM25 fused with embeddings); nil:
+  /// BM25 alone.
+  public var encoderDirectory: String?
+  /// Where snippet embeddings are cached between runs (nil: not cached).
+  public var embeddingCacheFolder: String?
   public var databasePath: String
   /// Compute threads per forward pass (nil: one per core).
   public var threads: Int?
@@ -123,7 +128,19 @@ public final class TutorServer: Sendable {
       )
     }
     start = clock.now
-    let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory)
+    var retrieval = CurriculumCatalog.Retrieval.bm25
+    if let directory = configuration.encoderDirectory {
+      retrieval.encoder = try SnippetEncoder.load(directory: directory, threads: configuration.threads)
+      retrieval.cacheFolder = configuration.embeddingCacheFolder
+      logger.info(
+        "sentence encoder loaded: retrieval fuses BM25 with embeddings",
+        metadata: ["encoder": "\(directory)", "ms": "\(milliseconds(since: start))"]
+      )
+    } else {
+      logger.notice("no sentence encoder (see --encoder): retrieval is BM25 alone")
+    }
+    start = clock.now
+    let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory, retrieval: retrieval)
     for diagnostic in catalog.snapshot.diagnostics {
       logger.warning("curriculum problem", metadata: ["diagnostic": "\(diagnostic)"])
     }
@@ -133,6 +150,8 @@ public final class TutorServer: Sendable {
         "curricula": "\(catalog.snapshot.curricula.map(\.id))",
         "lessons": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.lessons.count })",
         "snippets": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.snippets.count })",
+        "embedded": "\(catalog.snapshot.index.embeddingReport?.embedded ?? 0)",
+        "embeddings_from_cache": "\(catalog.snapshot.index.embeddingReport?.reused ?? 0)",
         "ms": "\(milliseconds(since: start))",
       ]
     )

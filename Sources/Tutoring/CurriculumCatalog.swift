@@ -23,26 +23,48 @@ public final class CurriculumCatalog: Sendable {
     public var diagnostics: [CurriculumDiagnostic] = []
   }
 
+  /// How snippets are retrieved: BM25 alone, or fused with a sentence encoder's similarities.
+  public struct Retrieval: Sendable {
+    /// nil: BM25 alone.
+    public var encoder: SnippetEncoder?
+    /// Where snippet embeddings are cached between runs (nil: not cached).
+    public var cacheFolder: String?
+
+    public init(encoder: SnippetEncoder? = nil, cacheFolder: String? = nil) {
+      self.encoder = encoder
+      self.cacheFolder = cacheFolder
+    }
+
+    public static let bm25 = Retrieval()
+  }
+
   public let root: String
+  public let retrieval: Retrieval
   private let current: Mutex<Snapshot>
 
-  /// Loads every curriculum under `root`; those with errors are skipped (see `diagnostics`).
-  /// - Throws: ``TutoringError/notFound(_:)`` when `root` is not a folder.
-  public init(root: String) throws {
+  /// Loads every curriculum under `root`; those with errors are skipped (see `diagnostics`). With
+  /// an encoder, every snippet not found in the cache is embedded now.
+  /// - Throws: ``TutoringError/notFound(_:)`` when `root` is not a folder; what the encoder
+  ///   throws.
+  public init(root: String, retrieval: Retrieval = .bm25) throws {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue
     else {
       throw TutoringError.notFound("curricula folder '\(root)' does not exist")
     }
     self.root = root
+    self.retrieval = retrieval
     let library = CurriculumLibrary.load(root: root)
-    current = Mutex(Self.snapshot(library.curricula, diagnostics: library.diagnostics, root: root))
+    current = Mutex(
+      try Self.snapshot(library.curricula, diagnostics: library.diagnostics, root: root, retrieval: retrieval)
+    )
   }
 
   public var snapshot: Snapshot { current.withLock { $0 } }
 
   /// Re-reads the folder. New valid curricula replace the old; a curriculum whose folder now has
-  /// errors keeps serving its previous version; folders that disappeared are dropped.
+  /// errors keeps serving its previous version; folders that disappeared are dropped. Only
+  /// snippets whose text changed are embedded again.
   @discardableResult
   public func reload() -> ReloadReport {
     let library = CurriculumLibrary.load(root: root)
@@ -60,7 +82,12 @@ public final class CurriculumCatalog: Sendable {
       }
       curricula.sort { $0.id < $1.id }
       report.reloaded = library.curricula.map(\.id)
-      snapshot = Self.snapshot(curricula, diagnostics: library.diagnostics, root: root)
+      snapshot = Self.snapshotFallingBack(
+        curricula,
+        diagnostics: library.diagnostics,
+        root: root,
+        retrieval: retrieval
+      )
       report.diagnostics = snapshot.diagnostics
       return report
     }
@@ -69,13 +96,37 @@ public final class CurriculumCatalog: Sendable {
   private static func snapshot(
     _ curricula: [Curriculum],
     diagnostics: [CurriculumDiagnostic],
-    root: String
-  ) -> Snapshot {
-    Snapshot(
+    root: String,
+    retrieval: Retrieval
+  ) throws -> Snapshot {
+    let library = CurriculumLibrary(curricula: curricula)
+    let index =
+      if let encoder = retrieval.encoder {
+        try SnippetIndex(library: library, embedder: encoder, cacheFolder: retrieval.cacheFolder)
+      } else {
+        SnippetIndex(library: library)
+      }
+    return Snapshot(
       curricula: curricula,
       diagnostics: diagnostics.map { relativise($0, to: root) },
-      index: SnippetIndex(library: CurriculumLibrary(curricula: curricula))
+      index: index
     )
+  }
+
+  /// A reload must not fail: should the encoder throw, the reloaded curricula are searched with
+  /// BM25 alone (``SnippetIndex/isHybrid`` says which).
+  private static func snapshotFallingBack(
+    _ curricula: [Curriculum],
+    diagnostics: [CurriculumDiagnostic],
+    root: String,
+    retrieval: Retrieval
+  ) -> Snapshot {
+    (try? snapshot(curricula, diagnostics: diagnostics, root: root, retrieval: retrieval))
+      ?? Snapshot(
+        curricula: curricula,
+        diagnostics: diagnostics.map { relativise($0, to: root) },
+        index: SnippetIndex(library: CurriculumLibrary(curricula: curricula))
+      )
   }
 
   private static func relativise(_ d: CurriculumDiagnostic, to root: String) -> CurriculumDiagnostic {

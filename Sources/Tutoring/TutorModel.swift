@@ -1,5 +1,5 @@
-import Foundation
 import Engine
+import Foundation
 import Metrics
 
 /// The language model as the tutoring core uses it: a loaded GPT-Neo checkpoint and its tokenizer.

@@ -1,6 +1,6 @@
 import Curriculum
-import Foundation
 import Engine
+import Foundation
 import Logging
 import Synchronization
 import TutorStore

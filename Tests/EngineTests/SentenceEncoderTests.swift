@@ -28,7 +28,8 @@ import Testing
   }
 
   static func requireModel() throws {
-    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors").path) else {
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors").path)
+    else {
       Issue.record("\(directory.path) is missing: run tools/fetch-models.sh")
       throw CancellationError()
     }
@@ -40,7 +41,9 @@ import Testing
     #expect(reference.cases.count >= 50)
     let fromJSON = try WordPieceTokenizer.load(directory: Self.directory)
     // vocab.txt + tokenizer_config.json give the same tokenizer as tokenizer.json.
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-\(UUID().uuidString)")
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "wordpiece-\(UUID().uuidString)"
+    )
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
     for name in ["vocab.txt", "tokenizer_config.json"] {
@@ -52,8 +55,14 @@ import Testing
     let fromVocab = try WordPieceTokenizer.load(directory: scratch)
     for c in reference.cases {
       let ids = fromJSON.encode(c.text, maxLength: reference.max_seq_length)
-      #expect(ids == c.ids, "\(c.text.debugDescription): \(fromJSON.tokens(of: ids)) vs \(fromJSON.tokens(of: c.ids))")
-      #expect(fromVocab.encode(c.text, maxLength: reference.max_seq_length) == c.ids, "\(c.text.debugDescription)")
+      #expect(
+        ids == c.ids,
+        "\(c.text.debugDescription): \(fromJSON.tokens(of: ids)) vs \(fromJSON.tokens(of: c.ids))"
+      )
+      #expect(
+        fromVocab.encode(c.text, maxLength: reference.max_seq_length) == c.ids,
+        "\(c.text.debugDescription)"
+      )
     }
   }
 
@@ -94,7 +103,9 @@ import Testing
     try Self.requireModel()
     let a = try SentenceEncoder.fingerprint(directory: Self.directory, files: ["config.json"])
     #expect(a == (try SentenceEncoder.fingerprint(directory: Self.directory, files: ["config.json"])))
-    #expect(a != (try SentenceEncoder.fingerprint(directory: Self.directory, files: ["config.json", "vocab.txt"])))
+    #expect(
+      a != (try SentenceEncoder.fingerprint(directory: Self.directory, files: ["config.json", "vocab.txt"]))
+    )
   }
 
   @Test func missingFolderIsAClearError() {

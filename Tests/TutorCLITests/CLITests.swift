@@ -20,10 +20,18 @@ import Testing
     var stderr: String
   }
 
+  static let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-cli-data")
+    .path
+
   static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    // Defaults that write (the embedding cache) go to the temporary directory, not the home.
+    process.environment = ProcessInfo.processInfo.environment.merging(["TUTOR_DATA_DIR": dataDirectory]) {
+      a,
+      _ in a
+    }
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()

@@ -78,4 +78,51 @@ import Testing
     #expect(unknown.status == 1)
     #expect(unknown.stderr.contains("no valid curriculum 'nope'"))
   }
+
+  /// With the encoder the test command fetches, search fuses BM25 with embeddings, and --explain
+  /// shows both rankings; --no-encoder is BM25 alone.
+  @Test func searchExplainsBothRankings() throws {
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: cache) }
+    let result = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--curriculum", "fractions-ratios", "--query",
+      "my teacher said I have to cancel it down", "-k", "3", "--explain", "--json", "--embedding-cache",
+      cache.path,
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let hits = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
+    )
+    #expect(
+      hits.first?["id"] as? String == "fractions-ratios/equivalent-fractions#simplifying-fractions",
+      "\(hits)"
+    )
+    for hit in hits {
+      #expect(hit["dense_rank"] is Int || hit["bm25_rank"] is Int, "\(hit)")
+      #expect(hit["similarity"] is Double, "\(hit)")
+    }
+    // The snippets' vectors were cached for the next run.
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: cache.path).contains { $0.hasSuffix(".embeddings") }
+    )
+
+    let text = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green", "--explain",
+      "--embedding-cache", cache.path,
+    ])
+    #expect(text.stdout.contains("BM25 rank") && text.stdout.contains("embedding rank"), "\(text.stdout)")
+
+    let plain = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green", "--explain",
+      "--no-encoder",
+    ])
+    #expect(plain.status == 0)
+    #expect(plain.stdout.contains("BM25 alone"), "\(plain.stdout)")
+
+    let missing = try CLITests.run([
+      "curriculum", "search", "--curricula", Self.curricula, "--query", "x", "--encoder", "/nonexistent",
+    ])
+    #expect(missing.status != 0)
+    #expect(missing.stderr.contains("/nonexistent: no sentence encoder here"), "\(missing.stderr)")
+  }
 }

@@ -41,9 +41,16 @@ import Testing
       },
       "\(lines.seen)"
     )
+    // With the encoder that the test command fetched, retrieval is hybrid, and the snippets'
+    // embeddings were cached in the data directory.
+    #expect(lines.seen.contains { $0.contains("sentence encoder loaded") }, "\(lines.seen)")
     // The data directory was created on first start.
     let database = data.appendingPathComponent("tutor.sqlite").path
     #expect(FileManager.default.fileExists(atPath: database))
+    let cached = try FileManager.default.contentsOfDirectory(
+      atPath: data.appendingPathComponent("embeddings").path
+    )
+    #expect(cached.contains { $0.hasSuffix(".embeddings") }, "\(cached)")
 
     let token = try ServeCLITests.token(database: database, role: "admin")
     let start = try CLITests.run([

@@ -1,6 +1,6 @@
 import Curriculum
-import Foundation
 import Engine
+import Foundation
 import Testing
 
 @testable import Tutoring

@@ -103,7 +103,9 @@ public struct BERTConfiguration: Codable, Sendable, Equatable {
       throw fail("position_embedding_type '\(positionEmbeddingType)' is not supported (absolute is)")
     }
     guard Activation(name: hiddenAct) != nil else {
-      throw fail("unknown hidden_act '\(hiddenAct)'; supported: " + Activation.supportedNames.joined(separator: ", "))
+      throw fail(
+        "unknown hidden_act '\(hiddenAct)'; supported: " + Activation.supportedNames.joined(separator: ", ")
+      )
     }
   }
 }

@@ -42,7 +42,9 @@ public final class BERTModel: Sendable {
     threads: Int? = nil,
     weightFormat: WeightFormat = .float32
   ) throws -> BERTModel {
-    let configuration = try BERTConfiguration.load(contentsOf: directory.appendingPathComponent("config.json"))
+    let configuration = try BERTConfiguration.load(
+      contentsOf: directory.appendingPathComponent("config.json")
+    )
     let reader = try CheckpointReader(directory: directory)
     let weights = try BERTWeights(reader: reader, configuration: configuration, format: weightFormat)
     return try BERTModel(
@@ -112,7 +114,9 @@ public final class BERTModel: Sendable {
           pool.linear(
             x,
             rows: t,
-            parts: [(l.queryWeight, l.queryBias, q), (l.keyWeight, l.keyBias, k), (l.valueWeight, l.valueBias, v)]
+            parts: [
+              (l.queryWeight, l.queryBias, q), (l.keyWeight, l.keyBias, k), (l.valueWeight, l.valueBias, v),
+            ]
           )
           for i in 0 ..< t * h { q[i] *= scale }
           pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
@@ -146,8 +150,23 @@ public final class BERTModel: Sendable {
           }
           pool.linear(attn, rows: t, weight: l.attentionOutWeight, bias: l.attentionOutBias, into: tmp)
           gn_add(tmp, x, t * h)
-          gn_layer_norm(tmp, t, h, l.attentionNormWeight.pointer, l.attentionNormBias.pointer, c.layerNormEps, x)
-          pool.linear(x, rows: t, weight: l.intermediateWeight, bias: l.intermediateBias, into: mid, activation: activation)
+          gn_layer_norm(
+            tmp,
+            t,
+            h,
+            l.attentionNormWeight.pointer,
+            l.attentionNormBias.pointer,
+            c.layerNormEps,
+            x
+          )
+          pool.linear(
+            x,
+            rows: t,
+            weight: l.intermediateWeight,
+            bias: l.intermediateBias,
+            into: mid,
+            activation: activation
+          )
           pool.linear(mid, rows: t, weight: l.outputWeight, bias: l.outputBias, into: tmp)
           gn_add(tmp, x, t * h)
           gn_layer_norm(tmp, t, h, l.outputNormWeight.pointer, l.outputNormBias.pointer, c.layerNormEps, x)

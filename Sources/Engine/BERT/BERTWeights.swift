@@ -60,7 +60,9 @@ struct BERTWeights: Sendable {
   }
 
   var allTensors: [WeightTensor] {
-    var tensors = [wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias]
+    var tensors = [
+      wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias,
+    ]
     for l in layers {
       tensors += [
         l.queryWeight, l.queryBias, l.keyWeight, l.keyBias, l.valueWeight, l.valueBias,

@@ -61,7 +61,8 @@ public final class SentenceEncoder: Sendable {
     guard tokenizer.vocabularySize <= model.configuration.vocabSize else {
       throw EngineError.invalidTokenizer(
         path: directory.path,
-        reason: "\(tokenizer.vocabularySize) tokens, but the model's vocab_size is \(model.configuration.vocabSize)"
+        reason:
+          "\(tokenizer.vocabularySize) tokens, but the model's vocab_size is \(model.configuration.vocabSize)"
       )
     }
     func json(_ name: String) throws -> [String: Any]? {
@@ -81,7 +82,9 @@ public final class SentenceEncoder: Sendable {
         throw EngineError.invalidConfiguration(path: modulesURL.path, reason: "not a JSON list of modules")
       }
       let types = modules.compactMap { $0["type"] as? String }
-      if let p = modules.first(where: { ($0["type"] as? String)?.hasSuffix(".Pooling") == true })?["path"] as? String {
+      if let p = modules.first(where: { ($0["type"] as? String)?.hasSuffix(".Pooling") == true })?["path"]
+        as? String
+      {
         poolingPath = p
       }
       normalizes = types.contains { $0.hasSuffix(".Normalize") }
@@ -97,7 +100,8 @@ public final class SentenceEncoder: Sendable {
     let poolingFile = poolingPath + "/config.json"
     if let config = try json(poolingFile) {
       let modes: [(String, Pooling)] = [
-        ("pooling_mode_mean_tokens", .mean), ("pooling_mode_cls_token", .cls), ("pooling_mode_max_tokens", .max),
+        ("pooling_mode_mean_tokens", .mean), ("pooling_mode_cls_token", .cls),
+        ("pooling_mode_max_tokens", .max),
       ]
       let chosen = modes.filter { config[$0.0] as? Bool == true }
       guard chosen.count == 1 else {
@@ -112,10 +116,13 @@ public final class SentenceEncoder: Sendable {
     if let config = try json("sentence_bert_config.json"), let m = config["max_seq_length"] as? Int, m > 2 {
       maxLength = min(m, model.configuration.maxPositionEmbeddings)
     }
-    let fingerprint = try Self.fingerprint(directory: directory, files: [
-      "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "modules.json", poolingFile,
-      "sentence_bert_config.json",
-    ])
+    let fingerprint = try Self.fingerprint(
+      directory: directory,
+      files: [
+        "config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "modules.json", poolingFile,
+        "sentence_bert_config.json",
+      ]
+    )
     return SentenceEncoder(
       model: model,
       tokenizer: tokenizer,

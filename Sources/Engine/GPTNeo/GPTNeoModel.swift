@@ -203,7 +203,11 @@ extension GPTNeoModel {
           if let isCancelled, isCancelled() { throw CancellationError() }
           // Attention: x += out_proj(attn(ln_1(x))).
           gn_layer_norm(x, t, h, w.ln1Weight.pointer, w.ln1Bias.pointer, c.layerNormEpsilon, normed)
-          pool.linear(normed, rows: t, parts: [(w.qWeight, nil, q), (w.kWeight, nil, kNew), (w.vWeight, nil, vNew)])
+          pool.linear(
+            normed,
+            rows: t,
+            parts: [(w.qWeight, nil, q), (w.kWeight, nil, kNew), (w.vWeight, nil, vNew)]
+          )
           for (i, entry) in batch.enumerated() {
             entry.cache.store(
               layer: l,

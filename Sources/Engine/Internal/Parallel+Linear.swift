@@ -48,7 +48,13 @@ extension WorkerPool {
     }
     run(chunks.count) { index in
       let (part, columns) = chunks[index]
-      parts[part].weight.linear(x, rows: m, bias: parts[part].bias?.pointer, into: parts[part].into, columns: columns)
+      parts[part].weight.linear(
+        x,
+        rows: m,
+        bias: parts[part].bias?.pointer,
+        into: parts[part].into,
+        columns: columns
+      )
     }
   }
 

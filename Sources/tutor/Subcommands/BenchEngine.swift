@@ -1,7 +1,7 @@
 import ArgumentParser
 import CEngineKernels
-import Foundation
 import Engine
+import Foundation
 import Synchronization
 
 /// `tutor bench engine` (the default of `tutor bench`): prefill, decode and concurrent decode of

@@ -53,8 +53,12 @@ struct CurriculumCommand: AsyncParsableCommand {
 
   struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Rank lesson snippets for a question with BM25 (SQLite FTS5)."
+      abstract:
+        "Rank lesson snippets for a question: BM25 fused with the sentence encoder's similarities (BM25 alone without one).",
+      discussion: "--explain shows each hit's BM25 rank, embedding rank, cosine similarity and fused score."
     )
+
+    @OptionGroup var retrieval: RetrievalOptions
 
     @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
     var curricula = "curricula"
@@ -71,8 +75,11 @@ struct CurriculumCommand: AsyncParsableCommand {
     @Option(name: .customShort("k"), help: "Number of results.")
     var k = 5
 
-    @Flag(name: .long, help: "Print a JSON list of {id, score, text}.")
+    @Flag(name: .long, help: "Print a JSON list of {id, score, text} (with --explain, the ranks too).")
     var json = false
+
+    @Flag(name: .long, help: "Show how each retriever ranked each hit.")
+    var explain = false
 
     func validate() throws {
       if lesson != nil, curriculum == nil { throw ValidationError("--lesson needs --curriculum") }
@@ -90,18 +97,42 @@ struct CurriculumCommand: AsyncParsableCommand {
         Console.error("error: curriculum '\(curriculum)' has no lesson '\(lesson)'")
         throw ExitCode.failure
       }
-      let snippetIndex = SnippetIndex(library: library)
+      let snippetIndex = try await retrieval.index(library)
       let hits = snippetIndex.search(query, curriculum: curriculum, lesson: lesson, limit: k)
       if json {
-        let objects = hits.map { ["id": $0.id, "score": $0.score, "text": $0.text] as [String: Any] }
+        let objects = hits.map { hit in
+          var object: [String: Any] = ["id": hit.id, "score": hit.score, "text": hit.text]
+          if explain, let e = hit.explanation {
+            object["bm25_rank"] = e.bm25Rank ?? NSNull()
+            object["bm25_score"] = e.bm25Score ?? NSNull()
+            object["dense_rank"] = e.denseRank ?? NSNull()
+            object["similarity"] = e.similarity ?? NSNull()
+          }
+          return object
+        }
         let data = try JSONSerialization.data(
           withJSONObject: objects,
           options: [.sortedKeys, .withoutEscapingSlashes]
         )
         FileHandle.standardOutput.write(data + Data("\n".utf8))
       } else {
+        if explain {
+          Console.write(
+            snippetIndex.isHybrid
+              ? "fused score = Σ 1/(\(Int(snippetIndex.weights.fusionK)) + rank) over the BM25 and embedding rankings\n\n"
+              : "BM25 alone (no sentence encoder): score = BM25 with the lesson boosts\n\n"
+          )
+        }
         for hit in hits {
-          Console.write(String(format: "%.3f  %@\n", hit.score, hit.id))
+          Console.write(String(format: "%.4f  %@\n", hit.score, hit.id))
+          if explain, let e = hit.explanation {
+            Console.write(
+              "    BM25 rank \(e.bm25Rank.map(String.init) ?? "-")"
+                + (e.bm25Score.map { String(format: " (score %.3f)", $0) } ?? "")
+                + ", embedding rank \(e.denseRank.map(String.init) ?? "-")"
+                + (e.similarity.map { String(format: " (cosine %.3f)", $0) } ?? "") + "\n"
+            )
+          }
           Console.write(hit.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n")
         }
       }
@@ -115,18 +146,40 @@ struct CurriculumCommand: AsyncParsableCommand {
       discussion: "QUESTIONS is a YAML list of {curriculum, question, relevant: [snippet ids]}."
     )
 
+    @OptionGroup var retrieval: RetrievalOptions
+
     @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
     var curricula = "curricula"
+
+    @Option(name: .long, help: "Hybrid search: k of reciprocal-rank fusion (tune on your own labelled set).")
+    var fusionK = SnippetIndex.Weights().fusionK
+
+    @Option(name: .long, help: "Hybrid search: weight of the BM25 ranking in the fusion.")
+    var bm25Weight = SnippetIndex.Weights().bm25Weight
+
+    @Option(name: .long, help: "Hybrid search: weight of the embedding ranking in the fusion.")
+    var denseWeight = SnippetIndex.Weights().denseWeight
+
+    @Option(name: .long, help: "Hybrid search: how many of each ranking take part in the fusion.")
+    var fusionDepth = SnippetIndex.Weights().fusionDepth
 
     @Argument(help: "Labelled question files.")
     var questions: [String] = [
       "Tests/CurriculumTests/Fixtures/retrieval-questions.yaml",
+      "Tests/CurriculumTests/Fixtures/retrieval-questions-tuning.yaml",
       "Tests/CurriculumTests/Fixtures/retrieval-questions-heldout.yaml",
+      "Tests/CurriculumTests/Fixtures/retrieval-questions-students.yaml",
     ]
 
     func run() async throws {
       let library = CurriculumLibrary.load(root: curricula)
-      let index = SnippetIndex(library: library)
+      var weights = SnippetIndex.Weights()
+      weights.fusionK = fusionK
+      weights.bm25Weight = bm25Weight
+      weights.denseWeight = denseWeight
+      weights.fusionDepth = fusionDepth
+      let index = try await retrieval.index(library, weights: weights)
+      Console.write(index.isHybrid ? "hybrid: BM25 fused with the sentence encoder\n" : "BM25 alone\n")
       for file in questions {
         let result = RetrievalEvaluation.evaluate(
           try RetrievalEvaluation.loadQuestions(path: file),

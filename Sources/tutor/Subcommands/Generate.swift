@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 
 struct Generate: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 
 /// Options shared by the commands that load a checkpoint.
 struct ModelOptions: ParsableArguments {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 
 struct Perplexity: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 
 /// `tutor random-model`: a GPT-Neo checkpoint of a chosen shape with random weights.
 struct RandomModel: AsyncParsableCommand {

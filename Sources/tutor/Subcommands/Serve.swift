@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -34,6 +34,8 @@ struct Serve: AsyncParsableCommand {
 
   @Option(name: .long, help: ArgumentHelp("Folder of curricula.", valueName: "dir"))
   var curricula = "curricula"
+
+  @OptionGroup var retrieval: RetrievalOptions
 
   @Option(
     name: .long,
@@ -158,16 +160,17 @@ struct Serve: AsyncParsableCommand {
   }
 
   static func defaultDatabase() -> String {
+    (defaultDataDirectory() as NSString).appendingPathComponent("tutor.sqlite")
+  }
+
+  /// $TUTOR_DATA_DIR, else $XDG_DATA_HOME/tutor, else ~/.local/share/tutor.
+  static func defaultDataDirectory() -> String {
     let env = ProcessInfo.processInfo.environment
-    let directory: String
-    if let data = env["TUTOR_DATA_DIR"], !data.isEmpty {
-      directory = data
-    } else if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty {
-      directory = (xdg as NSString).appendingPathComponent("tutor")
-    } else {
-      directory = (NSHomeDirectory() as NSString).appendingPathComponent(".local/share/tutor")
+    if let data = env["TUTOR_DATA_DIR"], !data.isEmpty { return data }
+    if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty {
+      return (xdg as NSString).appendingPathComponent("tutor")
     }
-    return (directory as NSString).appendingPathComponent("tutor.sqlite")
+    return (NSHomeDirectory() as NSString).appendingPathComponent(".local/share/tutor")
   }
 
   func run() async throws {
@@ -195,6 +198,8 @@ struct Serve: AsyncParsableCommand {
       curriculaDirectory: curricula,
       databasePath: db ?? Self.defaultDatabase()
     )
+    configuration.encoderDirectory = try retrieval.encoderDirectory
+    configuration.embeddingCacheFolder = retrieval.cacheFolder
     configuration.host = host
     configuration.port = port
     configuration.threads = threads

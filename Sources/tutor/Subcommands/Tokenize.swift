@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Engine
+import Foundation
 
 struct Tokenize: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Curriculum
-import Foundation
 import Engine
+import Foundation
 import Tutoring
 
 /// `tutor curriculum training-data`: tutoring dialogues from the curricula, as training data.

@@ -96,7 +96,9 @@ struct BertTextNormalizer: Sendable, Equatable {
   /// punctuation category (Pc, Pd, Ps, Pe, Pi, Pf, Po).
   static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
     let v = s.value
-    if (33 ... 47).contains(v) || (58 ... 64).contains(v) || (91 ... 96).contains(v) || (123 ... 126).contains(v) {
+    if (33 ... 47).contains(v) || (58 ... 64).contains(v) || (91 ... 96).contains(v)
+      || (123 ... 126).contains(v)
+    {
       return true
     }
     switch s.properties.generalCategory {

@@ -1,0 +1,63 @@
+import Curriculum
+import Foundation
+import Testing
+
+@testable import Tutoring
+
+/// Retrieval over the shipped curricula with the real encoder (all-MiniLM-L6-v2, fetched by the
+/// test command) on every labelled set: hybrid search must beat BM25 alone everywhere, and the
+/// catalog the server uses must be hybrid.
+@Suite struct HybridRetrievalTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static let curricula = repository.appendingPathComponent("curricula").path
+  static let encoderDirectory = repository.appendingPathComponent(SnippetEncoder.defaultDirectory).path
+  static let fixtures = repository.appendingPathComponent("Tests/CurriculumTests/Fixtures")
+
+  static let encoder = Result { try SnippetEncoder.load(directory: encoderDirectory, threads: 2) }
+
+  /// (set, floor for hybrid recall@3). The tuning sets chose the fusion weights; the held-out
+  /// ones never influenced them.
+  static let sets: [(String, Double)] = [
+    ("retrieval-questions.yaml", 0.93),
+    ("retrieval-questions-tuning.yaml", 0.85),
+    ("retrieval-questions-heldout.yaml", 0.9),
+    ("retrieval-questions-students.yaml", 0.75),
+  ]
+
+  @Test func hybridBeatsBM25OnEveryLabelledSet() throws {
+    let library = CurriculumLibrary.load(root: Self.curricula)
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("hybrid-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: cache) }
+    let hybrid = try SnippetIndex(library: library, embedder: try Self.encoder.get(), cacheFolder: cache.path)
+    let bm25 = SnippetIndex(library: library)
+    for (name, floor) in Self.sets {
+      let questions = try RetrievalEvaluation.loadQuestions(
+        path: Self.fixtures.appendingPathComponent(name).path
+      )
+      let fused = RetrievalEvaluation.evaluate(questions, index: hybrid)
+      let plain = RetrievalEvaluation.evaluate(questions, index: bm25)
+      print("retrieval \(name): hybrid \(fused.summary); BM25 \(plain.summary)")
+      #expect(fused.recallAt3 >= plain.recallAt3, "\(name)")
+      #expect(fused.recallAt3 >= floor, "\(name): \(fused.summary)")
+    }
+  }
+
+  @Test func theCatalogSearchesWithTheEncoderAndKeepsItOnReload() throws {
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: cache) }
+    let retrieval = CurriculumCatalog.Retrieval(encoder: try Self.encoder.get(), cacheFolder: cache.path)
+    let catalog = try CurriculumCatalog(root: Self.curricula, retrieval: retrieval)
+    #expect(catalog.snapshot.index.isHybrid)
+    #expect((catalog.snapshot.index.embeddingReport?.embedded ?? 0) > 0)
+    let hits = catalog.snapshot.index.search(
+      "why does my plant go all floppy",
+      curriculum: "photosynthesis",
+      limit: 3
+    )
+    #expect(hits.first?.explanation?.denseRank != nil)
+    catalog.reload()
+    #expect(catalog.snapshot.index.isHybrid)
+    #expect(catalog.snapshot.index.embeddingReport?.embedded == 0)
+  }
+}
