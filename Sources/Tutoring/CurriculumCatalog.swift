@@ -1,4 +1,5 @@
 import Curriculum
+import Dispatch
 import Foundation
 import Synchronization
 
@@ -41,6 +42,7 @@ public final class CurriculumCatalog: Sendable {
   public let root: String
   public let retrieval: Retrieval
   private let current: Mutex<Snapshot>
+  private let reloading = Mutex(())
 
   /// Loads every curriculum under `root`; those with errors are skipped (see `diagnostics`). With
   /// an encoder, every snippet not found in the cache is embedded now.
@@ -62,35 +64,60 @@ public final class CurriculumCatalog: Sendable {
 
   public var snapshot: Snapshot { current.withLock { $0 } }
 
+  /// Searches the current index on the retrieval queue rather than on the caller's thread. With
+  /// an encoder a search embeds the question (a few milliseconds of compute on the encoder's
+  /// threads); on Swift's cooperative pool — two threads on a two-core machine — that would stall
+  /// every other call's async work meanwhile. One search at a time: a short FIFO rather than
+  /// several forward passes fighting over the cores that the generations need.
+  public func search(_ query: String, curriculum: String?, lesson: String?, limit: Int) async -> [SnippetHit]
+  {
+    let index = snapshot.index
+    return await withCheckedContinuation { continuation in
+      Self.retrievalQueue.async {
+        continuation.resume(
+          returning: index.search(query, curriculum: curriculum, lesson: lesson, limit: limit)
+        )
+      }
+    }
+  }
+
+  private static let retrievalQueue = DispatchQueue(label: "tutor.retrieval", qos: .userInitiated)
+
   /// Re-reads the folder. New valid curricula replace the old; a curriculum whose folder now has
   /// errors keeps serving its previous version; folders that disappeared are dropped. Only
   /// snippets whose text changed are embedded again.
   @discardableResult
   public func reload() -> ReloadReport {
+    // One reload at a time (each builds from the snapshot the one before it left).
+    reloading.withLock { _ in reloadNow() }
+  }
+
+  private func reloadNow() -> ReloadReport {
     let library = CurriculumLibrary.load(root: root)
-    return current.withLock { snapshot in
-      var report = ReloadReport()
-      var curricula = library.curricula
-      let skipped = Set(library.skipped.map { ($0 as NSString).standardizingPath })
-      for old in snapshot.curricula where !curricula.contains(where: { $0.id == old.id }) {
-        if skipped.contains((old.directory as NSString).standardizingPath) {
-          curricula.append(old)
-          report.keptPrevious.append(old.id)
-        } else {
-          report.removed.append(old.id)
-        }
+    var report = ReloadReport()
+    var curricula = library.curricula
+    let skipped = Set(library.skipped.map { ($0 as NSString).standardizingPath })
+    for old in snapshot.curricula where !curricula.contains(where: { $0.id == old.id }) {
+      if skipped.contains((old.directory as NSString).standardizingPath) {
+        curricula.append(old)
+        report.keptPrevious.append(old.id)
+      } else {
+        report.removed.append(old.id)
       }
-      curricula.sort { $0.id < $1.id }
-      report.reloaded = library.curricula.map(\.id)
-      snapshot = Self.snapshotFallingBack(
-        curricula,
-        diagnostics: library.diagnostics,
-        root: root,
-        retrieval: retrieval
-      )
-      report.diagnostics = snapshot.diagnostics
-      return report
     }
+    curricula.sort { $0.id < $1.id }
+    report.reloaded = library.curricula.map(\.id)
+    // Built outside the lock: embedding changed snippets takes a while, and searches go on
+    // meanwhile with the previous snapshot.
+    let fresh = Self.snapshotFallingBack(
+      curricula,
+      diagnostics: library.diagnostics,
+      root: root,
+      retrieval: retrieval
+    )
+    current.withLock { $0 = fresh }
+    report.diagnostics = fresh.diagnostics
+    return report
   }
 
   private static func snapshot(

@@ -1,11 +1,19 @@
 import Curriculum
 import Engine
 import Foundation
+import Synchronization
 
 /// The engine's sentence encoder as the retrieval index's ``TextEmbedder``: the one place where
 /// the curricula's search and the engine meet.
-public struct SnippetEncoder: TextEmbedder {
+///
+/// Questions' vectors are kept in a small cache (the most recent 4,096 texts): a class asks the
+/// same questions again ("what is photosynthesis?"), and each embedding costs several
+/// milliseconds of the cores that generate answers.
+public final class SnippetEncoder: TextEmbedder {
   public let encoder: SentenceEncoder
+  private let recent = Mutex(RecentVectors(capacity: 4096))
+  /// Calls with more texts than this (building an index) bypass the cache.
+  static let cachedCallSize = 4
 
   public init(_ encoder: SentenceEncoder) { self.encoder = encoder }
 
@@ -19,5 +27,50 @@ public struct SnippetEncoder: TextEmbedder {
 
   public var fingerprint: String { encoder.fingerprint }
   public var dimension: Int { encoder.dimension }
-  public func embed(_ texts: [String]) throws -> [[Float]] { try encoder.embed(texts) }
+
+  public func embed(_ texts: [String]) throws -> [[Float]] {
+    guard texts.count <= Self.cachedCallSize else { return try encoder.embed(texts) }
+    var vectors = recent.withLock { cache in texts.map { cache.take($0) } }
+    let missing = vectors.indices.filter { vectors[$0] == nil }
+    guard !missing.isEmpty else { return vectors.map { $0! } }
+    let fresh = try encoder.embed(missing.map { texts[$0] })
+    recent.withLock { cache in
+      for (i, vector) in zip(missing, fresh) {
+        vectors[i] = vector
+        cache.put(texts[i], vector)
+      }
+    }
+    return vectors.map { $0! }
+  }
+
+  /// Cache statistics: lookups answered from the cache, and all lookups.
+  public var cacheHits: (hits: Int, lookups: Int) { recent.withLock { ($0.hits, $0.lookups) } }
+}
+
+/// Least-recently-used vectors by text; when full, the older half is dropped at once.
+struct RecentVectors {
+  let capacity: Int
+  private var entries: [String: (vector: [Float], used: UInt64)] = [:]
+  private var clock: UInt64 = 0
+  private(set) var hits = 0
+  private(set) var lookups = 0
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  mutating func take(_ text: String) -> [Float]? {
+    lookups += 1
+    clock += 1
+    guard let entry = entries[text] else { return nil }
+    hits += 1
+    entries[text] = (entry.vector, clock)
+    return entry.vector
+  }
+
+  mutating func put(_ text: String, _ vector: [Float]) {
+    clock += 1
+    entries[text] = (vector, clock)
+    guard entries.count > capacity else { return }
+    let cut = entries.values.map(\.used).sorted()[entries.count / 2]
+    entries = entries.filter { $0.value.used >= cut }
+  }
 }

@@ -22,7 +22,29 @@ extension TutoringService {
     answerTokens: Int,
     countTokens: @escaping @Sendable (String) -> Int
   ) throws -> PromptBuilder.Prompt {
-    let hits = index.search(question, curriculum: curriculum.id, lesson: lesson?.id, limit: snippets)
+    try prompt(
+      question: question,
+      curriculum: curriculum,
+      lesson: lesson,
+      history: history,
+      hits: index.search(question, curriculum: curriculum.id, lesson: lesson?.id, limit: snippets),
+      contextLength: contextLength,
+      answerTokens: answerTokens,
+      countTokens: countTokens
+    )
+  }
+
+  /// The prompt around snippets already retrieved (see ``CurriculumCatalog/search(_:curriculum:lesson:limit:)``).
+  static func prompt(
+    question: String,
+    curriculum: Curriculum,
+    lesson: Lesson?,
+    history: [(question: String, answer: String)],
+    hits: [SnippetHit],
+    contextLength: Int,
+    answerTokens: Int,
+    countTokens: @escaping @Sendable (String) -> Int
+  ) throws -> PromptBuilder.Prompt {
     let builder: PromptBuilder
     do {
       builder = try PromptBuilder(template: curriculum.promptTemplate, countTokens: countTokens)

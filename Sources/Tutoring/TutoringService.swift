@@ -222,6 +222,12 @@ public final class TutoringService: Sendable {
       .filter { $0.status == .completed && !$0.answer.isEmpty }
       .suffix(limits.historyTurns)
       .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    let hits = await catalog.search(
+      question,
+      curriculum: curriculum.id,
+      lesson: lesson?.id,
+      limit: limits.snippetsPerPrompt
+    )
     let prompt: PromptBuilder.Prompt
     do {
       prompt = try Self.prompt(
@@ -229,8 +235,7 @@ public final class TutoringService: Sendable {
         curriculum: curriculum,
         lesson: lesson,
         history: Array(history),
-        index: catalog.snapshot.index,
-        snippets: limits.snippetsPerPrompt,
+        hits: hits,
         contextLength: model.contextLength,
         answerTokens: parameters.maxNewTokens
       ) { [model] in model.countTokens($0) }

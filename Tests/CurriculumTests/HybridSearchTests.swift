@@ -8,8 +8,10 @@ import Testing
 /// case says exactly which snippets it considers close; the real encoder is tested in
 /// EngineTests and, on the labelled sets, in TutoringTests.
 @Suite struct HybridSearchTests {
-  /// Embeds a text as the concepts whose cue words it contains (plus a small constant part, so
-  /// that no vector is zero), normalised. Counts the texts it was asked for.
+  /// Embeds a text as the concepts whose cue words it contains, plus a small part that keeps it
+  /// from being zero — one direction for snippets (their text has a heading line), another for
+  /// questions, so that a question and a snippet sharing no concept are orthogonal —,
+  /// normalised. Counts the texts it was asked for.
   final class ConceptEmbedder: TextEmbedder {
     static let concepts: [[String]] = [
       ["zorble", "simplifying fractions"],
@@ -17,7 +19,7 @@ import Testing
       ["remainder"],
     ]
     let fingerprint: String
-    var dimension: Int { Self.concepts.count + 1 }
+    var dimension: Int { Self.concepts.count + 2 }
     let embedded = Mutex(0)
 
     init(fingerprint: String = "concepts-v1") { self.fingerprint = fingerprint }
@@ -26,7 +28,10 @@ import Testing
       embedded.withLock { $0 += texts.count }
       return texts.map { text in
         let lower = text.lowercased()
-        var v = Self.concepts.map { cues in cues.contains { lower.contains($0) } ? Float(1) : 0 } + [0.05]
+        let isSnippet = text.contains("\n")
+        var v =
+          Self.concepts.map { cues in cues.contains { lower.contains($0) } ? Float(1) : 0 }
+          + [isSnippet ? 0.05 : 0, isSnippet ? 0 : 0.05]
         let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for i in v.indices { v[i] /= norm }
         return v
@@ -80,12 +85,28 @@ import Testing
   @Test func lessonBoostsStillApply() throws {
     let library = CurriculumLibrary.load(root: RetrievalTests.curricula)
     let index = try SnippetIndex(library: library, embedder: ConceptEmbedder(), cacheFolder: nil)
-    let plain = index.search("remainder", curriculum: "python-intro", limit: 10).map(\.id)
-    let boosted = index.search("remainder", curriculum: "python-intro", lesson: "loops", limit: 10).map(\.id)
-    func rank(_ ids: [String], _ lesson: String) -> Int {
-      ids.firstIndex { $0.hasPrefix("python-intro/\(lesson)#") } ?? ids.count
-    }
-    #expect(rank(boosted, "loops") < rank(plain, "loops"), "\(plain) vs \(boosted)")
+    // Several lessons mention chlorophyll; the one a student is on comes first.
+    let plain = index.search("chlorophyll", curriculum: "photosynthesis", limit: 10)
+    let lesson = try #require(plain.last?.lessonId)
+    #expect(plain.first?.lessonId != lesson)
+    let boosted = index.search("chlorophyll", curriculum: "photosynthesis", lesson: lesson, limit: 10)
+    #expect(boosted.first?.lessonId == lesson, "\(plain.map(\.id)) vs \(boosted.map(\.id))")
+  }
+
+  @Test func unrelatedSnippetsAreNoCandidates() throws {
+    let library = CurriculumLibrary.load(root: RetrievalTests.curricula)
+    let index = try SnippetIndex(library: library, embedder: ConceptEmbedder(), cacheFolder: nil)
+    // No word BM25 knows and no concept: no notes at all, rather than the least unrelated three.
+    #expect(index.search("qwxz vbnm", curriculum: "photosynthesis", limit: 3).isEmpty)
+    var weights = SnippetIndex.Weights()
+    weights.minimumSimilarity = -1
+    let everything = try SnippetIndex(
+      library: library,
+      weights: weights,
+      embedder: ConceptEmbedder(),
+      cacheFolder: nil
+    )
+    #expect(everything.search("qwxz vbnm", curriculum: "photosynthesis", limit: 3).count == 3)
   }
 
   @Test func theCacheReembedsOnlyChangedSnippets() throws {

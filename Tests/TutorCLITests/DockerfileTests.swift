@@ -74,6 +74,9 @@ import Testing
     // the README's `tutor serve`, which HelpTests checks) and the curricula.
     #expect(lines.contains("COPY models/tutor \(value("--model") ?? "-")"))
     #expect(lines.contains("COPY curricula \(value("--curricula") ?? "-")"))
+    // The sentence encoder that the build stage's bootstrap fetched, and its cache in the volume.
+    #expect(lines.contains("COPY --from=build /src/models/all-MiniLM-L6-v2 \(value("--encoder") ?? "-")"))
+    #expect(value("--embedding-cache")?.hasPrefix(volume + "/") == true)
     let health = try json("HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD")
     #expect(Array(health.prefix(4)) == ["tutor", "health", "--server", "127.0.0.1:\(port)"])
     // The runtime image installs the runtime library of what the build installed.

@@ -60,4 +60,22 @@ import Testing
     #expect(catalog.snapshot.index.isHybrid)
     #expect(catalog.snapshot.index.embeddingReport?.embedded == 0)
   }
+
+  @Test func questionsVectorsAreReusedAndEvictedOldestFirst() throws {
+    let encoder = SnippetEncoder(try Self.encoder.get().encoder)
+    let first = try encoder.embed(["why are leaves green"])
+    #expect(encoder.cacheHits == (0, 1))
+    #expect(try encoder.embed(["why are leaves green"]) == first)
+    #expect(encoder.cacheHits == (1, 2))
+    // An index build (many texts) neither reads nor fills the cache.
+    _ = try encoder.embed((0 ..< 8).map { "text \($0)" })
+    #expect(encoder.cacheHits == (1, 2))
+
+    var cache = RecentVectors(capacity: 4)
+    for i in 0 ..< 4 { cache.put("q\(i)", [Float(i)]) }
+    _ = cache.take("q0")  // q0 is now the most recent
+    cache.put("q4", [4])  // over capacity: the older half (q1, q2) goes
+    #expect(cache.take("q0") == [0] && cache.take("q4") == [4] && cache.take("q3") == [3])
+    #expect(cache.take("q1") == nil && cache.take("q2") == nil)
+  }
 }

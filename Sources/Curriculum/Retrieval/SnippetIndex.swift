@@ -86,25 +86,16 @@ public final class SnippetIndex: Sendable {
     public var bm25Weight = 1.0
     public var denseWeight = 2.0
     public var fusionDepth = 50
+    /// Snippets whose cosine with the question is below this are left out of the embedding
+    /// ranking. Questions that name nothing in the course ("what does this lesson mean?") reach
+    /// 0.07–0.21 with MiniLM, real ones 0.5–0.7 with the notes that answer them; 0.25 leaves
+    /// recall on the tuning sets as it was (0.2–0.3 all do).
+    public var minimumSimilarity = 0.25
     public init() {}
   }
 
-  /// What building a hybrid index cost.
-  public struct EmbeddingReport: Sendable, Equatable {
-    /// Snippets run through the encoder, and those whose vectors came from the cache.
-    public var embedded: Int
-    public var reused: Int
-    public var seconds: Double
-  }
-
-  /// The encoder and the snippets' vectors, for hybrid search.
-  struct Dense: Sendable {
-    let embedder: any TextEmbedder
-    let matrix: EmbeddingMatrix
-  }
-
   public let weights: Weights
-  private let snippets: [Snippet]
+  let snippets: [Snippet]
   private let index: BM25Index
   /// Lesson key (`curriculum/lesson`) → its prerequisites' keys.
   private let prerequisites: [String: [String]]
@@ -112,7 +103,7 @@ public final class SnippetIndex: Sendable {
   private let synonyms: [String: [String: [String]]]
   /// Document numbers of each curriculum's and each lesson's snippets (contiguous, in library order).
   private let ranges: [String: Range<Int>]
-  private let dense: Dense?
+  let dense: Dense?
   /// Set when the index was built with an encoder.
   public let embeddingReport: EmbeddingReport?
 
@@ -121,73 +112,7 @@ public final class SnippetIndex: Sendable {
     self.init(library: library, weights: weights, dense: nil, report: nil)
   }
 
-  /// A hybrid index: BM25 fused with `embedder`'s similarities (see the type's documentation).
-  /// - Parameters:
-  ///   - cacheFolder: where snippet vectors are kept between runs; nil embeds every snippet.
-  ///   - precision: how the vectors are held in memory.
-  /// - Throws: what the embedder throws; a cache that cannot be written is not an error.
-  public convenience init(
-    library: CurriculumLibrary,
-    weights: Weights = Weights(),
-    embedder: any TextEmbedder,
-    cacheFolder: String?,
-    precision: EmbeddingMatrix.Precision = .int8
-  ) throws {
-    let start = ContinuousClock.now
-    let snippets = library.curricula.flatMap(\.snippets)
-    let texts = snippets.map(Self.embeddingText)
-    let keys = texts.map(EmbeddingCache.hash)
-    let cache = cacheFolder.map {
-      EmbeddingCache(folder: $0, fingerprint: embedder.fingerprint, dimension: embedder.dimension)
-    }
-    var known = cache?.load() ?? [:]
-    var missing: [Int] = []
-    var seen = Set<UInt64>()
-    for (i, key) in keys.enumerated() where known[key] == nil && seen.insert(key).inserted {
-      missing.append(i)
-    }
-    let fresh = try embedder.embed(missing.map { texts[$0] })
-    for (i, vector) in zip(missing, fresh) {
-      guard vector.count == embedder.dimension else {
-        throw EmbeddingError.wrongDimension(got: vector.count, expected: embedder.dimension)
-      }
-      known[keys[i]] = vector
-    }
-    let vectors = keys.map { known[$0]! }
-    if let cache, !missing.isEmpty || known.count != Set(keys).count {
-      var written = Set<UInt64>()
-      try? cache.store(zip(keys, vectors).filter { written.insert($0.0).inserted }.map { ($0.0, $0.1) })
-    }
-    let matrix = EmbeddingMatrix(vectors: vectors, dimension: embedder.dimension, precision: precision)
-    self.init(
-      library: library,
-      weights: weights,
-      dense: Dense(embedder: embedder, matrix: matrix),
-      report: EmbeddingReport(
-        embedded: missing.count,
-        reused: snippets.count - missing.count,
-        seconds: (ContinuousClock.now - start) / .seconds(1)
-      )
-    )
-  }
-
-  /// A vector of the wrong length came back from the embedder.
-  public enum EmbeddingError: Error, CustomStringConvertible {
-    case wrongDimension(got: Int, expected: Int)
-    public var description: String {
-      switch self {
-      case .wrongDimension(let got, let expected):
-        return "the encoder returned a vector of \(got) values, expected \(expected)"
-      }
-    }
-  }
-
-  /// The text a snippet is embedded as: its heading, its lesson's title, then its body.
-  static func embeddingText(_ s: Snippet) -> String {
-    (s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)") + "\n" + s.text
-  }
-
-  private init(library: CurriculumLibrary, weights: Weights, dense: Dense?, report: EmbeddingReport?) {
+  init(library: CurriculumLibrary, weights: Weights, dense: Dense?, report: EmbeddingReport?) {
     self.weights = weights
     self.dense = dense
     embeddingReport = report
@@ -195,7 +120,7 @@ public final class SnippetIndex: Sendable {
     index = BM25Index(
       documents: snippets.map { s in
         [
-          s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)",
+          Self.title(s),
           s.keyTerms.joined(separator: ", "), s.text,
         ]
       },
@@ -246,36 +171,10 @@ public final class SnippetIndex: Sendable {
     if let dense, let vector = Self.queryVector(query, synonyms: words, embedder: dense.embedder),
       vector.count == dense.matrix.dimension
     {
-      return fused(bm25: scored, query: vector, dense: dense, range: range, boost: boost, limit: limit)
+      let boosts = boostRanges(curriculum: curriculum, lesson: lesson)
+      return fused(bm25: scored, query: vector, dense: dense, range: range, boosts: boosts, limit: limit)
     }
     return best(scored, limit).map { hit($0.document, score: $0.score) }
-  }
-
-  /// The question with, in brackets, the curriculum's terms for the words students use in it
-  /// ("cancel it down (simplify)"): the table BM25 expands with. The encoder does not know that a
-  /// course calls cancelling "simplifying"; its authors do.
-  static func expandedQuery(_ query: String, synonyms: [String: [String]]) -> String {
-    var seen = Set<String>()
-    let terms = QueryAnalyzer.words(query).flatMap { synonyms[$0] ?? [] }.filter { seen.insert($0).inserted }
-    return terms.isEmpty ? query : "\(query) (\(terms.joined(separator: ", ")))"
-  }
-
-  /// The query's vector: the mean of the question's and the expanded question's embeddings (both
-  /// in one batch), so that the student's own words keep half the say when a synonym misleads;
-  /// just the question's when no synonym applies. Nil when the encoder fails.
-  static func queryVector(
-    _ query: String,
-    synonyms: [String: [String]],
-    embedder: any TextEmbedder
-  ) -> [Float]? {
-    let expanded = expandedQuery(query, synonyms: synonyms)
-    guard let vectors = try? embedder.embed(expanded == query ? [query] : [query, expanded]),
-      let first = vectors.first
-    else { return nil }
-    guard vectors.count == 2, vectors[1].count == first.count else { return first }
-    let sum = zip(first, vectors[1]).map { $0 + $1 }
-    let norm = max(sum.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
-    return sum.map { $0 / norm }
   }
 
   /// The lesson boosts as a function that multiplies the scores of the lesson's and its
@@ -284,59 +183,30 @@ public final class SnippetIndex: Sendable {
     curriculum: String?,
     lesson: String?
   ) -> (inout [(document: Int, score: Double)]) -> Void {
-    guard let curriculum, let lesson else { return { _ in } }
-    let key = "\(curriculum)/\(lesson)"
-    let boosts =
-      [(ranges[key], weights.lessonBoost)]
-      + (prerequisites[key] ?? []).map { (ranges[$0], weights.prerequisiteBoost) }
+    let boosts = boostRanges(curriculum: curriculum, lesson: lesson)
+    guard !boosts.isEmpty else { return { _ in } }
     return { scored in
       for i in scored.indices where scored[i].score > 0 {
-        if let boost = boosts.first(where: { $0.0?.contains(scored[i].document) == true }) {
-          scored[i].score *= boost.1
+        if let boost = boosts.first(where: { $0.range.contains(scored[i].document) }) {
+          scored[i].score *= boost.factor
         }
       }
     }
   }
 
-  /// Reciprocal-rank fusion of the BM25 scores and the query's similarities.
-  private func fused(
-    bm25: [(document: Int, score: Double)],
-    query: [Float],
-    dense: Dense,
-    range: Range<Int>?,
-    boost: (inout [(document: Int, score: Double)]) -> Void,
-    limit: Int
-  ) -> [SnippetHit] {
-    let rows = range ?? 0 ..< snippets.count
-    let similarities = dense.matrix.similarities(query, rows: rows)
-    var byEmbedding = similarities.enumerated().map {
-      (document: rows.lowerBound + $0.offset, score: Double($0.element))
-    }
-    boost(&byEmbedding)
-    let depth = max(limit, weights.fusionDepth)
-    var fused: [Int: (score: Double, explanation: SnippetHit.Explanation)] = [:]
-    for (rank, d) in best(bm25, depth).enumerated() {
-      fused[d.document, default: (0, .init())].score +=
-        weights.bm25Weight / (weights.fusionK + Double(rank + 1))
-      fused[d.document]!.explanation.bm25Rank = rank + 1
-      fused[d.document]!.explanation.bm25Score = d.score
-    }
-    for (rank, d) in best(byEmbedding, depth).enumerated() {
-      fused[d.document, default: (0, .init())].score +=
-        weights.denseWeight / (weights.fusionK + Double(rank + 1))
-      fused[d.document]!.explanation.denseRank = rank + 1
-    }
-    let ranked = best(fused.map { (document: $0.key, score: $0.value.score) }, limit)
-    return ranked.map { d in
-      var explanation = fused[d.document]!.explanation
-      explanation.similarity = Double(similarities[d.document - rows.lowerBound])
-      return hit(d.document, score: d.score, explanation: explanation)
-    }
+  /// The documents of the lesson and of its prerequisites, with their boosts (disjoint ranges).
+  func boostRanges(curriculum: String?, lesson: String?) -> [(range: Range<Int>, factor: Double)] {
+    guard let curriculum, let lesson else { return [] }
+    let key = "\(curriculum)/\(lesson)"
+    return
+      ([(ranges[key], weights.lessonBoost)]
+      + (prerequisites[key] ?? []).map { (ranges[$0], weights.prerequisiteBoost) })
+      .compactMap { r, f in r.map { ($0, f) } }
   }
 
   /// The best `limit` in one pass (a full sort of tens of thousands of matches would dominate),
   /// ties broken by snippet id.
-  private func best(
+  func best(
     _ scored: [(document: Int, score: Double)],
     _ limit: Int
   ) -> [(document: Int, score: Double)] {
@@ -353,7 +223,7 @@ public final class SnippetIndex: Sendable {
     return top
   }
 
-  private func hit(_ document: Int, score: Double, explanation: SnippetHit.Explanation? = nil) -> SnippetHit {
+  func hit(_ document: Int, score: Double, explanation: SnippetHit.Explanation? = nil) -> SnippetHit {
     let s = snippets[document]
     return SnippetHit(
       id: s.id,
@@ -366,11 +236,10 @@ public final class SnippetIndex: Sendable {
     )
   }
 
-  /// Whether searches fuse BM25 with an encoder's similarities.
-  public var isHybrid: Bool { dense != nil }
-
-  /// Bytes the snippets' vectors occupy in memory (0 without an encoder).
-  public var embeddingBytes: Int { dense?.matrix.byteCount ?? 0 }
+  /// A snippet's heading, with its lesson's title when they differ.
+  static func title(_ s: Snippet) -> String {
+    s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)"
+  }
 
   /// Synonyms by curriculum id, plus all of them merged under "" for searches across curricula
   /// (built once, not per query).

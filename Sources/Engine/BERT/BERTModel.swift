@@ -56,7 +56,12 @@ public final class BERTModel: Sendable {
 
   /// The last layer's hidden states of every token of every sequence, sequence after sequence,
   /// `[Σ tokens, hidden_size]` row-major. Token types are all 0 (single-segment input).
-  public func forward(batch: [[Int]]) throws -> [Float] {
+  ///
+  /// - Parameter parallel: false runs the pass on the calling thread alone. The pool's loops end
+  ///   in a barrier, and a barrier among more spinning threads than free cores waits for the
+  ///   scheduler: a server embedding a short question while its generations keep both cores
+  ///   busy took ~1 s a question that way, and takes a few milliseconds serially.
+  public func forward(batch: [[Int]], parallel: Bool = true) throws -> [Float] {
     let c = configuration
     guard !batch.isEmpty else { throw EngineError.emptyInput("forward needs at least one sequence") }
     for tokens in batch {
@@ -87,6 +92,7 @@ public final class BERTModel: Sendable {
     let attentionWork = counts.reduce(0) { $0 + $1 * $1 } * h
     // GPT-Neo leaves scores unscaled; BERT divides them by √head_dim, done here on the queries.
     let scale = 1 / Float(hd).squareRoot()
+    let limit: Int? = parallel ? nil : 1
 
     var x = [Float](repeating: 0, count: t * h)
     try workspaces.withWorkspace(floats: 5 * t * h + t * inner + scratchSize) { memory in
@@ -116,10 +122,11 @@ public final class BERTModel: Sendable {
             rows: t,
             parts: [
               (l.queryWeight, l.queryBias, q), (l.keyWeight, l.keyBias, k), (l.valueWeight, l.valueBias, v),
-            ]
+            ],
+            limit: limit
           )
           for i in 0 ..< t * h { q[i] *= scale }
-          pool.run(jobs.count, limit: attentionWork >= 4096 ? nil : 1) { index in
+          pool.run(jobs.count, limit: attentionWork >= 4096 ? limit : 1) { index in
             let (s, head, scratchStart) = jobs[index]
             let first = starts[s] * h + head * hd
             var view = gn_kv_view(
@@ -148,7 +155,14 @@ public final class BERTModel: Sendable {
               )
             }
           }
-          pool.linear(attn, rows: t, weight: l.attentionOutWeight, bias: l.attentionOutBias, into: tmp)
+          pool.linear(
+            attn,
+            rows: t,
+            weight: l.attentionOutWeight,
+            bias: l.attentionOutBias,
+            into: tmp,
+            limit: limit
+          )
           gn_add(tmp, x, t * h)
           gn_layer_norm(
             tmp,
@@ -165,9 +179,10 @@ public final class BERTModel: Sendable {
             weight: l.intermediateWeight,
             bias: l.intermediateBias,
             into: mid,
-            activation: activation
+            activation: activation,
+            limit: limit
           )
-          pool.linear(mid, rows: t, weight: l.outputWeight, bias: l.outputBias, into: tmp)
+          pool.linear(mid, rows: t, weight: l.outputWeight, bias: l.outputBias, into: tmp, limit: limit)
           gn_add(tmp, x, t * h)
           gn_layer_norm(tmp, t, h, l.outputNormWeight.pointer, l.outputNormBias.pointer, c.layerNormEps, x)
         }

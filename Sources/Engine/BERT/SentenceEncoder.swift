@@ -138,9 +138,15 @@ public final class SentenceEncoder: Sendable {
     tokenizer.encode(text, maxLength: maxSequenceLength)
   }
 
+  /// Batches of fewer tokens than this run on the calling thread alone (see
+  /// ``BERTModel/forward(batch:parallel:)``): a question of a few dozen tokens gains little from a
+  /// second thread and, in a busy server, loses much to the barriers.
+  public static let parallelThreshold = 128
+
   /// One vector of ``dimension`` floats per text, in order (unit length when the model
   /// normalises). Texts are run in batches of about `batchTokens` tokens: each batch reads every
-  /// weight once for all its rows.
+  /// weight once for all its rows. Batches of at least ``parallelThreshold`` tokens use the
+  /// model's threads.
   public func embed(_ texts: [String], batchTokens: Int = 2048) throws -> [[Float]] {
     let encoded = texts.map(tokenize)
     var result: [[Float]] = []
@@ -154,7 +160,7 @@ public final class SentenceEncoder: Sendable {
         end += 1
       }
       let batch = Array(encoded[start ..< end])
-      let hidden = try model.forward(batch: batch)
+      let hidden = try model.forward(batch: batch, parallel: tokens >= Self.parallelThreshold)
       var row = 0
       for ids in batch {
         result.append(pool(hidden, rows: row ..< (row + ids.count)))

@@ -4,17 +4,19 @@ import CEngineKernels
 extension WorkerPool {
   /// y = x · Wᵀ + b over `rows` rows, the output columns split across threads; `activation`, if
   /// any, is applied by each thread to the columns it computed while they are in its cache.
+  /// `limit` 1 runs the whole product on the calling thread.
   func linear(
     _ x: UnsafePointer<Float>,
     rows m: Int,
     weight: WeightTensor,
     bias: WeightTensor?,
     into y: UnsafeMutablePointer<Float>,
-    activation: Activation? = nil
+    activation: Activation? = nil,
+    limit: Int? = nil
   ) {
     let n = weight.shape[0]
     let chunks = columnChunks(rows: m, weight: weight)
-    run(chunks.count) { chunk in
+    run(chunks.count, limit: limit) { chunk in
       let columns = chunks[chunk]
       weight.linear(x, rows: m, bias: bias?.pointer, into: y, columns: columns)
       if let activation {
@@ -41,12 +43,13 @@ extension WorkerPool {
   func linear(
     _ x: UnsafePointer<Float>,
     rows m: Int,
-    parts: [(weight: WeightTensor, bias: WeightTensor?, into: UnsafeMutablePointer<Float>)]
+    parts: [(weight: WeightTensor, bias: WeightTensor?, into: UnsafeMutablePointer<Float>)],
+    limit: Int? = nil
   ) {
     let chunks = parts.indices.flatMap { part in
       columnChunks(rows: m, weight: parts[part].weight).map { (part: part, columns: $0) }
     }
-    run(chunks.count) { index in
+    run(chunks.count, limit: limit) { index in
       let (part, columns) = chunks[index]
       parts[part].weight.linear(
         x,

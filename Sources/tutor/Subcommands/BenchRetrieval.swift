@@ -1,13 +1,21 @@
 import ArgumentParser
 import Curriculum
+import Engine
 import Foundation
+import Synchronization
+import Tutoring
 
 /// `tutor bench retrieval`: index build and query latency on a generated corpus of many lessons,
 /// with files for the side-by-side peer (`tools/bench/retrieval_peer.py`).
 struct BenchRetrieval: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "retrieval",
-    abstract: "Benchmark snippet retrieval on a generated corpus (default 10,000 lessons, ~100,000 snippets)."
+    abstract:
+      "Benchmark snippet retrieval on a generated corpus (default 10,000 lessons, ~100,000 snippets).",
+    discussion: """
+      With an encoder, the hybrid figures too. The corpus's embeddings are cached only with \
+      --embedding-cache DIR (by default they are made anew, to time them).
+      """
   )
 
   @Option(help: "Lessons to generate (100 per curriculum).")
@@ -26,6 +34,22 @@ struct BenchRetrieval: AsyncParsableCommand {
 
   @Option(help: "Seed of the generated corpus and queries.")
   var seed: UInt64 = 1
+
+  /// --encoder / --no-encoder as everywhere; here --embedding-cache defaults to none, so that the
+  /// corpus's embedding is timed.
+  @OptionGroup var retrieval: RetrievalOptions
+
+  @Option(help: "Encoder threads (the server's default is every core).")
+  var threads: Int?
+
+  @Option(
+    help: """
+      Snippets of the generated corpus embedded for real, to time embedding; the others get copies \
+      of their vectors (search latency depends on the number of vectors, not their values). 0: \
+      embed all (about an hour for 100,000 on 2 cores).
+      """
+  )
+  var embedSample = 2000
 
   func run() async throws {
     let fm = FileManager.default
@@ -137,6 +161,77 @@ struct BenchRetrieval: AsyncParsableCommand {
     }
     let overlap = agreement.reduce(0, +) / Double(max(agreement.count, 1))
 
+    // 5. Hybrid search: the encoder on the shipped curricula, then on the whole generated corpus.
+    var hybridLines = ""
+    var hybridSummary: [String: Any] = [:]
+    if let encoderDirectory = try retrieval.encoderDirectory {
+      t = clock.now
+      let model = try await reportingErrors {
+        try SnippetEncoder.load(directory: encoderDirectory, threads: threads)
+      }
+      let encoderLoadSeconds = (clock.now - t) / .seconds(1)
+      let shipped = try Self.shippedFigures(encoder: model)
+      t = clock.now
+      let sampled = SampledEmbedder(encoder: model, sample: embedSample)
+      let hybrid = try SnippetIndex(
+        library: library,
+        embedder: embedSample > 0 ? sampled : model,
+        cacheFolder: retrieval.embeddingCache
+      )
+      let hybridBuildSeconds = (clock.now - t) / .seconds(1)
+      let report = hybrid.embeddingReport!
+      // Snippets embedded for real, and how long that took.
+      let (realCount, realSeconds) =
+        embedSample > 0 && report.embedded > embedSample
+        ? sampled.timing.withLock { $0 } : (report.embedded, hybridBuildSeconds)
+      _ = hybrid.search(texts[0], limit: 10)
+      let hybridFull = time { _ = hybrid.search($0, limit: 10) }
+      let hybridFiltered = time {
+        _ = hybrid.search($0, curriculum: "bench-0", lesson: "lesson-5", limit: 10)
+      }
+      let embedOnly = time { _ = try? model.embed([$0]) }
+      let float32Bytes = snippets * model.dimension * 4
+      hybridSummary = [
+        "encoder_load_seconds": encoderLoadSeconds, "corpus_embedded": report.embedded,
+        "corpus_embeddings_from_cache": report.reused, "hybrid_index_build_seconds": hybridBuildSeconds,
+        "embedding_bytes_int8": hybrid.embeddingBytes, "embedding_bytes_float32": float32Bytes,
+        "hybrid_query_ms_median": median(hybridFull), "hybrid_query_ms_p90": percentile(hybridFull, 0.9),
+        "hybrid_query_filtered_ms_median": median(hybridFiltered),
+        "query_embedding_ms_median": median(embedOnly),
+        "shipped": shipped.json,
+      ]
+      hybridLines = String(
+        format: """
+
+          hybrid (BM25 + %@, %d threads):
+          encoder load (s)                                         %8.2f
+          corpus: %d snippets to embed, %d of them for real in %.1f s (%.1f snippets/s: %.0f s for all), %d from the cache
+          embeddings in memory: %.1f MB as int8 (%.1f MB as float32)
+          query embedding alone, median (ms)                       %8.2f
+          hybrid query, all curricula, median (ms)                 %8.2f
+          hybrid query, all curricula, p90 (ms)                    %8.2f
+          hybrid query, one curriculum + lesson, median (ms)       %8.2f
+          %@
+          """,
+        encoderDirectory,
+        model.encoder.model.threads,
+        encoderLoadSeconds,
+        report.embedded,
+        realCount,
+        realSeconds,
+        Double(realCount) / max(realSeconds, 1e-9),
+        Double(report.embedded) * realSeconds / Double(max(realCount, 1)),
+        report.reused,
+        Double(hybrid.embeddingBytes) / 1e6,
+        Double(float32Bytes) / 1e6,
+        median(embedOnly),
+        median(hybridFull),
+        percentile(hybridFull, 0.9),
+        median(hybridFiltered),
+        shipped.text
+      )
+    }
+
     // 4. Files for the peer, which reads the same corpus and queries.
     let corpusLines = library.curricula.flatMap(\.snippets).map { s in
       String(
@@ -169,7 +264,7 @@ struct BenchRetrieval: AsyncParsableCommand {
       "query_ms_p90": percentile(full, 0.9),
       "query_filtered_ms_median": median(filtered), "query_plain_ms_median": median(plain),
       "queries": queries,
-    ]
+    ].merging(hybridSummary) { a, _ in a }
     let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
     try data.write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("ours.json")))
     Console.write(
@@ -184,7 +279,7 @@ struct BenchRetrieval: AsyncParsableCommand {
           query, plain BM25 body only (ms)             %8.2f
           top-10 agreement of the two engines: %.3f
           peer input: %@
-
+          %@
           """,
         lessons,
         snippets,
@@ -200,8 +295,63 @@ struct BenchRetrieval: AsyncParsableCommand {
         median(fts5Filtered),
         median(plain),
         overlap,
-        out
+        out,
+        hybridLines
       )
+    )
+  }
+
+  /// The encoder on the shipped curricula: embedding them, the latency of a short question, and
+  /// recall@3 of int8 against float32 vectors on the labelled sets.
+  static func shippedFigures(encoder: SnippetEncoder) throws -> (text: String, json: [String: Any]) {
+    let library = CurriculumLibrary.load(root: "curricula")
+    guard !library.curricula.isEmpty else {
+      return ("(no ./curricula: shipped-curricula figures skipped)", [:])
+    }
+    let clock = ContinuousClock()
+    var t = clock.now
+    let index = try SnippetIndex(library: library, embedder: encoder, cacheFolder: nil)
+    let embedSeconds = (clock.now - t) / .seconds(1)
+    let exact = try SnippetIndex(library: library, embedder: encoder, cacheFolder: nil, precision: .float32)
+    let sets = [
+      "retrieval-questions.yaml", "retrieval-questions-tuning.yaml", "retrieval-questions-heldout.yaml",
+      "retrieval-questions-students.yaml",
+    ].map { "Tests/CurriculumTests/Fixtures/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+    var questions: [RetrievalEvaluation.Question] = []
+    var recall: [String] = []
+    for file in sets {
+      let q = try RetrievalEvaluation.loadQuestions(path: file)
+      questions += q
+      let a = RetrievalEvaluation.evaluate(q, index: index).recallAt3
+      let b = RetrievalEvaluation.evaluate(q, index: exact).recallAt3
+      recall.append(String(format: "%@ %.3f (float32 %.3f)", (file as NSString).lastPathComponent, a, b))
+    }
+    var latencies: [Double] = []
+    for _ in 0 ..< 3 {
+      for q in questions {
+        t = clock.now
+        _ = index.search(q.question, curriculum: q.curriculum, limit: 3)
+        latencies.append((clock.now - t) / .milliseconds(1))
+      }
+    }
+    let text = String(
+      format: """
+        shipped curricula: %d snippets embedded in %.2f s; a student's question (%d, 3 passes), median %.2f ms, p90 %.2f ms
+        recall@3 with int8 vectors: %@
+        """,
+      index.snippetCount,
+      embedSeconds,
+      questions.count,
+      median(latencies),
+      percentile(latencies, 0.9),
+      recall.joined(separator: "; ")
+    )
+    return (
+      text,
+      [
+        "snippets": index.snippetCount, "embed_seconds": embedSeconds, "query_ms_median": median(latencies),
+        "query_ms_p90": percentile(latencies, 0.9), "recall": recall,
+      ]
     )
   }
 
@@ -232,6 +382,39 @@ struct BenchRetrieval: AsyncParsableCommand {
     var list = words.sorted()
     for i in stride(from: list.count - 1, to: 0, by: -1) { list.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
     return list
+  }
+}
+
+/// The encoder for `bench retrieval`'s generated corpus: a call with more than `sample` texts (the
+/// index build) embeds the first `sample` for real, timed, and gives the others copies of those
+/// vectors, each moved by a little seeded noise (exact copies would tie, which real snippets
+/// don't); queries (a text or two) are embedded for real.
+final class SampledEmbedder: TextEmbedder {
+  let encoder: SnippetEncoder
+  let sample: Int
+  let timing = Mutex((count: 0, seconds: 0.0))
+
+  init(encoder: SnippetEncoder, sample: Int) {
+    self.encoder = encoder
+    self.sample = sample
+  }
+
+  var fingerprint: String { encoder.fingerprint + "-sampled-\(sample)" }
+  var dimension: Int { encoder.dimension }
+
+  func embed(_ texts: [String]) throws -> [[Float]] {
+    guard texts.count > sample else { return try encoder.embed(texts) }
+    let start = ContinuousClock.now
+    let real = try encoder.embed(Array(texts.prefix(sample)))
+    timing.withLock { $0 = (sample, (ContinuousClock.now - start) / .seconds(1)) }
+    var rng = SplitMix(seed: 7)
+    return texts.indices.map { i in
+      let v = real[i % sample]
+      guard i >= sample else { return v }
+      let moved = v.map { $0 + Float(rng.unit() - 0.5) * 0.02 }
+      let norm = moved.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      return moved.map { $0 / norm }
+    }
   }
 }
 

@@ -163,6 +163,12 @@ struct CurriculumCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Hybrid search: how many of each ranking take part in the fusion.")
     var fusionDepth = SnippetIndex.Weights().fusionDepth
 
+    @Option(
+      name: .long,
+      help: "Hybrid search: the least cosine a snippet needs to be an embedding candidate."
+    )
+    var minimumSimilarity = SnippetIndex.Weights().minimumSimilarity
+
     @Argument(help: "Labelled question files.")
     var questions: [String] = [
       "Tests/CurriculumTests/Fixtures/retrieval-questions.yaml",
@@ -178,6 +184,7 @@ struct CurriculumCommand: AsyncParsableCommand {
       weights.bm25Weight = bm25Weight
       weights.denseWeight = denseWeight
       weights.fusionDepth = fusionDepth
+      weights.minimumSimilarity = minimumSimilarity
       let index = try await retrieval.index(library, weights: weights)
       Console.write(index.isHybrid ? "hybrid: BM25 fused with the sentence encoder\n" : "BM25 alone\n")
       for file in questions {

@@ -1,0 +1,188 @@
+import Foundation
+
+// Hybrid search: the snippets' embeddings (built and cached), the query's, and their fusion with
+// BM25's ranking (see ``SnippetIndex``).
+extension SnippetIndex {
+  /// What building a hybrid index cost.
+  public struct EmbeddingReport: Sendable, Equatable {
+    /// Snippets run through the encoder, and those whose vectors came from the cache.
+    public var embedded: Int
+    public var reused: Int
+  }
+
+  /// The encoder and the snippets' vectors, for hybrid search.
+  struct Dense: Sendable {
+    let embedder: any TextEmbedder
+    let matrix: EmbeddingMatrix
+  }
+
+  /// A hybrid index: BM25 fused with `embedder`'s similarities (see the type's documentation).
+  /// - Parameters:
+  ///   - cacheFolder: where snippet vectors are kept between runs; nil embeds every snippet.
+  ///   - precision: how the vectors are held in memory.
+  /// - Throws: what the embedder throws; a cache that cannot be written is not an error.
+  public convenience init(
+    library: CurriculumLibrary,
+    weights: Weights = Weights(),
+    embedder: any TextEmbedder,
+    cacheFolder: String?,
+    precision: EmbeddingMatrix.Precision = .int8
+  ) throws {
+    let snippets = library.curricula.flatMap(\.snippets)
+    let texts = snippets.map(Self.embeddingText)
+    let keys = texts.map(EmbeddingCache.hash)
+    let cache = cacheFolder.map {
+      EmbeddingCache(folder: $0, fingerprint: embedder.fingerprint, dimension: embedder.dimension)
+    }
+    var known = cache?.load() ?? [:]
+    var missing: [Int] = []
+    var seen = Set<UInt64>()
+    for (i, key) in keys.enumerated() where known[key] == nil && seen.insert(key).inserted {
+      missing.append(i)
+    }
+    let fresh = try embedder.embed(missing.map { texts[$0] })
+    guard fresh.count == missing.count else {
+      throw EmbeddingError.wrongCount(got: fresh.count, expected: missing.count)
+    }
+    for (i, vector) in zip(missing, fresh) {
+      guard vector.count == embedder.dimension else {
+        throw EmbeddingError.wrongDimension(got: vector.count, expected: embedder.dimension)
+      }
+      known[keys[i]] = vector
+    }
+    let vectors = keys.map { known[$0]! }
+    if let cache, !missing.isEmpty || known.count != Set(keys).count {
+      var written = Set<UInt64>()
+      try? cache.store(zip(keys, vectors).filter { written.insert($0.0).inserted }.map { ($0.0, $0.1) })
+    }
+    let matrix = EmbeddingMatrix(vectors: vectors, dimension: embedder.dimension, precision: precision)
+    self.init(
+      library: library,
+      weights: weights,
+      dense: Dense(embedder: embedder, matrix: matrix),
+      report: EmbeddingReport(embedded: missing.count, reused: snippets.count - missing.count)
+    )
+  }
+
+  /// The embedder returned something other than one vector of its dimension per text.
+  public enum EmbeddingError: Error, CustomStringConvertible {
+    case wrongDimension(got: Int, expected: Int)
+    case wrongCount(got: Int, expected: Int)
+    public var description: String {
+      switch self {
+      case .wrongDimension(let got, let expected):
+        return "the encoder returned a vector of \(got) values, expected \(expected)"
+      case .wrongCount(let got, let expected):
+        return "the encoder returned \(got) vectors for \(expected) texts"
+      }
+    }
+  }
+
+  /// The text a snippet is embedded as: its heading, its lesson's title, then its body.
+  static func embeddingText(_ s: Snippet) -> String {
+    title(s) + "\n" + s.text
+  }
+
+  /// The question with, in brackets, the curriculum's terms for the words students use in it
+  /// ("cancel it down (simplify)"): the table BM25 expands with. The encoder does not know that a
+  /// course calls cancelling "simplifying"; its authors do.
+  static func expandedQuery(_ query: String, synonyms: [String: [String]]) -> String {
+    var seen = Set<String>()
+    let terms = QueryAnalyzer.words(query).flatMap { synonyms[$0] ?? [] }.filter { seen.insert($0).inserted }
+    return terms.isEmpty ? query : "\(query) (\(terms.joined(separator: ", ")))"
+  }
+
+  /// The query's vector: the mean of the question's and the expanded question's embeddings (both
+  /// in one batch), so that the student's own words keep half the say when a synonym misleads;
+  /// just the question's when no synonym applies. Nil when the encoder fails.
+  static func queryVector(
+    _ query: String,
+    synonyms: [String: [String]],
+    embedder: any TextEmbedder
+  ) -> [Float]? {
+    let expanded = expandedQuery(query, synonyms: synonyms)
+    guard let vectors = try? embedder.embed(expanded == query ? [query] : [query, expanded]),
+      let first = vectors.first
+    else { return nil }
+    guard vectors.count == 2, vectors[1].count == first.count else { return first }
+    let sum = zip(first, vectors[1]).map { $0 + $1 }
+    let norm = max(sum.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+    return sum.map { $0 / norm }
+  }
+
+  /// Reciprocal-rank fusion of the BM25 scores and the query's similarities.
+  func fused(
+    bm25: [(document: Int, score: Double)],
+    query: [Float],
+    dense: Dense,
+    range: Range<Int>?,
+    boosts: [(range: Range<Int>, factor: Double)],
+    limit: Int
+  ) -> [SnippetHit] {
+    let rows = range ?? 0 ..< snippets.count
+    let similarities = dense.matrix.similarities(query, rows: rows)
+    // Boosted only where a boost applies; the scan over every row stays on plain floats.
+    var boosted = similarities
+    for (r, factor) in boosts {
+      for d in r.clamped(to: rows) where boosted[d - rows.lowerBound] > 0 {
+        boosted[d - rows.lowerBound] *= Float(factor)
+      }
+    }
+    let depth = max(limit, weights.fusionDepth)
+    // A snippet the encoder finds unrelated to the question is no candidate of its ranking: a
+    // question that matches nothing ("can you say that again?") gets no notes, as with BM25,
+    // rather than the three least unrelated ones.
+    let byEmbedding = best(boosted, offset: rows.lowerBound, depth).filter {
+      similarities[$0.document - rows.lowerBound] >= Float(weights.minimumSimilarity)
+    }
+    var fused: [Int: (score: Double, explanation: SnippetHit.Explanation)] = [:]
+    for (rank, d) in best(bm25, depth).enumerated() {
+      fused[d.document, default: (0, .init())].score +=
+        weights.bm25Weight / (weights.fusionK + Double(rank + 1))
+      fused[d.document]!.explanation.bm25Rank = rank + 1
+      fused[d.document]!.explanation.bm25Score = d.score
+    }
+    for (rank, d) in best(byEmbedding, depth).enumerated() {
+      fused[d.document, default: (0, .init())].score +=
+        weights.denseWeight / (weights.fusionK + Double(rank + 1))
+      fused[d.document]!.explanation.denseRank = rank + 1
+    }
+    let ranked = best(fused.map { (document: $0.key, score: $0.value.score) }, limit)
+    return ranked.map { d in
+      var explanation = fused[d.document]!.explanation
+      explanation.similarity = Double(similarities[d.document - rows.lowerBound])
+      return hit(d.document, score: d.score, explanation: explanation)
+    }
+  }
+
+  /// The best `limit` of `scores` (row i is document `offset + i`), as ``best(_:_:)`` ranks them,
+  /// without building a tuple for each of a hundred thousand rows.
+  func best(_ scores: [Float], offset: Int, _ limit: Int) -> [(document: Int, score: Double)] {
+    var top: [(document: Int, score: Double)] = []
+    top.reserveCapacity(limit + 1)
+    for (i, value) in scores.enumerated() {
+      let score = Double(value)
+      if top.count == limit {
+        let last = top[limit - 1]
+        guard
+          score > last.score || (score == last.score && snippets[offset + i].id < snippets[last.document].id)
+        else { continue }
+      }
+      let candidate = (document: offset + i, score: score)
+      let at =
+        top.firstIndex {
+          candidate.score > $0.score
+            || (candidate.score == $0.score && snippets[candidate.document].id < snippets[$0.document].id)
+        } ?? top.count
+      top.insert(candidate, at: at)
+      if top.count > limit { top.removeLast() }
+    }
+    return top
+  }
+
+  /// Whether searches fuse BM25 with an encoder's similarities.
+  public var isHybrid: Bool { dense != nil }
+
+  /// Bytes the snippets' vectors occupy in memory (0 without an encoder).
+  public var embeddingBytes: Int { dense?.matrix.byteCount ?? 0 }
+}
