@@ -65,10 +65,10 @@ public final class CurriculumCatalog: Sendable {
   public var snapshot: Snapshot { current.withLock { $0 } }
 
   /// Searches the current index on the retrieval queue rather than on the caller's thread. With
-  /// an encoder a search embeds the question (a few milliseconds of compute on the encoder's
-  /// threads); on Swift's cooperative pool — two threads on a two-core machine — that would stall
-  /// every other call's async work meanwhile. One search at a time: a short FIFO rather than
-  /// several forward passes fighting over the cores that the generations need.
+  /// an encoder a search embeds the question (a few milliseconds of compute); on Swift's
+  /// cooperative pool — two threads on a two-core machine — that would stall every other call's
+  /// async work meanwhile. One search at a time: a short FIFO rather than several forward passes
+  /// fighting over the cores that the generations need.
   public func search(_ query: String, curriculum: String?, lesson: String?, limit: Int) async -> [SnippetHit]
   {
     let index = snapshot.index

@@ -11,15 +11,29 @@ import Synchronization
 /// milliseconds of the cores that generate answers.
 public final class SnippetEncoder: TextEmbedder {
   public let encoder: SentenceEncoder
-  private let recent = Mutex(RecentVectors(capacity: 4096))
+  private let recent: Mutex<RecentVectors>
   /// Calls with more texts than this (building an index) bypass the cache.
   static let cachedCallSize = 4
 
-  public init(_ encoder: SentenceEncoder) { self.encoder = encoder }
+  /// - Parameter cachedQuestions: how many questions' vectors to keep (0: none, as benchmarks
+  ///   of the encoder want).
+  public init(_ encoder: SentenceEncoder, cachedQuestions: Int = 4096) {
+    self.encoder = encoder
+    recent = Mutex(RecentVectors(capacity: cachedQuestions))
+  }
 
   /// Loads a sentence-transformers folder (e.g. `models/all-MiniLM-L6-v2`).
-  public static func load(directory: String, threads: Int? = nil) throws -> SnippetEncoder {
-    SnippetEncoder(try SentenceEncoder.load(directory: URL(fileURLWithPath: directory), threads: threads))
+  public static func load(
+    directory: String,
+    threads: Int? = nil,
+    cachedQuestions: Int = 4096
+  ) throws
+    -> SnippetEncoder
+  {
+    SnippetEncoder(
+      try SentenceEncoder.load(directory: URL(fileURLWithPath: directory), threads: threads),
+      cachedQuestions: cachedQuestions
+    )
   }
 
   /// The encoder shipped by `tools/fetch-models.sh`, relative to the working directory.
@@ -29,7 +43,9 @@ public final class SnippetEncoder: TextEmbedder {
   public var dimension: Int { encoder.dimension }
 
   public func embed(_ texts: [String]) throws -> [[Float]] {
-    guard texts.count <= Self.cachedCallSize else { return try encoder.embed(texts) }
+    guard texts.count <= Self.cachedCallSize, recent.withLock({ $0.capacity > 0 }) else {
+      return try encoder.embed(texts)
+    }
     var vectors = recent.withLock { cache in texts.map { cache.take($0) } }
     let missing = vectors.indices.filter { vectors[$0] == nil }
     guard !missing.isEmpty else { return vectors.map { $0! } }

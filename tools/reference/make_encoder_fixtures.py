@@ -6,7 +6,7 @@ all-MiniLM-L6-v2 as tools/fetch-models.sh unpacks it.
 Run from the repository root:
 
     tools/fetch-models.sh
-    python3 -m venv .venv-ref && .venv-ref/bin/pip install torch transformers tokenizers sentence-transformers
+    python3 -m venv .venv-ref && .venv-ref/bin/pip install torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 sentence-transformers==6.3.0
     .venv-ref/bin/python tools/reference/make_encoder_fixtures.py
 
 It writes Tests/EngineTests/Fixtures/minilm-reference.json: for each text its ids and its

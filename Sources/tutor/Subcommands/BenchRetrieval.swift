@@ -167,7 +167,7 @@ struct BenchRetrieval: AsyncParsableCommand {
     if let encoderDirectory = try retrieval.encoderDirectory {
       t = clock.now
       let model = try await reportingErrors {
-        try SnippetEncoder.load(directory: encoderDirectory, threads: threads)
+        try SnippetEncoder.load(directory: encoderDirectory, threads: threads, cachedQuestions: 0)
       }
       let encoderLoadSeconds = (clock.now - t) / .seconds(1)
       let shipped = try Self.shippedFigures(encoder: model)
