@@ -149,24 +149,34 @@ public final class BatchedGenerator: Sendable {
       }
 
       // One step: the last token of every decoding sequence, and prompt chunks while rows remain.
+      // With context-aware decoding a sequence feeds two entries (its contrast sequence too).
       let inputs = stepInputs(active.map(\.sequence))
+      var batch: [(tokens: [Int], cache: KVCache)] = []
+      for (i, input) in inputs.enumerated() {
+        if !input.main.isEmpty { batch.append((input.main, active[i].sequence.cache)) }
+        if !input.contrast.isEmpty, let cache = active[i].sequence.contrastCache {
+          batch.append((input.contrast, cache))
+        }
+      }
       let hidden: [Float]
       do {
-        hidden = try model.forward(
-          batch: active.indices.filter { !inputs[$0].isEmpty }.map { (inputs[$0], active[$0].sequence.cache) }
-        )
+        hidden = try model.forward(batch: batch)
       } catch {
         for a in active { a.request.continuation.finish(throwing: error) }
         active.removeAll()
         continue
       }
       var rows: [Int] = []
+      var contrastRows: [Int?] = []
       var wanting: [Int] = []
       var row = 0
-      for i in active.indices where !inputs[i].isEmpty {
-        row += inputs[i].count
-        if active[i].sequence.consumed(inputs[i].count) {
-          rows.append(row - 1)
+      for (i, input) in inputs.enumerated() where !input.main.isEmpty || !input.contrast.isEmpty {
+        row += input.main.count
+        let mainLast = row - 1
+        row += input.contrast.count
+        if active[i].sequence.consumed(input.main.count, contrast: input.contrast.count) {
+          rows.append(mainLast)
+          contrastRows.append(input.contrast.isEmpty ? nil : row - 1)
           wanting.append(i)
         }
       }
@@ -177,10 +187,17 @@ public final class BatchedGenerator: Sendable {
       }
       if !rows.isEmpty {
         let vocabulary = model.configuration.vocabSize
-        let logits = model.logits(hidden: hidden, rowIndices: rows)
+        let extra = contrastRows.compactMap { $0 }
+        let logits = model.logits(hidden: hidden, rowIndices: rows + extra)
+        var nextExtra = rows.count
         for (n, i) in wanting.enumerated() {
           var own = Array(logits[n * vocabulary ..< (n + 1) * vocabulary])
-          for event in active[i].sequence.accept(logits: &own) {
+          var contrast: [Float]?
+          if contrastRows[n] != nil {
+            contrast = Array(logits[nextExtra * vocabulary ..< (nextExtra + 1) * vocabulary])
+            nextExtra += 1
+          }
+          for event in active[i].sequence.accept(logits: &own, contrastLogits: contrast) {
             active[i].request.continuation.yield(event)
           }
           if active[i].sequence.isFinished { active[i].request.continuation.finish() }
@@ -190,19 +207,22 @@ public final class BatchedGenerator: Sendable {
     }
   }
 
-  /// What each sequence feeds this step (empty: it waits): decoding sequences their token, then
-  /// prompts get chunks of up to `prefillChunk` in order while the step has rows left; the first
-  /// prompt in line always gets a chunk, so prompts progress even when decoding fills the step.
-  private func stepInputs(_ sequences: [GenerationSequence]) -> [[Int]] {
-    var left = stepTokenLimit - sequences.reduce(0) { $0 + ($1.pendingCount == 1 ? 1 : 0) }
+  /// What each sequence feeds this step (empty: it waits): decoding sequences their token (and
+  /// their contrast sequence's), then prompts get chunks of up to `prefillChunk` rows in order
+  /// while the step has rows left; the first prompt in line always gets a chunk, so prompts
+  /// progress even when decoding fills the step.
+  private func stepInputs(_ sequences: [GenerationSequence]) -> [(main: [Int], contrast: [Int])] {
+    var left =
+      stepTokenLimit - sequences.reduce(0) { $0 + ($1.pendingCount == 1 ? ($1.hasContrast ? 2 : 1) : 0) }
     var prefilled = false
     return sequences.map { sequence in
-      if sequence.pendingCount == 1 { return sequence.input() }
+      if sequence.pendingCount == 1 { return sequence.plan(rows: 2) }
       let rows = prefilled ? min(prefillChunk, left) : max(1, min(prefillChunk, left))
-      guard rows > 0 else { return [] }
+      guard rows > 0 else { return ([], []) }
       prefilled = true
-      left -= min(rows, sequence.pendingCount)
-      return sequence.input(limit: rows)
+      let planned = sequence.plan(rows: rows)
+      left -= planned.main.count + planned.contrast.count
+      return planned
     }
   }
 }

@@ -19,6 +19,9 @@ public struct GenerationParameters: Sendable, Equatable {
   public var stopSequences: [String]
   /// Stop at `<|endoftext|>` (the model's `eos_token_id`).
   public var stopAtEndOfText: Bool
+  /// Steering toward source texts (copy support, context-aware decoding, no repeated n-grams,
+  /// ending at a sentence); all off by default.
+  public var grounding: Grounding
 
   public init(
     maxNewTokens: Int = 128,
@@ -28,7 +31,8 @@ public struct GenerationParameters: Sendable, Equatable {
     repetitionPenalty: Float = 1,
     seed: UInt64? = nil,
     stopSequences: [String] = [],
-    stopAtEndOfText: Bool = true
+    stopAtEndOfText: Bool = true,
+    grounding: Grounding = Grounding()
   ) {
     self.maxNewTokens = maxNewTokens
     self.temperature = temperature
@@ -38,6 +42,7 @@ public struct GenerationParameters: Sendable, Equatable {
     self.seed = seed
     self.stopSequences = stopSequences
     self.stopAtEndOfText = stopAtEndOfText
+    self.grounding = grounding
   }
 
   /// Whether tokens are drawn at random (temperature > 0) rather than chosen by argmax.
@@ -72,5 +77,6 @@ public struct GenerationParameters: Sendable, Equatable {
     if stopSequences.contains(where: \.isEmpty) {
       throw EngineError.invalidParameter(name: "stop", reason: "stop strings must not be empty")
     }
+    try grounding.validate()
   }
 }

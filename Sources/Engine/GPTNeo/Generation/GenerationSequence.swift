@@ -17,6 +17,16 @@ struct GenerationSequence {
   private(set) var generated: [Int] = []
   /// Prompt tokens not yet fed, then the last sampled token.
   private var pending: ArraySlice<Int>
+  /// Context-aware decoding's second sequence (the prompt without the sources): its cache and
+  /// the tokens it has still to be fed.
+  let contrastCache: KVCache?
+  private var contrastPending: ArraySlice<Int> = []
+  private var copy: CopySupport?
+  private let isSentenceEnd: (Int) -> Bool
+  private let startsWithSpace: (Int) -> Bool
+  /// The last token ended a sentence, if the next one starts with white space.
+  private var sentenceMayEnd = false
+  private var sentences = 0
   private(set) var finishReason: FinishReason?
   private let clock = ContinuousClock()
   private let started: ContinuousClock.Instant
@@ -30,6 +40,7 @@ struct GenerationSequence {
   ) throws {
     try parameters.validate()
     let config = model.configuration
+    try parameters.grounding.validate(vocabularySize: config.vocabSize)
     // An empty prompt starts from <|endoftext|>, as GPT-2's unconditional samples do.
     let start = promptTokens.isEmpty ? [config.bosTokenId ?? tokenizer.endOfTextTokenId ?? 0] : promptTokens
     guard start.count <= config.maxPositionEmbeddings else {
@@ -49,29 +60,106 @@ struct GenerationSequence {
     stops = StopSequenceMatcher(parameters.stopSequences)
     context = start
     pending = start[...]
+    let grounding = parameters.grounding
+    if grounding.contrastStrength > 0 {
+      let contrast = grounding.contrastPromptTokens
+      guard contrast.count <= config.maxPositionEmbeddings else {
+        throw EngineError.contextOverflow(tokens: contrast.count, limit: config.maxPositionEmbeddings)
+      }
+      contrastCache = model.makeCache(capacity: min(config.maxPositionEmbeddings, contrast.count + budget))
+      contrastPending = contrast[...]
+    } else {
+      contrastCache = nil
+    }
+    // A token ends a sentence when its text does (". ", "!", "?", a line break).
+    isSentenceEnd = { id in
+      let text = tokenizer.decode([id])
+      guard let last = text.last(where: { $0 != " " }) else { return false }
+      return last == "." || last == "!" || last == "?" || last.isNewline
+    }
+    startsWithSpace = { id in tokenizer.decode([id]).first?.isWhitespace ?? false }
+    if grounding.copyBias > 0, !grounding.sources.isEmpty {
+      copy = CopySupport(sources: grounding.sources, bias: grounding.copyBias, isSentenceEnd: isSentenceEnd)
+    }
     started = clock.now
   }
 
   var isFinished: Bool { finishReason != nil }
 
-  /// Tokens waiting to be fed: the rest of the prompt, or 1 (the last sampled token).
-  var pendingCount: Int { pending.count }
+  /// Tokens waiting to be fed: the rest of the prompt, or 1 (the last sampled token). With
+  /// context-aware decoding, the larger of the two sequences' counts.
+  var pendingCount: Int { max(pending.count, contrastPending.count) }
 
-  /// The next tokens to run: up to `limit` of the prompt, or the last sampled token.
+  /// Whether context-aware decoding runs a second sequence beside this one.
+  var hasContrast: Bool { contrastCache != nil }
+
+  /// The next tokens to run: up to `limit` of the prompt, or the last sampled token (empty while
+  /// the prompt is fed and only the contrast sequence has tokens left).
   func input(limit: Int = .max) -> [Int] { Array(pending.prefix(max(1, limit))) }
 
-  /// Records that `count` tokens of ``input(limit:)`` went through the model. Returns whether the
-  /// logits of the last one are wanted (the prompt is fully fed).
-  mutating func consumed(_ count: Int) -> Bool {
-    pending = pending.dropFirst(count)
-    return pending.isEmpty
+  /// The contrast sequence's next tokens, as ``input(limit:)``.
+  func contrastInput(limit: Int = .max) -> [Int] { Array(contrastPending.prefix(max(1, limit))) }
+
+  /// What to feed in a step of at most `rows` rows (at least one is fed, so prompts progress):
+  /// the main sequence's tokens and the contrast sequence's. With context-aware decoding both
+  /// prompts' last tokens go through in the same step, so the two rows whose logits are combined
+  /// come out of one pass.
+  func plan(rows: Int) -> (main: [Int], contrast: [Int]) {
+    let rows = max(1, rows)
+    guard hasContrast else { return (input(limit: rows), []) }
+    let m = pending.count
+    let c = contrastPending.count
+    if m + c <= rows || (m <= 1 && c <= 1) {
+      return (Array(pending), Array(contrastPending))
+    }
+    let main = min(rows, m - 1)
+    let contrast = min(rows - main, c - 1)
+    return (Array(pending.prefix(main)), Array(contrastPending.prefix(contrast)))
   }
 
-  /// Samples the next token from the logits of the last fed position and returns the events it
-  /// produces (text, and a final `.finished` when the generation ends).
-  mutating func accept(logits: inout [Float]) -> [GenerationEvent] {
+  /// Records that `count` tokens of ``input(limit:)`` (and `contrast` of ``contrastInput(limit:)``)
+  /// went through the model. Returns whether logits are wanted: both prompts are fully fed. The
+  /// rows wanted are the last fed of each sequence (each one's last row ever fed, since a
+  /// sequence whose prompt is done is not fed again until a token is sampled).
+  mutating func consumed(_ count: Int, contrast: Int = 0) -> Bool {
+    pending = pending.dropFirst(count)
+    contrastPending = contrastPending.dropFirst(contrast)
+    return pending.isEmpty && contrastPending.isEmpty
+  }
+
+  /// Samples the next token from the logits of the last fed position (and, with context-aware
+  /// decoding, the contrast sequence's) and returns the events it produces (text, and a final
+  /// `.finished` when the generation ends).
+  mutating func accept(logits: inout [Float], contrastLogits: [Float]? = nil) -> [GenerationEvent] {
     if promptDuration == nil { promptDuration = clock.now - started }
+    let grounding = parameters.grounding
+    if let contrastLogits, grounding.contrastStrength > 0 {
+      let a = grounding.contrastStrength
+      for i in logits.indices { logits[i] = (1 + a) * logits[i] - a * contrastLogits[i] }
+    }
+    if grounding.noRepeatNGramSize > 0 {
+      // Tokens that continue a copy of a source stay allowed: the notes remain copyable.
+      let copying = copy?.continuations() ?? []
+      for id in NGramBlocker.banned(size: grounding.noRepeatNGramSize, generated: generated)
+      where id < logits.count && !copying.contains(id) {
+        logits[id] = -.infinity
+      }
+    }
+    copy?.apply(to: &logits)
     let id = sampler.next(logits: &logits, context: context)
+    if sentenceMayEnd, id == eos || startsWithSpace(id) {
+      // The sentence is over; stop before the next one when enough were written or the budget
+      // is nearly spent.
+      sentences += 1
+      let nearEnd = budget - generated.count < min(Grounding.sentenceReserve, budget / 4 + 1)
+      if (grounding.maxSentences > 0 && sentences >= grounding.maxSentences)
+        || (grounding.endAtSentenceBoundary && nearEnd)
+      {
+        return finish(.length)
+      }
+    }
+    sentenceMayEnd = isSentenceEnd(id)
+    copy?.accept(id)
     generated.append(id)
     context.append(id)
     var events: [GenerationEvent] = []
@@ -88,6 +176,7 @@ struct GenerationSequence {
     }
     if generated.count >= budget || cache.count >= contextLimit { return events + finish(.length) }
     pending = [id][...]
+    if hasContrast { contrastPending = [id][...] }
     return events
   }
 

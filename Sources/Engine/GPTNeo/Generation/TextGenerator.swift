@@ -48,17 +48,22 @@ public final class TextGenerator: Sendable {
         deliver(sequence.finish(.cancelled))
         break
       }
-      let input = sequence.input()
+      // Context-aware decoding's second sequence runs in the same pass.
+      let (input, contrast) = sequence.plan(rows: .max)
+      var batch = [(tokens: input, cache: sequence.cache)]
+      if let cache = sequence.contrastCache { batch.append((contrast, cache)) }
       let hidden: [Float]
       do {
-        hidden = try model.forward(tokens: input, cache: sequence.cache, isCancelled: isCancelled)
+        hidden = try model.forward(batch: batch, isCancelled: isCancelled)
       } catch is CancellationError {
         deliver(sequence.finish(.cancelled))
         break
       }
-      _ = sequence.consumed(input.count)
+      _ = sequence.consumed(input.count, contrast: contrast.count)
       var logits = model.logits(hidden: hidden, row: input.count - 1)
-      deliver(sequence.accept(logits: &logits))
+      let contrastLogits =
+        contrast.isEmpty ? nil : model.logits(hidden: hidden, row: input.count + contrast.count - 1)
+      deliver(sequence.accept(logits: &logits, contrastLogits: contrastLogits))
     }
     return result!
   }
