@@ -40,7 +40,13 @@ extension Tutor_V1_FinishReason {
 }
 
 extension Tutor_V1_Session {
-  init(_ s: StoredSession, turnCount: Int, turns: [StoredTurn] = []) {
+  /// `citations` gives each turn's notes (``TutoringService/citations(of:in:)``).
+  init(
+    _ s: StoredSession,
+    turnCount: Int,
+    turns: [StoredTurn] = [],
+    citations: (StoredTurn) -> [Citation] = { _ in [] }
+  ) {
     self.init()
     sessionID = s.id
     studentID = s.studentId
@@ -51,13 +57,25 @@ extension Tutor_V1_Session {
     updatedAt = .init(milliseconds: s.updatedAtMs)
     if let ended = s.endedAtMs { endedAt = .init(milliseconds: ended) }
     self.turnCount = Int32(turnCount)
-    self.turns = turns.map(Tutor_V1_Turn.init)
+    self.turns = turns.map { Tutor_V1_Turn($0, citations: citations($0)) }
+  }
+}
+
+extension Tutor_V1_Citation {
+  init(_ c: Citation) {
+    self.init()
+    snippetID = c.snippetId
+    lessonID = c.lessonId
+    lessonTitle = c.lessonTitle
+    heading = c.heading
+    text = c.text
   }
 }
 
 extension Tutor_V1_Turn {
-  init(_ t: StoredTurn) {
+  init(_ t: StoredTurn, citations: [Citation] = []) {
     self.init()
+    self.citations = citations.map(Tutor_V1_Citation.init)
     turnID = t.id
     sessionID = t.sessionId
     index = Int32(t.index)
@@ -162,7 +180,12 @@ extension TutoringService.GenerationOptions {
       topK: o.hasTopK ? Int(o.topK) : nil,
       topP: o.hasTopP ? o.topP : nil,
       repetitionPenalty: o.hasRepetitionPenalty ? o.repetitionPenalty : nil,
-      seed: o.hasSeed ? o.seed : nil
+      seed: o.hasSeed ? o.seed : nil,
+      copyBias: o.hasCopyBias ? o.copyBias : nil,
+      contrastStrength: o.hasContrastStrength ? o.contrastStrength : nil,
+      noRepeatNGramSize: o.hasNoRepeatNgramSize ? Int(o.noRepeatNgramSize) : nil,
+      endAtSentence: o.hasEndAtSentence ? o.endAtSentence : nil,
+      maxSentences: o.hasMaxSentences ? Int(o.maxSentences) : nil
     )
   }
 }

@@ -40,7 +40,9 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     try await handling("GetSession", logger: logger) {
       _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: false)
       let (session, turns) = try await tutoring.session(id: request.sessionID)
-      return Tutor_V1_Session(session, turnCount: turns.count, turns: turns)
+      return Tutor_V1_Session(session, turnCount: turns.count, turns: turns) {
+        tutoring.citations(of: $0, in: session)
+      }
     }
   }
 
@@ -99,6 +101,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
             $0.turnID = completion.turnId
             $0.answer = completion.answer
             $0.snippetIds = completion.snippetIds
+            $0.citations = completion.citations.map(Tutor_V1_Citation.init)
             $0.usage = .with {
               $0.promptTokens = Int32(completion.promptTokens)
               $0.completionTokens = Int32(completion.completionTokens)

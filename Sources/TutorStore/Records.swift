@@ -11,6 +11,9 @@ public struct StoredSession: Codable, Sendable, Equatable, FetchableRecord, Pers
   public var studentId: String
   public var curriculumId: String
   public var lessonId: String
+  /// Whether the student picked the lesson (rather than getting the curriculum's first): only a
+  /// chosen lesson's notes are favoured when answering.
+  public var lessonChosen: Bool = true
   public var state: State
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
@@ -22,6 +25,7 @@ public struct StoredSession: Codable, Sendable, Equatable, FetchableRecord, Pers
     case studentId = "student_id"
     case curriculumId = "curriculum_id"
     case lessonId = "lesson_id"
+    case lessonChosen = "lesson_chosen"
     case createdAtMs = "created_at"
     case updatedAtMs = "updated_at"
     case endedAtMs = "ended_at"

@@ -104,6 +104,12 @@ extension TutorStore {
       // The active-sessions gauge counts by state on every start and end.
       try db.create(index: "session_by_state", on: "session", columns: ["state"])
     }
+    migrator.registerMigration("v4: whether the student chose the session's lesson") { db in
+      // Sessions from before kept their lesson focus, as they had it.
+      try db.alter(table: "session") { t in
+        t.add(column: "lesson_chosen", .boolean).notNull().defaults(to: true)
+      }
+    }
     return migrator
   }
 }

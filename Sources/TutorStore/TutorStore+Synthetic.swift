@@ -46,6 +46,7 @@ extension TutorStore {
             studentId: studentId,
             curriculumId: curriculum,
             lessonId: lesson,
+            lessonChosen: true,
             state: .ended,
             createdAtMs: clock,
             updatedAtMs: clock,

@@ -90,7 +90,8 @@ public final class TutorStore: Sendable {
   public func startSession(
     studentId: String,
     curriculumId: String,
-    lessonId: String
+    lessonId: String,
+    lessonChosen: Bool = true
   ) async throws -> StoredSession {
     let session = try await write("startSession") { db in
       let now = Self.now()
@@ -103,6 +104,7 @@ public final class TutorStore: Sendable {
         studentId: studentId,
         curriculumId: curriculumId,
         lessonId: lessonId,
+        lessonChosen: lessonChosen,
         state: .active,
         createdAtMs: now,
         updatedAtMs: now,

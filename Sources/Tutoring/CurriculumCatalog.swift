@@ -12,6 +12,8 @@ public final class CurriculumCatalog: Sendable {
     /// Problems found by the latest load, with paths relative to the catalog's folder.
     public let diagnostics: [CurriculumDiagnostic]
     public let index: SnippetIndex
+    /// The sentence encoder's vector of every note sentence (``NoteSentences``); empty without one.
+    let sentenceVectors: [String: [Float]]
 
     public func curriculum(_ id: String) -> Curriculum? { curricula.first { $0.id == id } }
   }
@@ -81,6 +83,42 @@ public final class CurriculumCatalog: Sendable {
     }
   }
 
+  /// Cosine similarity of `query` to each of `texts` by the sentence encoder, on the retrieval
+  /// queue; nil without an encoder (or if it fails). Note sentences' vectors were computed with
+  /// the snapshot; other texts are embedded now.
+  public func similarities(_ query: String, to texts: [String]) async -> [Float]? {
+    guard let encoder = retrieval.encoder, !texts.isEmpty else { return nil }
+    let known = snapshot.sentenceVectors
+    return await withCheckedContinuation { continuation in
+      Self.retrievalQueue.async {
+        do {
+          // The question's vector is in the encoder's cache since its search.
+          let q = try encoder.embed([query])[0]
+          var result: [Float] = []
+          for text in texts {
+            let v = try known[text] ?? encoder.embed([text])[0]
+            result.append(Self.cosine(q, v))
+          }
+          continuation.resume(returning: result)
+        } catch {
+          continuation.resume(returning: nil)
+        }
+      }
+    }
+  }
+
+  static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+    var dot: Float = 0
+    var na: Float = 0
+    var nb: Float = 0
+    for i in 0 ..< min(a.count, b.count) {
+      dot += a[i] * b[i]
+      na += a[i] * a[i]
+      nb += b[i] * b[i]
+    }
+    return na > 0 && nb > 0 ? dot / (na.squareRoot() * nb.squareRoot()) : 0
+  }
+
   private static let retrievalQueue = DispatchQueue(label: "tutor.retrieval", qos: .userInitiated)
 
   /// Re-reads the folder. New valid curricula replace the old; a curriculum whose folder now has
@@ -133,10 +171,26 @@ public final class CurriculumCatalog: Sendable {
       } else {
         SnippetIndex(library: library)
       }
+    // The notes' sentences, embedded once (and kept on disk beside the snippets' vectors), so
+    // that choosing which sentence an answer follows costs the question's vector and dot
+    // products, not a forward pass per sentence.
+    var sentenceVectors: [String: [Float]] = [:]
+    if let encoder = retrieval.encoder {
+      let sentences = Array(Set(curricula.flatMap(\.snippets).flatMap { NoteSentences.split($0.text) }))
+        .sorted()
+      let (vectors, _) = try EmbeddingCache.embed(
+        sentences,
+        with: encoder,
+        cacheFolder: retrieval.cacheFolder,
+        cacheName: encoder.fingerprint + "-sentences"
+      )
+      sentenceVectors = Dictionary(uniqueKeysWithValues: zip(sentences, vectors))
+    }
     return Snapshot(
       curricula: curricula,
       diagnostics: diagnostics.map { relativise($0, to: root) },
-      index: index
+      index: index,
+      sentenceVectors: sentenceVectors
     )
   }
 
@@ -152,7 +206,8 @@ public final class CurriculumCatalog: Sendable {
       ?? Snapshot(
         curricula: curricula,
         diagnostics: diagnostics.map { relativise($0, to: root) },
-        index: SnippetIndex(library: CurriculumLibrary(curricula: curricula))
+        index: SnippetIndex(library: CurriculumLibrary(curricula: curricula)),
+        sentenceVectors: [:]
       )
   }
 

@@ -84,6 +84,8 @@ public struct PromptBuilder: Sendable {
     public var snippetIds: [String]
     /// How many of the latest turns were included.
     public var turnsIncluded: Int
+    /// The same prompt without the notes (for context-aware decoding, which contrasts the two).
+    public var textWithoutNotes: String
   }
 
   public enum Error: Swift.Error, Equatable, CustomStringConvertible {
@@ -151,7 +153,13 @@ public struct PromptBuilder: Sendable {
         break
       }
     }
-    return Prompt(text: text, tokenCount: tokens, snippetIds: snippets.map(\.id), turnsIncluded: turns)
+    return Prompt(
+      text: text,
+      tokenCount: tokens,
+      snippetIds: snippets.map(\.id),
+      turnsIncluded: turns,
+      textWithoutNotes: self.render(input, snippets: [], turns: turns)
+    )
   }
 
   private func render(_ input: Input, snippets: [SnippetHit], turns: Int) -> String {

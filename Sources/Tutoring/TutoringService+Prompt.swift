@@ -43,11 +43,15 @@ extension TutoringService {
     hits: [SnippetHit],
     contextLength: Int,
     answerTokens: Int,
+    defaultTemplate: String? = nil,
     countTokens: @escaping @Sendable (String) -> Int
   ) throws -> PromptBuilder.Prompt {
     let builder: PromptBuilder
     do {
-      builder = try PromptBuilder(template: curriculum.promptTemplate, countTokens: countTokens)
+      builder = try PromptBuilder(
+        template: curriculum.promptTemplate ?? defaultTemplate,
+        countTokens: countTokens
+      )
     } catch {
       throw TemplateError(underlying: error)
     }

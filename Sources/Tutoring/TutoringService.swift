@@ -25,6 +25,10 @@ public final class TutoringService: Sendable {
     public var snippetsPerPrompt = 4
     /// Past turns offered to the prompt builder (newest kept first).
     public var historyTurns = 8
+    /// Grounded decoding when neither the request nor the curriculum sets it.
+    public var grounding = AnswerGrounding.standard
+    /// The prompt template of curricula without `prompt_template` (nil: ``PromptBuilder/defaultTemplate``).
+    public var promptTemplate: String?
     public var maxIdentifierLength = 128
     public var defaultPageSize = 50
     public var maxPageSize = 500
@@ -73,6 +77,7 @@ public final class TutoringService: Sendable {
       )
     }
     let lesson: Lesson
+    let chosen = !(lessonId ?? "").isEmpty
     if let lessonId, !lessonId.isEmpty {
       guard let found = curriculum.lesson(lessonId) else {
         throw TutoringError.invalidArgument(
@@ -90,7 +95,8 @@ public final class TutoringService: Sendable {
     return try await store.startSession(
       studentId: studentId,
       curriculumId: curriculum.id,
-      lessonId: lesson.id
+      lessonId: lesson.id,
+      lessonChosen: chosen
     )
   }
 
@@ -98,6 +104,12 @@ public final class TutoringService: Sendable {
   public func session(id: String) async throws -> (session: StoredSession, turns: [StoredTurn]) {
     let session = try await existingSession(id)
     return (session, try await store.turns(sessionId: id))
+  }
+
+  /// The notes a stored turn was given, as its curriculum has them now (notes since removed are
+  /// left out).
+  public func citations(of turn: StoredTurn, in session: StoredSession) -> [Citation] {
+    catalog.snapshot.curriculum(session.curriculumId)?.citations(turn.snippetIds) ?? []
   }
 
   /// One page of sessions, newest first, with each one's turn count.
@@ -148,6 +160,12 @@ public final class TutoringService: Sendable {
     public var topP: Float?
     public var repetitionPenalty: Float?
     public var seed: UInt64?
+    /// Grounded decoding (``AnswerGrounding``); 0 / false turns a part off for this request.
+    public var copyBias: Float?
+    public var contrastStrength: Float?
+    public var noRepeatNGramSize: Int?
+    public var endAtSentence: Bool?
+    public var maxSentences: Int?
 
     public init(
       maxNewTokens: Int? = nil,
@@ -155,7 +173,12 @@ public final class TutoringService: Sendable {
       topK: Int? = nil,
       topP: Float? = nil,
       repetitionPenalty: Float? = nil,
-      seed: UInt64? = nil
+      seed: UInt64? = nil,
+      copyBias: Float? = nil,
+      contrastStrength: Float? = nil,
+      noRepeatNGramSize: Int? = nil,
+      endAtSentence: Bool? = nil,
+      maxSentences: Int? = nil
     ) {
       self.maxNewTokens = maxNewTokens
       self.temperature = temperature
@@ -163,6 +186,23 @@ public final class TutoringService: Sendable {
       self.topP = topP
       self.repetitionPenalty = repetitionPenalty
       self.seed = seed
+      self.copyBias = copyBias
+      self.contrastStrength = contrastStrength
+      self.noRepeatNGramSize = noRepeatNGramSize
+      self.endAtSentence = endAtSentence
+      self.maxSentences = maxSentences
+    }
+
+    /// The grounding these options ask for over `defaults` (a curriculum's, then the server's).
+    func grounding(curriculum: GenerationDefaults, server: AnswerGrounding) -> AnswerGrounding {
+      AnswerGrounding(
+        copyBias: copyBias ?? curriculum.copyBias.map(Float.init) ?? server.copyBias,
+        contrastStrength: contrastStrength ?? curriculum.contrastStrength.map(Float.init)
+          ?? server.contrastStrength,
+        noRepeatNGramSize: noRepeatNGramSize ?? curriculum.noRepeatNGramSize ?? server.noRepeatNGramSize,
+        endAtSentence: endAtSentence ?? curriculum.endAtSentence ?? server.endAtSentence,
+        maxSentences: maxSentences ?? curriculum.maxSentences ?? server.maxSentences
+      )
     }
   }
 
@@ -179,6 +219,8 @@ public final class TutoringService: Sendable {
     public var turnId: String
     public var answer: String
     public var snippetIds: [String]
+    /// The notes the answer was given, best first, for the student to read alongside it.
+    public var citations: [Citation]
     public var promptTokens: Int
     public var completionTokens: Int
     public var finishReason: FinishReason
@@ -225,19 +267,26 @@ public final class TutoringService: Sendable {
     let hits = await catalog.search(
       question,
       curriculum: curriculum.id,
-      lesson: lesson?.id,
+      // Only a lesson the student chose is favoured: a session started without one gets the
+      // curriculum's first lesson, and favouring it pulled that lesson's notes above the ones
+      // that answer questions about the rest of the course (measured with `tutor eval answers`).
+      lesson: session.lessonChosen ? lesson?.id : nil,
       limit: limits.snippetsPerPrompt
     )
+    // The prompt names the chosen lesson, or else the lesson of the best note.
+    let promptLesson =
+      session.lessonChosen ? lesson : hits.first.flatMap { curriculum.lesson($0.lessonId) } ?? lesson
     let prompt: PromptBuilder.Prompt
     do {
       prompt = try Self.prompt(
         question: question,
         curriculum: curriculum,
-        lesson: lesson,
+        lesson: promptLesson,
         history: Array(history),
         hits: hits,
         contextLength: model.contextLength,
-        answerTokens: parameters.maxNewTokens
+        answerTokens: parameters.maxNewTokens,
+        defaultTemplate: limits.promptTemplate
       ) { [model] in model.countTokens($0) }
     } catch let error as PromptBuilder.Error {
       throw TutoringError.invalidArgument("\(error)")
@@ -245,7 +294,23 @@ public final class TutoringService: Sendable {
       throw TutoringError.internalError("curriculum '\(curriculum.id)': \(error.underlying)")
     }
     parameters.stopSequences = PromptBuilder.stopSequences
-    let promptTokens = model.tokenizer.encode(prompt.text, allowSpecialTokens: false)
+    let tokenizer = model.tokenizer
+    let promptTokens = tokenizer.encode(prompt.text, allowSpecialTokens: false)
+    let included = prompt.snippetIds.compactMap { id in hits.first { $0.id == id } }
+    let grounding = options.grounding(curriculum: curriculum.generation, server: limits.grounding)
+    let notes = included.map { (hit: $0, sentences: NoteSentences.split($0.text)) }
+    // Which sentence to follow: the note's rank, and how close the sentence is to the question.
+    let similarities =
+      grounding.copyBias > 0 && AnswerGrounding.similaritySharpness > 0
+      ? await catalog.similarities(question, to: notes.flatMap(\.sentences)) : nil
+    parameters.grounding = Self.grounding(
+      grounding,
+      notes: notes,
+      similarities: similarities,
+      contrastPromptTokens: tokenizer.encode(prompt.textWithoutNotes, allowSpecialTokens: false),
+      encode: { tokenizer.encode($0, allowSpecialTokens: false) }
+    )
+    let citations = curriculum.citations(prompt.snippetIds)
 
     // Wait for a generation slot before storing anything: a request refused for load
     // (RESOURCE_EXHAUSTED) leaves no turn behind.
@@ -306,6 +371,7 @@ public final class TutoringService: Sendable {
         turnId: turn.id,
         answer: answer,
         snippetIds: prompt.snippetIds,
+        citations: citations,
         promptTokens: promptTokens.count,
         completionTokens: completionTokens,
         finishReason: finish ?? .length,
@@ -337,8 +403,17 @@ public final class TutoringService: Sendable {
       repetitionPenalty: options.repetitionPenalty ?? 1,
       seed: options.seed
     )
+    let grounding = options.grounding(curriculum: curriculum.generation, server: limits.grounding)
     do {
       try parameters.validate()
+      // The settings alone (ask adds the notes and the prompt without them).
+      try Grounding(
+        copyBias: grounding.copyBias,
+        contrastPromptTokens: [0],
+        contrastStrength: grounding.contrastStrength,
+        noRepeatNGramSize: grounding.noRepeatNGramSize,
+        maxSentences: grounding.maxSentences
+      ).validate()
     } catch {
       throw TutoringError.invalidArgument("\(error)")
     }

@@ -49,6 +49,11 @@ import Testing
     #expect(ask.status == 0, "\(ask.stderr)")
     #expect(ask.stderr.contains("answer tokens"))
     #expect(ask.stderr.contains("python-intro/"))
+    // The sources follow the answer: lesson › section (snippet id), then the note's first sentence.
+    let sources = try #require(ask.stdout.components(separatedBy: "From your lessons:\n").last)
+    #expect(sources.hasPrefix("  [1] "), "\(ask.stdout)")
+    #expect(sources.contains("(python-intro/"))
+    #expect(sources.contains(" › "))
 
     let show = try CLITests.run(["session", "show", "--server", address, "--token", token, session, "--json"])
     #expect(show.status == 0)
@@ -57,8 +62,9 @@ import Testing
     #expect(turns.count == 1)
     #expect(turns.first?["question"] as? String == "What is a variable?")
     #expect(turns.first?["status"] as? String == "STATUS_COMPLETED")
-    // The streamed text is the stored answer.
-    #expect(ask.stdout == (turns.first?["answer"] as? String ?? "-") + "\n")
+    // The streamed text is the stored answer; the sources follow it.
+    #expect(ask.stdout.hasPrefix((turns.first?["answer"] as? String ?? "-") + "\n\nFrom your lessons:\n"))
+    #expect((turns.first?["citations"] as? [[String: Any]])?.isEmpty == false, "session show has the sources")
 
     let listed = try CLITests.run([
       "session", "list", "--server", address, "--token", token, "--student", "cli-student",

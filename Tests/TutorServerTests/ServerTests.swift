@@ -45,6 +45,18 @@ struct ServerTests {
       #expect(!completed.snippetIds.isEmpty, "the prompt cites lesson notes")
       #expect(started.snippetIds == completed.snippetIds)
       #expect(completed.snippetIds.allSatisfy { $0.hasPrefix("photosynthesis/") })
+      // Every answer carries its sources: the notes it was given, with what a client shows.
+      let notes = try #require(
+        CurriculumLibrary.load(root: Repository.curricula).curriculum("photosynthesis")
+      ).snippets
+      #expect(completed.citations.map(\.snippetID) == completed.snippetIds)
+      for citation in completed.citations {
+        let note = try #require(notes.first { $0.id == citation.snippetID })
+        #expect(citation.text == note.text)
+        #expect(citation.heading == note.heading)
+        #expect(citation.lessonID == note.lessonId)
+        #expect(citation.lessonTitle == note.lessonTitle && !citation.lessonTitle.isEmpty)
+      }
       #expect(transcript.deltas.joined() == completed.answer, "deltas concatenate to the answer")
       #expect(!transcript.deltas.isEmpty)
       #expect(completed.usage.promptTokens > 50)
@@ -104,6 +116,8 @@ struct ServerTests {
       #expect(full.turns[0].answer == completed.answer)
       #expect(full.turns[0].status == .completed)
       #expect(full.turns[0].snippetIds == completed.snippetIds)
+      #expect(full.turns[0].citations == completed.citations, "GetSession returns each turn's sources")
+      #expect(full.turns[1].citations == secondCompleted.citations)
       #expect(full.turns[0].usage == completed.usage)
 
       let listed = try await tutor.listSessions(.with { $0.studentID = "student-1" })

@@ -26,13 +26,36 @@ public struct Curriculum: Sendable, Equatable {
 }
 
 /// Per-curriculum defaults for generated explanations.
+/// `nil` leaves a setting to the request, then the server.
 public struct GenerationDefaults: Sendable, Equatable {
   public var maxNewTokens: Int?
   public var temperature: Double?
+  /// Grounded decoding (see the engine's `Grounding`): the copy bonus toward the notes' spans,
+  /// context-aware decoding's α, the size of n-grams an answer may not repeat, and whether an
+  /// answer near its budget ends at a sentence. 0 / false turns one off for the curriculum.
+  public var copyBias: Double?
+  public var contrastStrength: Double?
+  public var noRepeatNGramSize: Int?
+  public var endAtSentence: Bool?
+  /// Sentences an answer may have (0: no limit).
+  public var maxSentences: Int?
 
-  public init(maxNewTokens: Int? = nil, temperature: Double? = nil) {
+  public init(
+    maxNewTokens: Int? = nil,
+    temperature: Double? = nil,
+    copyBias: Double? = nil,
+    contrastStrength: Double? = nil,
+    noRepeatNGramSize: Int? = nil,
+    endAtSentence: Bool? = nil,
+    maxSentences: Int? = nil
+  ) {
     self.maxNewTokens = maxNewTokens
     self.temperature = temperature
+    self.copyBias = copyBias
+    self.contrastStrength = contrastStrength
+    self.noRepeatNGramSize = noRepeatNGramSize
+    self.endAtSentence = endAtSentence
+    self.maxSentences = maxSentences
   }
 }
 

@@ -50,9 +50,21 @@ struct CurriculumParser {
     if let g = fields.value("generation"),
       let gf = YAMLFields(g, source: source, sink: sink, what: "'generation'")
     {
-      gf.reportUnknownKeys(["max_new_tokens", "temperature"], in: "'generation'")
+      gf.reportUnknownKeys(
+        [
+          "max_new_tokens", "temperature", "copy_bias", "contrast_strength", "no_repeat_ngram_size",
+          "end_at_sentence",
+          "max_sentences",
+        ],
+        in: "'generation'"
+      )
       generation.maxNewTokens = gf.int("max_new_tokens", in: 1 ... 4096)
       generation.temperature = gf.double("temperature", in: 0 ... 5)
+      generation.copyBias = gf.double("copy_bias", in: 0 ... 100)
+      generation.contrastStrength = gf.double("contrast_strength", in: 0 ... 10)
+      generation.noRepeatNGramSize = gf.int("no_repeat_ngram_size", in: 0 ... 16)
+      generation.endAtSentence = gf.bool("end_at_sentence")
+      generation.maxSentences = gf.int("max_sentences", in: 0 ... 100)
     }
     let mastery =
       fields.value("mastery").flatMap { Self.mastery($0, source: source, sink: sink) } ?? MasteryParameters()

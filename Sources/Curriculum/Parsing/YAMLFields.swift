@@ -145,6 +145,15 @@ struct YAMLFields {
     return i
   }
 
+  func bool(_ key: String) -> Bool? {
+    guard let v = value(key) else { return nil }
+    guard let b = v.bool else {
+      error("'\(key)' must be true or false", at: v)
+      return nil
+    }
+    return b
+  }
+
   /// A list of scalars (a single scalar is accepted as a one-element list), each with its node.
   func strings(_ key: String) -> [(String, Node)] {
     guard let v = value(key) else { return [] }

@@ -30,37 +30,18 @@ extension SnippetIndex {
   ) throws {
     let snippets = library.curricula.flatMap(\.snippets)
     let texts = snippets.map(Self.embeddingText)
-    let keys = texts.map(EmbeddingCache.hash)
-    let cache = cacheFolder.map {
-      EmbeddingCache(folder: $0, fingerprint: embedder.fingerprint, dimension: embedder.dimension)
-    }
-    var known = cache?.load() ?? [:]
-    var missing: [Int] = []
-    var seen = Set<UInt64>()
-    for (i, key) in keys.enumerated() where known[key] == nil && seen.insert(key).inserted {
-      missing.append(i)
-    }
-    let fresh = try embedder.embed(missing.map { texts[$0] })
-    guard fresh.count == missing.count else {
-      throw EmbeddingError.wrongCount(got: fresh.count, expected: missing.count)
-    }
-    for (i, vector) in zip(missing, fresh) {
-      guard vector.count == embedder.dimension else {
-        throw EmbeddingError.wrongDimension(got: vector.count, expected: embedder.dimension)
-      }
-      known[keys[i]] = vector
-    }
-    let vectors = keys.map { known[$0]! }
-    if let cache, !missing.isEmpty || known.count != Set(keys).count {
-      var written = Set<UInt64>()
-      try? cache.store(zip(keys, vectors).filter { written.insert($0.0).inserted }.map { ($0.0, $0.1) })
-    }
+    let (vectors, embedded) = try EmbeddingCache.embed(
+      texts,
+      with: embedder,
+      cacheFolder: cacheFolder,
+      cacheName: embedder.fingerprint
+    )
     let matrix = EmbeddingMatrix(vectors: vectors, dimension: embedder.dimension, precision: precision)
     self.init(
       library: library,
       weights: weights,
       dense: Dense(embedder: embedder, matrix: matrix),
-      report: EmbeddingReport(embedded: missing.count, reused: snippets.count - missing.count)
+      report: EmbeddingReport(embedded: embedded, reused: snippets.count - embedded)
     )
   }
 

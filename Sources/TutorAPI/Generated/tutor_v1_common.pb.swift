@@ -144,6 +144,58 @@ public nonisolated struct Tutor_V1_GenerationOptions: Sendable {
   /// Clears the value of `seed`. Subsequent reads from it will return its default value.
   public mutating func clearSeed() {self._seed = nil}
 
+  /// Grounded decoding; unset takes the curriculum's, then the server's setting. 0 / false turns
+  /// a part off for this request.
+  /// Logit bonus toward tokens that continue a sentence of the retrieved notes (0: off).
+  public var copyBias: Float {
+    get {_copyBias ?? 0}
+    set {_copyBias = newValue}
+  }
+  /// Returns true if `copyBias` has been explicitly set.
+  public var hasCopyBias: Bool {self._copyBias != nil}
+  /// Clears the value of `copyBias`. Subsequent reads from it will return its default value.
+  public mutating func clearCopyBias() {self._copyBias = nil}
+
+  /// Context-aware decoding's alpha: logits (1 + a) * with-notes - a * without-notes (0: off).
+  public var contrastStrength: Float {
+    get {_contrastStrength ?? 0}
+    set {_contrastStrength = newValue}
+  }
+  /// Returns true if `contrastStrength` has been explicitly set.
+  public var hasContrastStrength: Bool {self._contrastStrength != nil}
+  /// Clears the value of `contrastStrength`. Subsequent reads from it will return its default value.
+  public mutating func clearContrastStrength() {self._contrastStrength = nil}
+
+  /// The answer may not repeat its own n-grams of this size (0: off).
+  public var noRepeatNgramSize: Int32 {
+    get {_noRepeatNgramSize ?? 0}
+    set {_noRepeatNgramSize = newValue}
+  }
+  /// Returns true if `noRepeatNgramSize` has been explicitly set.
+  public var hasNoRepeatNgramSize: Bool {self._noRepeatNgramSize != nil}
+  /// Clears the value of `noRepeatNgramSize`. Subsequent reads from it will return its default value.
+  public mutating func clearNoRepeatNgramSize() {self._noRepeatNgramSize = nil}
+
+  /// Near the end of its token budget, stop at the first sentence end.
+  public var endAtSentence: Bool {
+    get {_endAtSentence ?? false}
+    set {_endAtSentence = newValue}
+  }
+  /// Returns true if `endAtSentence` has been explicitly set.
+  public var hasEndAtSentence: Bool {self._endAtSentence != nil}
+  /// Clears the value of `endAtSentence`. Subsequent reads from it will return its default value.
+  public mutating func clearEndAtSentence() {self._endAtSentence = nil}
+
+  /// End the answer after this many sentences (0: no limit).
+  public var maxSentences: Int32 {
+    get {_maxSentences ?? 0}
+    set {_maxSentences = newValue}
+  }
+  /// Returns true if `maxSentences` has been explicitly set.
+  public var hasMaxSentences: Bool {self._maxSentences != nil}
+  /// Clears the value of `maxSentences`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxSentences() {self._maxSentences = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -154,6 +206,35 @@ public nonisolated struct Tutor_V1_GenerationOptions: Sendable {
   fileprivate var _topP: Float? = nil
   fileprivate var _repetitionPenalty: Float? = nil
   fileprivate var _seed: UInt64? = nil
+  fileprivate var _copyBias: Float? = nil
+  fileprivate var _contrastStrength: Float? = nil
+  fileprivate var _noRepeatNgramSize: Int32? = nil
+  fileprivate var _endAtSentence: Bool? = nil
+  fileprivate var _maxSentences: Int32? = nil
+}
+
+/// A lesson note an answer was given, so a client can show it beside the answer
+/// ("from your lesson: ...").
+public nonisolated struct Tutor_V1_Citation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var snippetID: String = String()
+
+  public var lessonID: String = String()
+
+  public var lessonTitle: String = String()
+
+  /// The section heading of the note.
+  public var heading: String = String()
+
+  /// The note's text (Markdown).
+  public var text: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Tokens counted with the model's tokenizer.
@@ -265,7 +346,7 @@ nonisolated extension Tutor_V1_FinishReason: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tutor_V1_GenerationOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerationOptions"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_new_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{3}repetition_penalty\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_new_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{3}repetition_penalty\0\u{1}seed\0\u{3}copy_bias\0\u{3}contrast_strength\0\u{3}no_repeat_ngram_size\0\u{3}end_at_sentence\0\u{3}max_sentences\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -279,6 +360,11 @@ nonisolated extension Tutor_V1_GenerationOptions: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularFloatField(value: &self._topP) }()
       case 5: try { try decoder.decodeSingularFloatField(value: &self._repetitionPenalty) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
+      case 7: try { try decoder.decodeSingularFloatField(value: &self._copyBias) }()
+      case 8: try { try decoder.decodeSingularFloatField(value: &self._contrastStrength) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self._noRepeatNgramSize) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self._endAtSentence) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self._maxSentences) }()
       default: break
       }
     }
@@ -307,6 +393,21 @@ nonisolated extension Tutor_V1_GenerationOptions: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._seed {
       try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
     } }()
+    try { if let v = self._copyBias {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._contrastStrength {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._noRepeatNgramSize {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._endAtSentence {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._maxSentences {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -317,6 +418,61 @@ nonisolated extension Tutor_V1_GenerationOptions: SwiftProtobuf.Message, SwiftPr
     if lhs._topP != rhs._topP {return false}
     if lhs._repetitionPenalty != rhs._repetitionPenalty {return false}
     if lhs._seed != rhs._seed {return false}
+    if lhs._copyBias != rhs._copyBias {return false}
+    if lhs._contrastStrength != rhs._contrastStrength {return false}
+    if lhs._noRepeatNgramSize != rhs._noRepeatNgramSize {return false}
+    if lhs._endAtSentence != rhs._endAtSentence {return false}
+    if lhs._maxSentences != rhs._maxSentences {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tutor_V1_Citation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Citation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snippet_id\0\u{3}lesson_id\0\u{3}lesson_title\0\u{1}heading\0\u{1}text\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.snippetID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.lessonID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.lessonTitle) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.heading) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.snippetID.isEmpty {
+      try visitor.visitSingularStringField(value: self.snippetID, fieldNumber: 1)
+    }
+    if !self.lessonID.isEmpty {
+      try visitor.visitSingularStringField(value: self.lessonID, fieldNumber: 2)
+    }
+    if !self.lessonTitle.isEmpty {
+      try visitor.visitSingularStringField(value: self.lessonTitle, fieldNumber: 3)
+    }
+    if !self.heading.isEmpty {
+      try visitor.visitSingularStringField(value: self.heading, fieldNumber: 4)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_Citation, rhs: Tutor_V1_Citation) -> Bool {
+    if lhs.snippetID != rhs.snippetID {return false}
+    if lhs.lessonID != rhs.lessonID {return false}
+    if lhs.lessonTitle != rhs.lessonTitle {return false}
+    if lhs.heading != rhs.heading {return false}
+    if lhs.text != rhs.text {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -183,65 +183,96 @@ public nonisolated struct Tutor_V1_Session: Sendable {
 }
 
 /// One question and its explanation.
-public nonisolated struct Tutor_V1_Turn: Sendable {
+public nonisolated struct Tutor_V1_Turn: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var turnID: String = String()
+  public var turnID: String {
+    get {_storage._turnID}
+    set {_uniqueStorage()._turnID = newValue}
+  }
 
-  public var sessionID: String = String()
+  public var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
 
   /// 0-based position in the session.
-  public var index: Int32 = 0
+  public var index: Int32 {
+    get {_storage._index}
+    set {_uniqueStorage()._index = newValue}
+  }
 
-  public var question: String = String()
+  public var question: String {
+    get {_storage._question}
+    set {_uniqueStorage()._question = newValue}
+  }
 
-  public var answer: String = String()
+  public var answer: String {
+    get {_storage._answer}
+    set {_uniqueStorage()._answer = newValue}
+  }
 
   /// The lesson snippets the answer was grounded in, best first.
-  public var snippetIds: [String] = []
+  public var snippetIds: [String] {
+    get {_storage._snippetIds}
+    set {_uniqueStorage()._snippetIds = newValue}
+  }
 
   public var usage: Tutor_V1_TokenUsage {
-    get {_usage ?? Tutor_V1_TokenUsage()}
-    set {_usage = newValue}
+    get {_storage._usage ?? Tutor_V1_TokenUsage()}
+    set {_uniqueStorage()._usage = newValue}
   }
   /// Returns true if `usage` has been explicitly set.
-  public var hasUsage: Bool {self._usage != nil}
+  public var hasUsage: Bool {_storage._usage != nil}
   /// Clears the value of `usage`. Subsequent reads from it will return its default value.
-  public mutating func clearUsage() {self._usage = nil}
+  public mutating func clearUsage() {_uniqueStorage()._usage = nil}
 
   /// From the question's arrival to the last token.
   public var latency: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_latency ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_latency = newValue}
+    get {_storage._latency ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._latency = newValue}
   }
   /// Returns true if `latency` has been explicitly set.
-  public var hasLatency: Bool {self._latency != nil}
+  public var hasLatency: Bool {_storage._latency != nil}
   /// Clears the value of `latency`. Subsequent reads from it will return its default value.
-  public mutating func clearLatency() {self._latency = nil}
+  public mutating func clearLatency() {_uniqueStorage()._latency = nil}
 
-  public var status: Tutor_V1_Turn.Status = .unspecified
+  public var status: Tutor_V1_Turn.Status {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
-  public var finishReason: Tutor_V1_FinishReason = .unspecified
+  public var finishReason: Tutor_V1_FinishReason {
+    get {_storage._finishReason}
+    set {_uniqueStorage()._finishReason = newValue}
+  }
 
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createdAt = newValue}
+    get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createdAt = newValue}
   }
   /// Returns true if `createdAt` has been explicitly set.
-  public var hasCreatedAt: Bool {self._createdAt != nil}
+  public var hasCreatedAt: Bool {_storage._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCreatedAt() {self._createdAt = nil}
+  public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
 
   public var completedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_completedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_completedAt = newValue}
+    get {_storage._completedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._completedAt = newValue}
   }
   /// Returns true if `completedAt` has been explicitly set.
-  public var hasCompletedAt: Bool {self._completedAt != nil}
+  public var hasCompletedAt: Bool {_storage._completedAt != nil}
   /// Clears the value of `completedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCompletedAt() {self._completedAt = nil}
+  public mutating func clearCompletedAt() {_uniqueStorage()._completedAt = nil}
+
+  /// The notes of snippet_ids as the curriculum has them now, best first (ids no longer in the
+  /// curriculum are left out).
+  public var citations: [Tutor_V1_Citation] {
+    get {_storage._citations}
+    set {_uniqueStorage()._citations = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -303,10 +334,7 @@ public nonisolated struct Tutor_V1_Turn: Sendable {
 
   public init() {}
 
-  fileprivate var _usage: Tutor_V1_TokenUsage? = nil
-  fileprivate var _latency: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _completedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tutor_V1_AskRequest: Sendable {
@@ -437,6 +465,9 @@ public nonisolated struct Tutor_V1_AskCompleted: Sendable {
   public var hasLatency: Bool {self._latency != nil}
   /// Clears the value of `latency`. Subsequent reads from it will return its default value.
   public mutating func clearLatency() {self._latency = nil}
+
+  /// The notes the answer was given, best first: show them with the answer.
+  public var citations: [Tutor_V1_Citation] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -752,88 +783,153 @@ nonisolated extension Tutor_V1_Session.State: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Tutor_V1_Turn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Turn"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{3}session_id\0\u{1}index\0\u{1}question\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{1}latency\0\u{1}status\0\u{3}finish_reason\0\u{3}created_at\0\u{3}completed_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{3}session_id\0\u{1}index\0\u{1}question\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{1}latency\0\u{1}status\0\u{3}finish_reason\0\u{3}created_at\0\u{3}completed_at\0\u{1}citations\0")
+
+  fileprivate class _StorageClass {
+    var _turnID: String = String()
+    var _sessionID: String = String()
+    var _index: Int32 = 0
+    var _question: String = String()
+    var _answer: String = String()
+    var _snippetIds: [String] = []
+    var _usage: Tutor_V1_TokenUsage? = nil
+    var _latency: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _status: Tutor_V1_Turn.Status = .unspecified
+    var _finishReason: Tutor_V1_FinishReason = .unspecified
+    var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _completedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _citations: [Tutor_V1_Citation] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _turnID = source._turnID
+      _sessionID = source._sessionID
+      _index = source._index
+      _question = source._question
+      _answer = source._answer
+      _snippetIds = source._snippetIds
+      _usage = source._usage
+      _latency = source._latency
+      _status = source._status
+      _finishReason = source._finishReason
+      _createdAt = source._createdAt
+      _completedAt = source._completedAt
+      _citations = source._citations
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.turnID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.index) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.question) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.answer) }()
-      case 6: try { try decoder.decodeRepeatedStringField(value: &self.snippetIds) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._latency) }()
-      case 9: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 10: try { try decoder.decodeSingularEnumField(value: &self.finishReason) }()
-      case 11: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
-      case 12: try { try decoder.decodeSingularMessageField(value: &self._completedAt) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._turnID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._index) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._question) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._answer) }()
+        case 6: try { try decoder.decodeRepeatedStringField(value: &_storage._snippetIds) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._usage) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._latency) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._finishReason) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._completedAt) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._citations) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.turnID.isEmpty {
-      try visitor.visitSingularStringField(value: self.turnID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._turnID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._turnID, fieldNumber: 1)
+      }
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 2)
+      }
+      if _storage._index != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._index, fieldNumber: 3)
+      }
+      if !_storage._question.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._question, fieldNumber: 4)
+      }
+      if !_storage._answer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._answer, fieldNumber: 5)
+      }
+      if !_storage._snippetIds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._snippetIds, fieldNumber: 6)
+      }
+      try { if let v = _storage._usage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._latency {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 9)
+      }
+      if _storage._finishReason != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._finishReason, fieldNumber: 10)
+      }
+      try { if let v = _storage._createdAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._completedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if !_storage._citations.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._citations, fieldNumber: 13)
+      }
     }
-    if !self.sessionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 2)
-    }
-    if self.index != 0 {
-      try visitor.visitSingularInt32Field(value: self.index, fieldNumber: 3)
-    }
-    if !self.question.isEmpty {
-      try visitor.visitSingularStringField(value: self.question, fieldNumber: 4)
-    }
-    if !self.answer.isEmpty {
-      try visitor.visitSingularStringField(value: self.answer, fieldNumber: 5)
-    }
-    if !self.snippetIds.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.snippetIds, fieldNumber: 6)
-    }
-    try { if let v = self._usage {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    try { if let v = self._latency {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 9)
-    }
-    if self.finishReason != .unspecified {
-      try visitor.visitSingularEnumField(value: self.finishReason, fieldNumber: 10)
-    }
-    try { if let v = self._createdAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    } }()
-    try { if let v = self._completedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tutor_V1_Turn, rhs: Tutor_V1_Turn) -> Bool {
-    if lhs.turnID != rhs.turnID {return false}
-    if lhs.sessionID != rhs.sessionID {return false}
-    if lhs.index != rhs.index {return false}
-    if lhs.question != rhs.question {return false}
-    if lhs.answer != rhs.answer {return false}
-    if lhs.snippetIds != rhs.snippetIds {return false}
-    if lhs._usage != rhs._usage {return false}
-    if lhs._latency != rhs._latency {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.finishReason != rhs.finishReason {return false}
-    if lhs._createdAt != rhs._createdAt {return false}
-    if lhs._completedAt != rhs._completedAt {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._turnID != rhs_storage._turnID {return false}
+        if _storage._sessionID != rhs_storage._sessionID {return false}
+        if _storage._index != rhs_storage._index {return false}
+        if _storage._question != rhs_storage._question {return false}
+        if _storage._answer != rhs_storage._answer {return false}
+        if _storage._snippetIds != rhs_storage._snippetIds {return false}
+        if _storage._usage != rhs_storage._usage {return false}
+        if _storage._latency != rhs_storage._latency {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._finishReason != rhs_storage._finishReason {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._completedAt != rhs_storage._completedAt {return false}
+        if _storage._citations != rhs_storage._citations {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1038,7 +1134,7 @@ nonisolated extension Tutor_V1_AnswerDelta: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AskCompleted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{3}finish_reason\0\u{1}latency\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{3}finish_reason\0\u{1}latency\0\u{1}citations\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1052,6 +1148,7 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
       case 4: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.finishReason) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._latency) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.citations) }()
       default: break
       }
     }
@@ -1080,6 +1177,9 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
     try { if let v = self._latency {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if !self.citations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.citations, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1090,6 +1190,7 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
     if lhs._usage != rhs._usage {return false}
     if lhs.finishReason != rhs.finishReason {return false}
     if lhs._latency != rhs._latency {return false}
+    if lhs.citations != rhs.citations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

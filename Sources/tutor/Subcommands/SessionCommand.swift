@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import SwiftProtobuf
 import TutorAPI
+import Tutoring
 
 /// `tutor session …`: a gRPC client of a running server.
 struct SessionCommand: AsyncParsableCommand {
@@ -48,7 +49,7 @@ struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Ask a question; the explanation prints as it streams.",
       discussion:
-        "Usage and the cited snippets go to stderr; Ctrl-C cancels the answer (the turn is kept, marked cancelled)."
+        "The notes the answer was given follow it (lesson, section, first sentence); usage goes to stderr; Ctrl-C cancels the answer (the turn is kept, marked cancelled)."
     )
     @OptionGroup var connection: ServerOptions
     @Argument(help: "Session id.") var session: String
@@ -82,6 +83,16 @@ struct SessionCommand: AsyncParsableCommand {
       }
       Console.write("\n")
       if let completed {
+        // The notes the answer was given, for the student to read.
+        if !completed.citations.isEmpty {
+          Console.write("\nFrom your lessons:\n")
+          for (n, citation) in completed.citations.enumerated() {
+            let lead = NoteSentences.split(citation.text).first ?? citation.text
+            Console.write(
+              "  [\(n + 1)] \(citation.lessonTitle) › \(citation.heading) (\(citation.snippetID))\n      \(lead)\n"
+            )
+          }
+        }
         Console.error(
           "[\(completed.usage.promptTokens) prompt + \(completed.usage.completionTokens) answer tokens, "
             + "\(completed.finishReason), \(String(format: "%.2f", Double(completed.latency.seconds) + Double(completed.latency.nanos) / 1e9)) s; "

@@ -16,7 +16,7 @@ import Darwin
 /// text and its float32 vector (little-endian, the byte order of every platform served). Each build rewrites the file with exactly the
 /// texts it indexed, so it never grows past the current curricula. A file that is missing,
 /// truncated or of another shape is ignored (everything is embedded again).
-struct EmbeddingCache {
+public struct EmbeddingCache {
   let url: URL
   let dimension: Int
 
@@ -90,5 +90,45 @@ struct EmbeddingCache {
         userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: reason]
       )
     }
+  }
+}
+
+extension EmbeddingCache {
+  /// Vectors of `texts` by `embedder`: those of texts embedded before are read from
+  /// `<cacheFolder>/<cacheName>.embeddings`, the rest are embedded, and the file is rewritten with
+  /// exactly these texts' vectors (nil folder: nothing is kept). Also returns how many distinct
+  /// texts had to be embedded.
+  public static func embed(
+    _ texts: [String],
+    with embedder: any TextEmbedder,
+    cacheFolder: String?,
+    cacheName: String
+  ) throws -> (vectors: [[Float]], embedded: Int) {
+    let keys = texts.map(hash)
+    let cache = cacheFolder.map {
+      EmbeddingCache(folder: $0, fingerprint: cacheName, dimension: embedder.dimension)
+    }
+    var known = cache?.load() ?? [:]
+    var missing: [Int] = []
+    var seen = Set<UInt64>()
+    for (i, key) in keys.enumerated() where known[key] == nil && seen.insert(key).inserted {
+      missing.append(i)
+    }
+    let fresh = try embedder.embed(missing.map { texts[$0] })
+    guard fresh.count == missing.count else {
+      throw SnippetIndex.EmbeddingError.wrongCount(got: fresh.count, expected: missing.count)
+    }
+    for (i, vector) in zip(missing, fresh) {
+      guard vector.count == embedder.dimension else {
+        throw SnippetIndex.EmbeddingError.wrongDimension(got: vector.count, expected: embedder.dimension)
+      }
+      known[keys[i]] = vector
+    }
+    let vectors = keys.map { known[$0]! }
+    if let cache, !missing.isEmpty || known.count != Set(keys).count {
+      var written = Set<UInt64>()
+      try? cache.store(zip(keys, vectors).filter { written.insert($0.0).inserted }.map { ($0.0, $0.1) })
+    }
+    return (vectors, missing.count)
   }
 }
