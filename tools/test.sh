@@ -2,8 +2,9 @@
 # The README's test command: set up, lint, build once in debug, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# SQLite for the store; Python gRPC + protoc for the interop test against Python grpcio.
-tools/bootstrap.sh libsqlite3-dev python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
+# SQLite for the store; Python gRPC + protoc for the interop test against Python grpcio; an
+# English word list (wamerican) for `tutor eval answers`.
+tools/bootstrap.sh libsqlite3-dev python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc wamerican
 # Generated code (listed in .swiftformatignore) is left as protoc wrote it.
 find Sources Tests -name '*.swift' -not -path 'Sources/TutorAPI/Generated/*' -print0 |
   xargs -0 swift format lint --strict Package.swift

@@ -9,7 +9,7 @@ struct Tutor: AsyncParsableCommand {
     subcommands: [
       Serve.self, SessionCommand.self, Health.self, CurriculumCommand.self, Generate.self, Tokenize.self,
       Perplexity.self, RandomModel.self, Bench.self, Export.self, Stats.self, TokenCommand.self,
-      LoadTest.self,
+      LoadTest.self, Eval.self,
       StudentCommand.self,
     ]
   )

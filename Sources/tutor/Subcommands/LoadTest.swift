@@ -42,6 +42,7 @@ struct LoadTest: AsyncParsableCommand {
   var db: String?
   @Option(help: "Append each acknowledged session, turn and attempt id to this file.") var record: String?
   @Flag(help: "Print the report as JSON.") var json = false
+  @Flag(help: "Ask with grounded decoding off (to measure what it costs).") var noGrounding = false
 
   func validate() throws {
     guard students >= 1, duration > 0, questions >= 1, maxNewTokens >= 1, thinkMs >= 0 else {
@@ -87,6 +88,7 @@ struct LoadTest: AsyncParsableCommand {
             lessons: lessons,
             questions: questions,
             maxNewTokens: maxNewTokens,
+            noGrounding: noGrounding,
             thinkMs: thinkMs,
             stats: stats,
             recorder: recorder,
@@ -164,6 +166,7 @@ struct SimulatedStudent: Sendable {
   let lessons: [Tutor_V1_Lesson]
   let questions: Int
   let maxNewTokens: Int
+  let noGrounding: Bool
   let thinkMs: Int
   let stats: LoadStats
   let recorder: Recorder?
@@ -258,6 +261,13 @@ struct SimulatedStudent: Sendable {
           $0.sessionID = session
           $0.question = question
           $0.options.maxNewTokens = Int32(maxNewTokens)
+          if noGrounding {
+            $0.options.copyBias = 0
+            $0.options.contrastStrength = 0
+            $0.options.noRepeatNgramSize = 0
+            $0.options.endAtSentence = false
+            $0.options.maxSentences = 0
+          }
         },
         metadata: metadata
       ) { response in
