@@ -44,9 +44,10 @@ extension TutoringService {
     contextLength: Int,
     answerTokens: Int,
     defaultTemplate: String? = nil,
+    notesBestLast: Bool = false,
     countTokens: @escaping @Sendable (String) -> Int
   ) throws -> PromptBuilder.Prompt {
-    let builder: PromptBuilder
+    var builder: PromptBuilder
     do {
       builder = try PromptBuilder(
         template: curriculum.promptTemplate ?? defaultTemplate,
@@ -55,6 +56,7 @@ extension TutoringService {
     } catch {
       throw TemplateError(underlying: error)
     }
+    builder.notesBestLast = notesBestLast
     return try builder.build(
       .init(
         curriculum: curriculum.title,

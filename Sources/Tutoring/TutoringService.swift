@@ -29,6 +29,8 @@ public final class TutoringService: Sendable {
     public var grounding = AnswerGrounding.standard
     /// The prompt template of curricula without `prompt_template` (nil: ``PromptBuilder/defaultTemplate``).
     public var promptTemplate: String?
+    /// Notes in the prompt worst first (the best beside the question); see ``PromptBuilder/notesBestLast``.
+    public var notesBestLast = false
     public var maxIdentifierLength = 128
     public var defaultPageSize = 50
     public var maxPageSize = 500
@@ -286,7 +288,8 @@ public final class TutoringService: Sendable {
         hits: hits,
         contextLength: model.contextLength,
         answerTokens: parameters.maxNewTokens,
-        defaultTemplate: limits.promptTemplate
+        defaultTemplate: limits.promptTemplate,
+        notesBestLast: limits.notesBestLast
       ) { [model] in model.countTokens($0) }
     } catch let error as PromptBuilder.Error {
       throw TutoringError.invalidArgument("\(error)")

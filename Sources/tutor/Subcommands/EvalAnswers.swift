@@ -58,6 +58,9 @@ struct Eval: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Prompt template for curricula without one.", valueName: "file"))
     var template: String?
 
+    @Flag(name: .long, help: "Put the notes in the prompt worst first, the best beside the question.")
+    var notesBestLast = false
+
     @Option(name: .long, help: "Sampling seed for curricula that sample (same seed, same answers).")
     var seed: UInt64 = 1
 
@@ -185,6 +188,7 @@ struct Eval: AsyncParsableCommand {
       }
       var limits = TutoringService.Limits()
       limits.snippetsPerPrompt = snippets
+      limits.notesBestLast = notesBestLast
       if let template { limits.promptTemplate = try String(contentsOfFile: template, encoding: .utf8) }
 
       let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -334,11 +338,11 @@ struct Eval: AsyncParsableCommand {
     }
 
     static func table(_ summary: [[String: Any]], questions: Int) -> String {
-      var text =
-        "\(questions) questions; useful = english ≥ 0.9, distinct 3-grams ≥ 0.9, grounded ≥ 0.5, ≥ 8 words\n"
+      var text = "\(questions) questions; useful = english ≥ 0.9, distinct 3-grams ≥ 0.9, grounded ≥ 0.5, "
+      text += "≥ 8 words; first token and tokens/s are medians\n"
       text +=
-        "| model | setting | useful | grounded | english | distinct 3-grams | words | first token ms (median) |\n"
-      text += "|---|---|---|---|---|---|---|---|\n"
+        "| model | setting | useful | grounded | english | distinct 3-grams | words | first token ms | tokens/s |\n"
+      text += "|---|---|---|---|---|---|---|---|---|\n"
       for row in summary {
         func f(_ key: String, _ digits: Int = 2) -> String {
           String(format: "%.\(digits)f", row[key] as? Double ?? 0)

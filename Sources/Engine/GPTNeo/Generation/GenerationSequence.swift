@@ -149,11 +149,12 @@ struct GenerationSequence {
     let id = sampler.next(logits: &logits, context: context)
     if sentenceMayEnd, id == eos || startsWithSpace(id) {
       // The sentence is over; stop before the next one when enough were written or the budget
-      // is nearly spent.
+      // is nearly spent (unless the model ends the text itself, which is reported as such).
       sentences += 1
       let nearEnd = budget - generated.count < min(Grounding.sentenceReserve, budget / 4 + 1)
-      if (grounding.maxSentences > 0 && sentences >= grounding.maxSentences)
-        || (grounding.endAtSentenceBoundary && nearEnd)
+      if id != eos || !parameters.stopAtEndOfText,
+        (grounding.maxSentences > 0 && sentences >= grounding.maxSentences)
+          || (grounding.endAtSentenceBoundary && nearEnd)
       {
         return finish(.length)
       }
