@@ -86,19 +86,21 @@ public struct Citation: Sendable, Equatable {
 
 extension Curriculum {
   /// Citations for snippet ids of this curriculum, in the given order (ids no longer in it are
-  /// left out).
+  /// left out). A snippet id names its lesson (`curriculum/lesson#section`), so only that
+  /// lesson's snippets are looked through.
   public func citations(_ snippetIds: [String]) -> [Citation] {
-    let byId = Dictionary(snippets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-    return snippetIds.compactMap { id in
-      byId[id].map {
-        Citation(
-          snippetId: id,
-          lessonId: $0.lessonId,
-          lessonTitle: $0.lessonTitle,
-          heading: $0.heading,
-          text: $0.text
-        )
-      }
+    snippetIds.compactMap { id in
+      guard let slash = id.firstIndex(of: "/"), let hash = id.firstIndex(of: "#"), slash < hash,
+        let lesson = lesson(String(id[id.index(after: slash) ..< hash])),
+        let snippet = lesson.snippets.first(where: { $0.id == id })
+      else { return nil }
+      return Citation(
+        snippetId: id,
+        lessonId: lesson.id,
+        lessonTitle: lesson.title,
+        heading: snippet.heading,
+        text: snippet.text
+      )
     }
   }
 }

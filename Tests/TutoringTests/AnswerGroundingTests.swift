@@ -93,6 +93,27 @@ import Testing
     )
   }
 
+  @Test func citationsFollowTheGivenOrderAndSkipUnknownIds() throws {
+    let library = CurriculumLibrary.load(root: HybridRetrievalTests.curricula)
+    let curriculum = try #require(library.curriculum("photosynthesis"))
+    let ids = [
+      curriculum.snippets[5].id, "photosynthesis/no-such-lesson#x", curriculum.snippets[0].id, "bad-id",
+    ]
+    let citations = curriculum.citations(ids)
+    #expect(citations.map(\.snippetId) == [curriculum.snippets[5].id, curriculum.snippets[0].id])
+    let note = curriculum.snippets[5]
+    #expect(
+      citations[0]
+        == Citation(
+          snippetId: note.id,
+          lessonId: note.lessonId,
+          lessonTitle: note.lessonTitle,
+          heading: note.heading,
+          text: note.text
+        )
+    )
+  }
+
   @Test func answerQualityScores() {
     let dictionary: Set<String> = ["leaves", "are", "green", "because", "of", "chlorophyll", "the", "sun"]
     let note = "Leaves are green because of chlorophyll, a pigment."
