@@ -219,12 +219,37 @@ struct Eval: AsyncParsableCommand {
             let clock = ContinuousClock()
             let start = clock.now
             var firstToken: Duration?
-            let completion = try await service.ask(
-              sessionId: session.id,
-              question: q.question,
-              options: options
-            ) {
-              if case .delta = $0, firstToken == nil { firstToken = clock.now - start }
+            let completion: TutoringService.AskCompletion
+            do {
+              completion = try await service.ask(
+                sessionId: session.id,
+                question: q.question,
+                options: options
+              ) {
+                if case .delta = $0, firstToken == nil { firstToken = clock.now - start }
+              }
+            } catch let error as TutoringError {
+              // A question this model cannot answer (its context is too small for the prompt,
+              // say) counts as a failed answer, not as a missing row.
+              Console.error("error: \(tutorModel.name), '\(q.question)': \(error)")
+              rows.append(
+                Row(
+                  model: tutorModel.name,
+                  setting: setting.name,
+                  curriculum: q.curriculum,
+                  question: q.question,
+                  relevant: q.relevant,
+                  answer: "",
+                  cited: [],
+                  quality: AnswerQuality(answer: "", relevantNotes: [], dictionary: dictionary),
+                  useful: false,
+                  finishReason: "error: \(error)",
+                  completionTokens: 0,
+                  firstTokenMilliseconds: 0,
+                  milliseconds: 0
+                )
+              )
+              continue
             }
             let quality = AnswerQuality(
               answer: completion.answer,
@@ -308,11 +333,12 @@ struct Eval: AsyncParsableCommand {
         let group = groups[key]!
         let n = Double(group.count)
         func mean(_ f: (Row) -> Double) -> Double { group.map(f).reduce(0, +) / n }
-        let generated = group.filter { $0.finishReason != "baseline" }
+        let generated = group.filter { $0.finishReason != "baseline" && !$0.finishReason.hasPrefix("error") }
         return [
           "model": group[0].model,
           "setting": group[0].setting,
           "answers": group.count,
+          "errors": group.filter { $0.finishReason.hasPrefix("error") }.count,
           "useful": mean { $0.useful ? 1 : 0 },
           "grounded": mean(\.quality.grounded),
           "english": mean(\.quality.english),
