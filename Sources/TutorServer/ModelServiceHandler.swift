@@ -1,4 +1,3 @@
-import Engine
 import Foundation
 import GRPCCore
 import Logging
@@ -11,28 +10,24 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
   let tutoring: TutoringService
   let logger: Logger
 
-  /// Longest raw prompt accepted, in characters.
-  static let maxPromptCharacters = 32_000
-
   func getModelInfo(
     request: Tutor_V1_GetModelInfoRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ModelInfo {
-    let model = tutoring.model
-    let c = model.model.configuration
+    let info = tutoring.modelInfo()
     return .with {
       $0.architecture = "gpt_neo"
-      $0.name = model.name
-      $0.parameterCount = Int64(model.model.parameterCount)
-      $0.contextLength = Int32(c.maxPositionEmbeddings)
-      $0.vocabSize = Int32(c.vocabSize)
-      $0.hiddenSize = Int32(c.hiddenSize)
-      $0.numLayers = Int32(c.numLayers)
-      $0.numHeads = Int32(c.numHeads)
-      $0.windowSize = Int32(c.windowSize)
-      $0.weightFormat = model.model.weightFormat.rawValue
-      $0.threads = Int32(model.model.threads)
-      $0.maxConcurrentGenerations = Int32(model.scheduler.maxConcurrent)
+      $0.name = info.name
+      $0.parameterCount = Int64(info.parameterCount)
+      $0.contextLength = Int32(info.contextLength)
+      $0.vocabSize = Int32(info.vocabularySize)
+      $0.hiddenSize = Int32(info.hiddenSize)
+      $0.numLayers = Int32(info.layers)
+      $0.numHeads = Int32(info.heads)
+      $0.windowSize = Int32(info.windowSize)
+      $0.weightFormat = info.weightFormat
+      $0.threads = Int32(info.threads)
+      $0.maxConcurrentGenerations = Int32(info.maxConcurrentGenerations)
     }
   }
 
@@ -42,45 +37,11 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws {
     try await handling("Generate", logger: logger) {
-      guard request.prompt.count <= Self.maxPromptCharacters else {
-        throw TutoringError.invalidArgument(
-          "prompt is \(request.prompt.count) characters long; at most \(Self.maxPromptCharacters) are accepted"
-        )
-      }
-      guard request.stop.count <= 16, request.stop.allSatisfy({ !$0.isEmpty && $0.count <= 256 }) else {
-        throw TutoringError.invalidArgument("stop takes at most 16 non-empty strings of up to 256 characters")
-      }
-      let model = tutoring.model
-      let options = TutoringService.GenerationOptions(request.options)
-      let maxNewTokens = options.maxNewTokens ?? tutoring.limits.defaultMaxNewTokens
-      guard maxNewTokens > 0, maxNewTokens <= tutoring.limits.maxNewTokens else {
-        throw TutoringError.invalidArgument(
-          "max_new_tokens must be between 1 and \(tutoring.limits.maxNewTokens), got \(maxNewTokens)"
-        )
-      }
-      let parameters = GenerationParameters(
-        maxNewTokens: maxNewTokens,
-        temperature: options.temperature ?? 0,
-        topK: options.topK.flatMap { $0 == 0 ? nil : $0 },
-        topP: options.topP,
-        repetitionPenalty: options.repetitionPenalty ?? 1,
-        seed: options.seed,
-        stopSequences: request.stop
-      )
-      do {
-        try parameters.validate()
-      } catch {
-        throw TutoringError.invalidArgument("\(error)")
-      }
-      let promptTokens = model.tokenizer.encode(request.prompt, allowSpecialTokens: false)
-      guard promptTokens.count < model.contextLength else {
-        throw TutoringError.invalidArgument(
-          "the prompt is \(promptTokens.count) tokens; the model's context holds \(model.contextLength)"
-        )
-      }
-      let outcome = try await model.generate(promptTokens: promptTokens, parameters: parameters) {
-        text,
-        ids in
+      let outcome = try await tutoring.generate(
+        prompt: request.prompt,
+        stop: request.stop,
+        options: .init(request.options)
+      ) { text, ids in
         try await response.write(
           .with {
             $0.delta = .with {
@@ -90,7 +51,6 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
           }
         )
       }
-      if outcome.finishReason == .cancelled { throw CancellationError() }
       try await response.write(
         .with {
           $0.completed = .with {

@@ -144,8 +144,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     try await handling("EndSession", logger: logger) {
       _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
       let session = try await tutoring.endSession(id: request.sessionID)
-      let counts = try await tutoring.store.turnCounts(sessionIds: [session.id])
-      return Tutor_V1_Session(session, turnCount: counts[session.id] ?? 0)
+      return Tutor_V1_Session(session, turnCount: try await tutoring.turnCount(sessionId: session.id))
     }
   }
 }
