@@ -8,17 +8,17 @@ import Tutoring
 
 /// `tutor.v1.CurriculumService`: browsing, snippet search, validation and reloading.
 struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtocol {
-  let catalog: CurriculumCatalog
+  let tutoring: TutoringService
   let logger: Logger
 
   func listCurricula(
     request: Tutor_V1_ListCurriculaRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ListCurriculaResponse {
-    let snapshot = catalog.snapshot
+    let served = tutoring.curricula()
     return .with {
-      $0.curricula = snapshot.curricula.map(Tutor_V1_CurriculumSummary.init)
-      $0.diagnostics = snapshot.diagnostics.map(Tutor_V1_Diagnostic.init)
+      $0.curricula = served.curricula.map(Tutor_V1_CurriculumSummary.init)
+      $0.diagnostics = served.diagnostics.map(Tutor_V1_Diagnostic.init)
     }
   }
 
@@ -27,7 +27,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     context: ServerContext
   ) async throws -> Tutor_V1_Curriculum {
     try await handling("GetCurriculum", logger: logger) {
-      let curriculum = try find(request.curriculumID)
+      let curriculum = try tutoring.curriculum(id: request.curriculumID)
       return .with {
         $0.summary = .init(curriculum)
         $0.lessons = curriculum.lessons.map(Tutor_V1_LessonSummary.init)
@@ -37,11 +37,10 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
 
   func getLesson(request: Tutor_V1_GetLessonRequest, context: ServerContext) async throws -> Tutor_V1_Lesson {
     try await handling("GetLesson", logger: logger) {
-      let curriculum = try find(request.curriculumID)
-      guard !request.lessonID.isEmpty else { throw TutoringError.invalidArgument("lesson_id is empty") }
-      guard let lesson = curriculum.lesson(request.lessonID) else {
-        throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(request.lessonID)'")
-      }
+      let (curriculum, lesson) = try tutoring.lesson(
+        curriculumId: request.curriculumID,
+        lessonId: request.lessonID
+      )
       return .with {
         $0.curriculumID = curriculum.id
         $0.summary = .init(lesson)
@@ -63,32 +62,11 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     context: ServerContext
   ) async throws -> Tutor_V1_SearchSnippetsResponse {
     try await handling("SearchSnippets", logger: logger) {
-      let query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
-      guard !query.isEmpty else { throw TutoringError.invalidArgument("query is empty") }
-      guard query.count <= 2000 else {
-        throw TutoringError.invalidArgument(
-          "query is \(query.count) characters long; at most 2000 are accepted"
-        )
-      }
-      guard (0 ... 50).contains(request.limit) else {
-        throw TutoringError.invalidArgument(
-          "limit must be between 1 and 50 (0 for the default 5), got \(request.limit)"
-        )
-      }
-      if !request.lessonID.isEmpty, request.curriculumID.isEmpty {
-        throw TutoringError.invalidArgument("lesson_id needs curriculum_id")
-      }
-      if !request.curriculumID.isEmpty {
-        let curriculum = try find(request.curriculumID)
-        if !request.lessonID.isEmpty, curriculum.lesson(request.lessonID) == nil {
-          throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(request.lessonID)'")
-        }
-      }
-      let hits = await catalog.search(
-        query,
-        curriculum: request.curriculumID.isEmpty ? nil : request.curriculumID,
-        lesson: request.lessonID.isEmpty ? nil : request.lessonID,
-        limit: request.limit == 0 ? 5 : Int(request.limit)
+      let hits = try await tutoring.searchSnippets(
+        request.query,
+        curriculumId: request.curriculumID,
+        lessonId: request.lessonID,
+        limit: Int(request.limit)
       )
       return .with {
         $0.hits = hits.map { h in
@@ -110,7 +88,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     context: ServerContext
   ) async throws -> Tutor_V1_ValidateCurriculumResponse {
     try await handling("ValidateCurriculum", logger: logger) {
-      let diagnostics = try CurriculumCatalog.validate(files: request.files.map { ($0.path, $0.content) })
+      let diagnostics = try tutoring.validateCurriculum(files: request.files.map { ($0.path, $0.content) })
       return .with {
         $0.valid = !diagnostics.contains { $0.severity == .error }
         $0.diagnostics = diagnostics.map(Tutor_V1_Diagnostic.init)
@@ -122,7 +100,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_ReloadCurriculaRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ReloadCurriculaResponse {
-    let report = catalog.reload()
+    let report = tutoring.reloadCurricula()
     logger.info(
       "curricula reloaded",
       metadata: [
@@ -136,16 +114,5 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
       $0.removed = report.removed
       $0.diagnostics = report.diagnostics.map(Tutor_V1_Diagnostic.init)
     }
-  }
-
-  private func find(_ id: String) throws -> Curriculum {
-    guard !id.isEmpty else { throw TutoringError.invalidArgument("curriculum_id is empty") }
-    let snapshot = catalog.snapshot
-    guard let curriculum = snapshot.curriculum(id) else {
-      throw TutoringError.notFound(
-        "no curriculum '\(id)'; this server has " + snapshot.curricula.map(\.id).joined(separator: ", ")
-      )
-    }
-    return curriculum
   }
 }

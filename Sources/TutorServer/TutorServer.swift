@@ -202,7 +202,7 @@ public final class TutorServer: Sendable {
     self.logger = logger
     let services: [any RegistrableRPCService] = [
       TutorServiceHandler(tutoring: tutoring, logger: logger),
-      CurriculumServiceHandler(catalog: tutoring.catalog, logger: logger),
+      CurriculumServiceHandler(tutoring: tutoring, logger: logger),
       AnalyticsServiceHandler(tutoring: tutoring, exports: configuration.exports, logger: logger),
       ModelServiceHandler(tutoring: tutoring, logger: logger),
       AdminServiceHandler(store: tutoring.store, logger: logger),

@@ -31,6 +31,9 @@ public final class TutoringService: Sendable {
     public var promptTemplate: String?
     /// Notes in the prompt worst first (the best beside the question); see ``PromptBuilder/notesBestLast``.
     public var notesBestLast = false
+    /// Snippets a search may ask for, and the number when it does not say.
+    public var maxSearchResults = 50
+    public var defaultSearchResults = 5
     public var maxIdentifierLength = 128
     public var defaultPageSize = 50
     public var maxPageSize = 500
