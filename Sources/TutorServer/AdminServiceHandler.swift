@@ -7,7 +7,7 @@ import Tutoring
 
 /// `tutor.v1.AdminService`: privacy requests (admin tokens only; see ``AccessPolicy``).
 struct AdminServiceHandler: Tutor_V1_AdminService.SimpleServiceProtocol {
-  let store: TutorStore
+  let tutoring: TutoringService
   let logger: Logger
 
   func deleteStudentData(
@@ -15,13 +15,7 @@ struct AdminServiceHandler: Tutor_V1_AdminService.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Tutor_V1_DeleteStudentDataResponse {
     try await handling("DeleteStudentData", logger: logger) {
-      guard !request.studentID.isEmpty else {
-        throw TutoringError.invalidArgument("student_id is required")
-      }
-      let report = try await store.deleteStudentData(studentId: request.studentID)
-      guard report.found else {
-        throw TutoringError.notFound("nothing is stored about student '\(request.studentID)'")
-      }
+      let report = try await tutoring.deleteStudentData(studentId: request.studentID)
       // Who asked and how much went, for the audit trail; the student id only at notice level.
       logger.notice(
         "deleted a student's data",

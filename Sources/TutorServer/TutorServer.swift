@@ -205,7 +205,7 @@ public final class TutorServer: Sendable {
       CurriculumServiceHandler(tutoring: tutoring, logger: logger),
       AnalyticsServiceHandler(tutoring: tutoring, exports: configuration.exports, logger: logger),
       ModelServiceHandler(tutoring: tutoring, logger: logger),
-      AdminServiceHandler(store: tutoring.store, logger: logger),
+      AdminServiceHandler(tutoring: tutoring, logger: logger),
     ]
     health = HealthStatusBoard(services: [
       Tutor_V1_TutorService.descriptor.fullyQualifiedService,

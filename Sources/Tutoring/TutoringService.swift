@@ -603,7 +603,7 @@ public final class TutoringService: Sendable {
 
   // MARK: Helpers
 
-  private func checkIdentifier(_ value: String, field: String) throws {
+  func checkIdentifier(_ value: String, field: String) throws {
     guard !value.isEmpty else { throw TutoringError.invalidArgument("\(field) is empty") }
     guard value.count <= limits.maxIdentifierLength else {
       throw TutoringError.invalidArgument(

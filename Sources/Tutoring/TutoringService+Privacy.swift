@@ -1,0 +1,15 @@
+import TutorStore
+
+extension TutoringService {
+  /// Deletes everything stored about a student — sessions, turns, attempts, mastery, tokens — on
+  /// a privacy request. NOT_FOUND when nothing was stored about them.
+  public func deleteStudentData(studentId: String) async throws -> TutorStore.DeletionReport {
+    guard !studentId.isEmpty else { throw TutoringError.invalidArgument("student_id is required") }
+    try checkIdentifier(studentId, field: "student_id")
+    let report = try await store.deleteStudentData(studentId: studentId)
+    guard report.found else {
+      throw TutoringError.notFound("nothing is stored about student '\(studentId)'")
+    }
+    return report
+  }
+}
