@@ -1,0 +1,280 @@
+import Curriculum
+import Engine
+import Foundation
+import Logging
+import Synchronization
+import TutorStore
+
+// Questions: a student asks, the model answers from the lesson notes, streamed and stored.
+extension TutoringService {
+  // MARK: Questions
+
+  /// Settings a request may change; nil takes the curriculum's default, then the server's.
+  public struct GenerationOptions: Sendable, Equatable {
+    public var maxNewTokens: Int?
+    public var temperature: Float?
+    public var topK: Int?
+    public var topP: Float?
+    public var repetitionPenalty: Float?
+    public var seed: UInt64?
+    /// Grounded decoding (``AnswerGrounding``); 0 / false turns a part off for this request.
+    public var copyBias: Float?
+    public var contrastStrength: Float?
+    public var noRepeatNGramSize: Int?
+    public var endAtSentence: Bool?
+    public var maxSentences: Int?
+
+    public init(
+      maxNewTokens: Int? = nil,
+      temperature: Float? = nil,
+      topK: Int? = nil,
+      topP: Float? = nil,
+      repetitionPenalty: Float? = nil,
+      seed: UInt64? = nil,
+      copyBias: Float? = nil,
+      contrastStrength: Float? = nil,
+      noRepeatNGramSize: Int? = nil,
+      endAtSentence: Bool? = nil,
+      maxSentences: Int? = nil
+    ) {
+      self.maxNewTokens = maxNewTokens
+      self.temperature = temperature
+      self.topK = topK
+      self.topP = topP
+      self.repetitionPenalty = repetitionPenalty
+      self.seed = seed
+      self.copyBias = copyBias
+      self.contrastStrength = contrastStrength
+      self.noRepeatNGramSize = noRepeatNGramSize
+      self.endAtSentence = endAtSentence
+      self.maxSentences = maxSentences
+    }
+
+    /// The grounding these options ask for over `defaults` (a curriculum's, then the server's).
+    func grounding(curriculum: GenerationDefaults, server: AnswerGrounding) -> AnswerGrounding {
+      AnswerGrounding(
+        copyBias: copyBias ?? curriculum.copyBias.map(Float.init) ?? server.copyBias,
+        contrastStrength: contrastStrength ?? curriculum.contrastStrength.map(Float.init)
+          ?? server.contrastStrength,
+        noRepeatNGramSize: noRepeatNGramSize ?? curriculum.noRepeatNGramSize ?? server.noRepeatNGramSize,
+        endAtSentence: endAtSentence ?? curriculum.endAtSentence ?? server.endAtSentence,
+        maxSentences: maxSentences ?? curriculum.maxSentences ?? server.maxSentences
+      )
+    }
+  }
+
+  /// What ``ask(sessionId:question:options:onEvent:)`` reports, in order.
+  public enum AskEvent: Sendable, Equatable {
+    /// The question is stored; generation begins.
+    case started(turnId: String, snippetIds: [String])
+    /// New text of the answer (never half a character).
+    case delta(String)
+  }
+
+  /// The end of an answer.
+  public struct AskCompletion: Sendable, Equatable {
+    public var turnId: String
+    public var answer: String
+    public var snippetIds: [String]
+    /// The notes the answer was given, best first, for the student to read alongside it.
+    public var citations: [Citation]
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var finishReason: FinishReason
+    /// From the question's arrival to the last token.
+    public var latency: Duration
+  }
+
+  /// Answers a question in a session, streaming the answer through `onEvent`.
+  ///
+  /// Validation errors are thrown before anything is stored. Once the turn is stored, the call
+  /// always records how it ended: completed, cancelled (the task was cancelled or `onEvent`
+  /// threw; the partial answer is kept) or failed.
+  public func ask(
+    sessionId: String,
+    question rawQuestion: String,
+    options: GenerationOptions = GenerationOptions(),
+    onEvent: (AskEvent) async throws -> Void
+  ) async throws -> AskCompletion {
+    let clock = ContinuousClock()
+    let arrived = clock.now
+    let question = try studentText(rawQuestion, field: "question")
+    let questionTokens = model.countTokens(question)
+    guard questionTokens <= limits.maxQuestionTokens else {
+      throw TutoringError.invalidArgument(
+        "question is \(questionTokens) tokens long; at most \(limits.maxQuestionTokens) are accepted"
+      )
+    }
+    let (session, curriculum) = try await activeSession(sessionId)
+    let lesson = curriculum.lesson(session.lessonId) ?? curriculum.lessons.first
+    var parameters = try generationParameters(options, curriculum: curriculum)
+
+    // One question at a time per session, so that each answer sees the one before.
+    guard answering.withLock({ $0.insert(sessionId).inserted }) else {
+      throw TutoringError.failedPrecondition(
+        "session '\(sessionId)' is already answering a question; wait for it to finish"
+      )
+    }
+    defer { _ = answering.withLock { $0.remove(sessionId) } }
+
+    let history = try await store.turns(sessionId: sessionId)
+      .filter { $0.status == .completed && !$0.answer.isEmpty }
+      .suffix(limits.historyTurns)
+      .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    let hits = await catalog.search(
+      question,
+      curriculum: curriculum.id,
+      // Only a lesson the student chose is favoured: a session started without one gets the
+      // curriculum's first lesson, and favouring it pulled that lesson's notes above the ones
+      // that answer questions about the rest of the course (measured with `tutor eval answers`).
+      lesson: session.lessonChosen ? lesson?.id : nil,
+      limit: limits.snippetsPerPrompt
+    )
+    // The prompt names the chosen lesson, or else the lesson of the best note.
+    let promptLesson =
+      session.lessonChosen ? lesson : hits.first.flatMap { curriculum.lesson($0.lessonId) } ?? lesson
+    let prompt: PromptBuilder.Prompt
+    do {
+      prompt = try Self.prompt(
+        question: question,
+        curriculum: curriculum,
+        lesson: promptLesson,
+        history: Array(history),
+        hits: hits,
+        contextLength: model.contextLength,
+        answerTokens: parameters.maxNewTokens,
+        defaultTemplate: limits.promptTemplate,
+        notesBestLast: limits.notesBestLast
+      ) { [model] in model.countTokens($0) }
+    } catch let error as PromptBuilder.Error {
+      throw TutoringError.invalidArgument("\(error)")
+    } catch let error as TemplateError {
+      throw TutoringError.internalError("curriculum '\(curriculum.id)': \(error.underlying)")
+    }
+    parameters.stopSequences = PromptBuilder.stopSequences
+    let tokenizer = model.tokenizer
+    let promptTokens = tokenizer.encode(prompt.text, allowSpecialTokens: false)
+    let included = prompt.snippetIds.compactMap { id in hits.first { $0.id == id } }
+    let grounding = options.grounding(curriculum: curriculum.generation, server: limits.grounding)
+    let notes = included.map { (hit: $0, sentences: NoteSentences.split($0.text)) }
+    // Which sentence to follow: the note's rank, and how close the sentence is to the question.
+    let similarities =
+      grounding.copyBias > 0 && AnswerGrounding.similaritySharpness > 0
+      ? await catalog.similarities(question, to: notes.flatMap(\.sentences)) : nil
+    parameters.grounding = Self.grounding(
+      grounding,
+      notes: notes,
+      similarities: similarities,
+      contrastPromptTokens: tokenizer.encode(prompt.textWithoutNotes, allowSpecialTokens: false),
+      encode: { tokenizer.encode($0, allowSpecialTokens: false) }
+    )
+    let citations = curriculum.citations(prompt.snippetIds)
+
+    // Wait for a generation slot before storing anything: a request refused for load
+    // (RESOURCE_EXHAUSTED) leaves no turn behind.
+    return try await model.withGenerationSlot {
+      let turn: StoredTurn
+      do {
+        turn = try await store.beginTurn(
+          sessionId: sessionId,
+          question: question,
+          snippetIds: prompt.snippetIds,
+          promptTokens: promptTokens.count
+        )
+      } catch TutorStoreError.sessionEnded {
+        throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
+      }
+      // From here the turn is stored, and how it ends is always recorded.
+      var outcome: TutorModel.Outcome?
+      var engineError: (any Error)?
+      var clientGone = false
+      do {
+        try await onEvent(.started(turnId: turn.id, snippetIds: prompt.snippetIds))
+      } catch {
+        clientGone = true
+      }
+      if !clientGone {
+        do {
+          outcome = try await model.generate(promptTokens: promptTokens, parameters: parameters) { text, _ in
+            try await onEvent(.delta(text))
+          }
+        } catch {
+          engineError = error
+        }
+      }
+      let latency = clock.now - arrived
+      let cancelled = clientGone || outcome?.finishReason == .cancelled || Task.isCancelled
+      let status: StoredTurn.Status = cancelled ? .cancelled : engineError != nil ? .failed : .completed
+      let finish: FinishReason? = cancelled ? .cancelled : outcome?.finishReason
+      let answer = outcome?.text ?? ""
+      let completionTokens = outcome?.tokenIds.count ?? 0
+      // Stored even when this task is cancelled: the write runs in a task of its own.
+      let store = self.store
+      _ = try await Task {
+        try await store.finishTurn(
+          id: turn.id,
+          answer: answer,
+          completionTokens: completionTokens,
+          latencyMilliseconds: Int(latency.milliseconds),
+          status: status,
+          finishReason: finish?.rawValue
+        )
+      }.value
+      if cancelled { throw CancellationError() }
+      if let engineError {
+        logger.error("generation failed", metadata: ["turn": "\(turn.id)", "error": "\(engineError)"])
+        throw TutoringError.internalError("generation failed: \(engineError)")
+      }
+      return AskCompletion(
+        turnId: turn.id,
+        answer: answer,
+        snippetIds: prompt.snippetIds,
+        citations: citations,
+        promptTokens: promptTokens.count,
+        completionTokens: completionTokens,
+        finishReason: finish ?? .length,
+        latency: latency
+      )
+    }
+  }
+
+  /// Engine parameters from the request's options, the curriculum's defaults and the limits.
+  func generationParameters(
+    _ options: GenerationOptions,
+    curriculum: Curriculum
+  ) throws -> GenerationParameters {
+    let maxNewTokens =
+      options.maxNewTokens ?? curriculum.generation.maxNewTokens ?? limits.defaultMaxNewTokens
+    guard maxNewTokens > 0 else {
+      throw TutoringError.invalidArgument("max_new_tokens must be positive, got \(maxNewTokens)")
+    }
+    guard maxNewTokens <= limits.maxNewTokens else {
+      throw TutoringError.invalidArgument(
+        "max_new_tokens is \(maxNewTokens); this server allows at most \(limits.maxNewTokens)"
+      )
+    }
+    let parameters = GenerationParameters(
+      maxNewTokens: maxNewTokens,
+      temperature: options.temperature ?? curriculum.generation.temperature.map(Float.init) ?? 0,
+      topK: options.topK.flatMap { $0 == 0 ? nil : $0 },
+      topP: options.topP,
+      repetitionPenalty: options.repetitionPenalty ?? 1,
+      seed: options.seed
+    )
+    let grounding = options.grounding(curriculum: curriculum.generation, server: limits.grounding)
+    do {
+      try parameters.validate()
+      // The settings alone (ask adds the notes and the prompt without them).
+      try Grounding(
+        copyBias: grounding.copyBias,
+        contrastPromptTokens: [0],
+        contrastStrength: grounding.contrastStrength,
+        noRepeatNGramSize: grounding.noRepeatNGramSize,
+        maxSentences: grounding.maxSentences
+      ).validate()
+    } catch {
+      throw TutoringError.invalidArgument("\(error)")
+    }
+    return parameters
+  }
+}
