@@ -160,7 +160,7 @@ let package = Package(
     ),
     .testTarget(
       name: "TutoringTests",
-      dependencies: ["Tutoring", "Engine"],
+      dependencies: ["Tutoring", "Engine", "TutorStore"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
