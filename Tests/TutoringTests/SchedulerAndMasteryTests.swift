@@ -6,12 +6,40 @@ import Testing
 @testable import Tutoring
 
 @Suite struct GenerationSchedulerTests {
-  /// A gate the test opens to let running bodies finish.
+  /// A gate the test opens to let running bodies finish: waiters suspend on a continuation until
+  /// `open()`, with no polling.
   final class Gate: Sendable {
-    let opened = Mutex(false)
-    func open() { opened.withLock { $0 = true } }
+    private let state = Mutex((opened: false, waiters: [CheckedContinuation<Void, Never>]()))
+    func open() {
+      let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        s.opened = true
+        defer { s.waiters.removeAll() }
+        return s.waiters
+      }
+      for waiter in waiters { waiter.resume() }
+    }
     func wait() async {
-      while !opened.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(2)) }
+      await withCheckedContinuation { continuation in
+        let resumeNow = state.withLock { s -> Bool in
+          if s.opened { return true }
+          s.waiters.append(continuation)
+          return false
+        }
+        if resumeNow { continuation.resume() }
+      }
+    }
+  }
+
+  /// Waits until `condition` holds (the scheduler's state, changed by other tasks), failing the
+  /// test after 10 seconds instead of hanging it.
+  static func until(_ condition: () -> Bool, _ what: String) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+      guard ContinuousClock.now < deadline else {
+        Issue.record("timed out waiting until \(what)")
+        throw CancellationError()
+      }
+      try await Task.sleep(for: .milliseconds(2))
     }
   }
 
@@ -39,7 +67,7 @@ import Testing
       }
     }
     // Two run, one waits.
-    while scheduler.load != (2, 1) { try await Task.sleep(for: .milliseconds(2)) }
+    try await Self.until({ scheduler.load == (2, 1) }, "two run and one waits")
     // A fourth is refused at once with a message that says why.
     await #expect(throws: TutoringError.self) { try await scheduler.withSlot {} }
     do {
@@ -61,10 +89,10 @@ import Testing
     let scheduler = GenerationScheduler(maxConcurrent: 1, maxQueued: 4)
     let gate = Gate()
     let running = Task { try await scheduler.withSlot { await gate.wait() } }
-    while scheduler.load.running != 1 { try await Task.sleep(for: .milliseconds(2)) }
+    try await Self.until({ scheduler.load.running == 1 }, "one runs")
     let ran = Shared(false)
     let waiting = Task { try await scheduler.withSlot { ran.update { $0 = true } } }
-    while scheduler.load.queued != 1 { try await Task.sleep(for: .milliseconds(2)) }
+    try await Self.until({ scheduler.load.queued == 1 }, "one waits")
     waiting.cancel()
     await #expect(throws: CancellationError.self) { try await waiting.value }
     #expect(scheduler.load == (1, 0))
