@@ -70,6 +70,7 @@ let package = Package(
         "Curriculum",
         "Engine",
         "TutorStore",
+        "Analytics",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Mustache", package: "swift-mustache"),
         .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,23 @@
+import Analytics
+import TutorStore
+
+extension TutoringService {
+  /// A learning-record export, read on a thread of its own and taken chunk by chunk (see
+  /// ``ExportChunks``); each exercise's hint count comes from the curricula as served now. Call
+  /// ``ExportChunks/cancel()`` when the caller goes away.
+  public func export(
+    filter: ExportFilter,
+    format: ExportFormat,
+    includeText: Bool,
+    pseudonymizer: Pseudonymizer?,
+    homePage: String
+  ) -> ExportChunks {
+    let options = ExportOptions(
+      includeText: includeText,
+      pseudonymizer: pseudonymizer,
+      homePage: homePage,
+      hintCounts: ExportOptions.hintCounts(of: catalog.snapshot.curricula)
+    )
+    return ExportChunks.start(store: store, filter: filter, format: format, options: options)
+  }
+}
