@@ -89,6 +89,13 @@ public final class CurriculumCatalog: Sendable {
   public func similarities(_ query: String, to texts: [String]) async -> [Float]? {
     guard let encoder = retrieval.encoder, !texts.isEmpty else { return nil }
     let known = snapshot.sentenceVectors
+    // Usually everything is at hand — the question's vector since its search, the notes' with the
+    // snapshot — and this is a few dot products, done here rather than after the other searches
+    // waiting on the retrieval queue.
+    if let q = encoder.cachedVector(query) {
+      let vectors = texts.compactMap { known[$0] }
+      if vectors.count == texts.count { return vectors.map { Self.cosine(q, $0) } }
+    }
     return await withCheckedContinuation { continuation in
       Self.retrievalQueue.async {
         do {

@@ -59,6 +59,11 @@ public final class SnippetEncoder: TextEmbedder {
     return vectors.map { $0! }
   }
 
+  /// The vector of `text` if it is in the cache (nothing is computed).
+  public func cachedVector(_ text: String) -> [Float]? {
+    recent.withLock { $0.capacity > 0 ? $0.take(text) : nil }
+  }
+
   /// Cache statistics: lookups answered from the cache, and all lookups.
   public var cacheHits: (hits: Int, lookups: Int) { recent.withLock { ($0.hits, $0.lookups) } }
 }

@@ -187,11 +187,8 @@ import Testing
     #expect(throws: EngineError.self) {
       try Grounding(sources: [.init(tokens: [99_999])]).validate(vocabularySize: 100)
     }
-    do {
-      try Grounding(copyBias: .nan).validate()
-    } catch let error as EngineError {
-      #expect("\(error)".contains("copy_bias"))
-    }
+    let error = #expect(throws: EngineError.self) { try Grounding(copyBias: .nan).validate() }
+    #expect("\(String(describing: error))".contains("copy_bias"))
     #expect(!Grounding().isActive)
   }
 }

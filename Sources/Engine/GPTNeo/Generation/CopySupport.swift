@@ -19,7 +19,6 @@ struct CopySupport {
 
   private let sources: [Grounding.Source]
   private let bias: Float
-  private let isSentenceEnd: (Int) -> Bool
   /// token → (source, position) of each occurrence.
   private let occurrences: [Int: [(source: Int, position: Int)]]
   private var pointers: [Pointer] = []
@@ -38,10 +37,9 @@ struct CopySupport {
   static let sameNoteFactor: Float = 0.3
   static let otherNoteFactor: Float = 0.2
 
-  init(sources: [Grounding.Source], bias: Float, isSentenceEnd: @escaping (Int) -> Bool) {
+  init(sources: [Grounding.Source], bias: Float) {
     self.sources = sources.filter { !$0.tokens.isEmpty }
     self.bias = bias
-    self.isSentenceEnd = isSentenceEnd
     var occurrences: [Int: [(source: Int, position: Int)]] = [:]
     for (s, source) in self.sources.enumerated() {
       for (p, token) in source.tokens.enumerated() where p > 0 {
@@ -103,8 +101,9 @@ struct CopySupport {
     }
   }
 
-  /// Advances the pointers past the chosen token.
-  mutating func accept(_ token: Int) {
+  /// Advances the pointers past the chosen token; `endsSentence` says whether its text ends a
+  /// sentence (the caller decodes each token once).
+  mutating func accept(_ token: Int, endsSentence: Bool) {
     struct Key: Hashable {
       var source: Int
       var position: Int
@@ -143,7 +142,7 @@ struct CopySupport {
       started.insert(completed)
       lastCompleted = completed
     }
-    let boundary = completed != nil || isSentenceEnd(token)
+    let boundary = completed != nil || endsSentence
     if boundary, !atBoundary { sentences += 1 }
     atBoundary = boundary
   }

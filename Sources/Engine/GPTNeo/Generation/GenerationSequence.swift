@@ -26,6 +26,9 @@ struct GenerationSequence {
   private let startsWithSpace: (Int) -> Bool
   /// The last token ended a sentence, if the next one starts with white space.
   private var sentenceMayEnd = false
+  /// Whether anything needs sentence ends (copy support, a sentence limit, ending at a sentence):
+  /// otherwise no token is decoded for it, and plain generation pays nothing.
+  private let tracksSentences: Bool
   private var sentences = 0
   private(set) var finishReason: FinishReason?
   private let clock = ContinuousClock()
@@ -79,8 +82,9 @@ struct GenerationSequence {
     }
     startsWithSpace = { id in tokenizer.decode([id]).first?.isWhitespace ?? false }
     if grounding.copyBias > 0, !grounding.sources.isEmpty {
-      copy = CopySupport(sources: grounding.sources, bias: grounding.copyBias, isSentenceEnd: isSentenceEnd)
+      copy = CopySupport(sources: grounding.sources, bias: grounding.copyBias)
     }
+    tracksSentences = copy != nil || grounding.maxSentences > 0 || grounding.endAtSentenceBoundary
     started = clock.now
   }
 
@@ -147,7 +151,7 @@ struct GenerationSequence {
     }
     copy?.apply(to: &logits)
     let id = sampler.next(logits: &logits, context: context)
-    if sentenceMayEnd, id == eos || startsWithSpace(id) {
+    if tracksSentences, sentenceMayEnd, id == eos || startsWithSpace(id) {
       // The sentence is over; stop before the next one when enough were written or the budget
       // is nearly spent (unless the model ends the text itself, which is reported as such).
       sentences += 1
@@ -159,8 +163,8 @@ struct GenerationSequence {
         return finish(.length)
       }
     }
-    sentenceMayEnd = isSentenceEnd(id)
-    copy?.accept(id)
+    sentenceMayEnd = tracksSentences && isSentenceEnd(id)
+    copy?.accept(id, endsSentence: sentenceMayEnd)
     generated.append(id)
     context.append(id)
     var events: [GenerationEvent] = []
