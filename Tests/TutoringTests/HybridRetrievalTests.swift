@@ -23,6 +23,7 @@ import Testing
     ("retrieval-questions-tuning.yaml", 0.85),
     ("retrieval-questions-heldout.yaml", 0.9),
     ("retrieval-questions-students.yaml", 0.75),
+    ("retrieval-questions-students-2.yaml", 0.8),
   ]
 
   @Test func hybridBeatsBM25OnEveryLabelledSet() throws {

@@ -315,7 +315,7 @@ struct BenchRetrieval: AsyncParsableCommand {
     let exact = try SnippetIndex(library: library, embedder: encoder, cacheFolder: nil, precision: .float32)
     let sets = [
       "retrieval-questions.yaml", "retrieval-questions-tuning.yaml", "retrieval-questions-heldout.yaml",
-      "retrieval-questions-students.yaml",
+      "retrieval-questions-students.yaml", "retrieval-questions-students-2.yaml",
     ].map { "Tests/CurriculumTests/Fixtures/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
     var questions: [RetrievalEvaluation.Question] = []
     var recall: [String] = []

@@ -175,6 +175,7 @@ struct CurriculumCommand: AsyncParsableCommand {
       "Tests/CurriculumTests/Fixtures/retrieval-questions-tuning.yaml",
       "Tests/CurriculumTests/Fixtures/retrieval-questions-heldout.yaml",
       "Tests/CurriculumTests/Fixtures/retrieval-questions-students.yaml",
+      "Tests/CurriculumTests/Fixtures/retrieval-questions-students-2.yaml",
     ]
 
     func run() async throws {
