@@ -2,7 +2,6 @@ import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
-import TutorStore
 import Tutoring
 
 /// `tutor.v1.AdminService`: privacy requests (admin tokens only; see ``AccessPolicy``).
@@ -14,24 +13,17 @@ struct AdminServiceHandler: Tutor_V1_AdminService.SimpleServiceProtocol {
     request: Tutor_V1_DeleteStudentDataRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_DeleteStudentDataResponse {
-    try await handling("DeleteStudentData", logger: logger) {
-      let report = try await tutoring.deleteStudentData(studentId: request.studentID)
-      // Who asked and how much went, for the audit trail; the student id only at notice level.
-      logger.notice(
-        "deleted a student's data",
-        metadata: [
-          "student": "\(request.studentID)", "token": "\(Principal.current?.tokenId ?? "-")",
-          "sessions": "\(report.sessions)", "turns": "\(report.turns)", "attempts": "\(report.attempts)",
-        ]
-      )
-      return .with {
-        $0.studentID = request.studentID
-        $0.sessions = Int32(report.sessions)
-        $0.turns = Int32(report.turns)
-        $0.attempts = Int32(report.attempts)
-        $0.masteryRecords = Int32(report.masteryRecords)
-        $0.tokens = Int32(report.tokens)
-      }
+    let report = try await tutoring.deleteStudentData(
+      by: try Principal.required(),
+      studentId: request.studentID
+    )
+    return .with {
+      $0.studentID = request.studentID
+      $0.sessions = Int32(report.sessions)
+      $0.turns = Int32(report.turns)
+      $0.attempts = Int32(report.attempts)
+      $0.masteryRecords = Int32(report.masteryRecords)
+      $0.tokens = Int32(report.tokens)
     }
   }
 }

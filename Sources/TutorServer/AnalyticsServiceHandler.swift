@@ -4,7 +4,6 @@ import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
-import TutorStore
 import Tutoring
 
 /// `tutor.v1.AnalyticsService`: learning records for teachers and researchers.
@@ -28,9 +27,6 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     case .unspecified, .UNRECOGNIZED:
       throw RPCError(code: .invalidArgument, message: "format must be CSV, JSONL, XAPI or DATASHOP")
     }
-    if request.hasSince, request.hasUntil, request.until.date <= request.since.date {
-      throw RPCError(code: .invalidArgument, message: "until must be after since")
-    }
     var pseudonymizer: Pseudonymizer?
     if request.pseudonymize {
       guard let secret = exports.pseudonymSecret else {
@@ -47,7 +43,8 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
       curriculumId: request.curriculumID.isEmpty ? nil : request.curriculumID,
       studentId: request.studentID.isEmpty ? nil : request.studentID
     )
-    let chunks = tutoring.export(
+    let chunks = try tutoring.export(
+      by: try Principal.required(),
       filter: filter,
       format: format,
       includeText: !request.excludeText,
@@ -56,16 +53,14 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     )
     defer { chunks.cancel() }
     var first = true
-    try await handling("ExportSessions", logger: logger) {
-      while let data = try await chunks.next() {
-        try await response.write(
-          .with {
-            $0.data = data
-            if first { $0.contentType = format.contentType }
-          }
-        )
-        first = false
-      }
+    while let data = try await chunks.next() {
+      try await response.write(
+        .with {
+          $0.data = data
+          if first { $0.contentType = format.contentType }
+        }
+      )
+      first = false
     }
   }
 
@@ -73,29 +68,28 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
     request: Tutor_V1_GetStudentProgressRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_StudentProgress {
-    try await handling("GetStudentProgress", logger: logger) {
-      try Principal.required().checkProgress(
-        studentId: request.studentID,
-        curriculumId: request.curriculumID.isEmpty ? nil : request.curriculumID
-      )
-      let progress = try await tutoring.progress(
-        studentId: request.studentID,
-        curriculumId: request.curriculumID
-      )
-      return .with {
-        $0.studentID = request.studentID
-        $0.curricula = progress.map { p in
-          .with {
-            $0.curriculumID = p.curriculumId
-            $0.mastery = p.mastery.map(Tutor_V1_ObjectiveMastery.init)
-            $0.lessonsCompleted = p.lessonsCompleted
-            $0.attempts = Int32(p.attempts)
-            $0.correctAttempts = Int32(p.correctAttempts)
-            $0.hintsUsed = Int32(p.hintsUsed)
-            $0.questionsAsked = Int32(p.questionsAsked)
-            $0.timeSpent = .init(p.timeSpent)
-            if let last = p.lastActiveAt { $0.lastActiveAt = .init(date: last) }
-          }
+    try Principal.required().checkProgress(
+      studentId: request.studentID,
+      curriculumId: request.curriculumID.isEmpty ? nil : request.curriculumID
+    )
+    let progress = try await tutoring.progress(
+      by: try Principal.required(),
+      studentId: request.studentID,
+      curriculumId: request.curriculumID
+    )
+    return .with {
+      $0.studentID = request.studentID
+      $0.curricula = progress.map { p in
+        .with {
+          $0.curriculumID = p.curriculumId
+          $0.mastery = p.mastery.map(Tutor_V1_ObjectiveMastery.init)
+          $0.lessonsCompleted = p.lessonsCompleted
+          $0.attempts = Int32(p.attempts)
+          $0.correctAttempts = Int32(p.correctAttempts)
+          $0.hintsUsed = Int32(p.hintsUsed)
+          $0.questionsAsked = Int32(p.questionsAsked)
+          $0.timeSpent = .init(p.timeSpent)
+          if let last = p.lastActiveAt { $0.lastActiveAt = .init(date: last) }
         }
       }
     }

@@ -1,11 +1,8 @@
-import Curriculum
-import Engine
 import Foundation
 import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
-import TutorStore
 import Tutoring
 
 // Mapping between the tutoring core and the `tutor.v1` messages.
@@ -190,46 +187,31 @@ extension TutoringService.GenerationOptions {
   }
 }
 
-/// Runs a handler body, turning the core's errors into gRPC statuses with clear messages.
-/// Unexpected errors are logged and reported as INTERNAL without internals.
-func handling<T>(
-  _ method: String,
-  logger: Logger,
-  _ body: () async throws -> T
-) async throws -> T {
-  do {
-    return try await body()
-  } catch let error as RPCError {
-    throw error
-  } catch let error as TutoringError {
-    switch error {
-    case .invalidArgument(let m): throw RPCError(code: .invalidArgument, message: m)
-    case .notFound(let m): throw RPCError(code: .notFound, message: m)
-    case .failedPrecondition(let m): throw RPCError(code: .failedPrecondition, message: m)
-    case .resourceExhausted(let m):
-      // The standard retry hint (gRPC's retry policy honours it): the generation queue drains
-      // in about the time of one answer.
-      throw RPCError(code: .resourceExhausted, message: m, metadata: ["grpc-retry-pushback-ms": "1000"])
-    case .unauthenticated(let m): throw RPCError(code: .unauthenticated, message: m)
-    case .permissionDenied(let m): throw RPCError(code: .permissionDenied, message: m)
-    case .internalError(let m):
-      logger.error("\(method) failed", metadata: ["error": "\(m)"])
-      throw RPCError(code: .internalError, message: m)
+// Errors: the core's become statuses once, here (grpc-swift converts anything
+// `RPCErrorConvertible` a handler throws); ``ObservabilityInterceptor`` classifies the rest.
+extension TutoringError: RPCErrorConvertible {
+  public var rpcErrorCode: RPCError.Code {
+    switch self {
+    case .invalidArgument: .invalidArgument
+    case .notFound: .notFound
+    case .failedPrecondition: .failedPrecondition
+    case .resourceExhausted: .resourceExhausted
+    case .internalError: .internalError
+    case .unauthenticated: .unauthenticated
+    case .permissionDenied: .permissionDenied
+    case .unavailable: .unavailable
     }
-  } catch TutorStoreError.storageUnavailable(let reason) {
-    logger.error("\(method): the database cannot take writes", metadata: ["reason": "\(reason)"])
-    throw RPCError(
-      code: .unavailable,
-      message: TutorStoreError.storageUnavailable(reason).description,
-      metadata: ["grpc-retry-pushback-ms": "5000"]
-    )
-  } catch is CancellationError {
-    throw RPCError(code: .cancelled, message: "the call was cancelled")
-  } catch {
-    logger.error("\(method) failed", metadata: ["error": "\(error)"])
-    throw RPCError(
-      code: .internalError,
-      message: "internal error in \(method); the server log has the details"
-    )
+  }
+
+  public var rpcErrorMessage: String { description }
+
+  /// The standard retry hint (gRPC's retry policy honours it): the generation queue drains in
+  /// about the time of one answer; a database that takes no writes needs longer.
+  public var rpcErrorMetadata: Metadata {
+    switch self {
+    case .resourceExhausted: ["grpc-retry-pushback-ms": "1000"]
+    case .unavailable: ["grpc-retry-pushback-ms": "5000"]
+    default: [:]
+    }
   }
 }

@@ -1,4 +1,3 @@
-import Curriculum
 import Foundation
 import GRPCCore
 import Logging
@@ -15,7 +14,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_ListCurriculaRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ListCurriculaResponse {
-    let served = tutoring.curricula()
+    let served = try tutoring.curricula(by: try Principal.required())
     return .with {
       $0.curricula = served.curricula.map(Tutor_V1_CurriculumSummary.init)
       $0.diagnostics = served.diagnostics.map(Tutor_V1_Diagnostic.init)
@@ -26,32 +25,29 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_GetCurriculumRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_Curriculum {
-    try await handling("GetCurriculum", logger: logger) {
-      let curriculum = try tutoring.curriculum(id: request.curriculumID)
-      return .with {
-        $0.summary = .init(curriculum)
-        $0.lessons = curriculum.lessons.map(Tutor_V1_LessonSummary.init)
-      }
+    let curriculum = try tutoring.curriculum(by: try Principal.required(), id: request.curriculumID)
+    return .with {
+      $0.summary = .init(curriculum)
+      $0.lessons = curriculum.lessons.map(Tutor_V1_LessonSummary.init)
     }
   }
 
   func getLesson(request: Tutor_V1_GetLessonRequest, context: ServerContext) async throws -> Tutor_V1_Lesson {
-    try await handling("GetLesson", logger: logger) {
-      let (curriculum, lesson) = try tutoring.lesson(
-        curriculumId: request.curriculumID,
-        lessonId: request.lessonID
-      )
-      return .with {
-        $0.curriculumID = curriculum.id
-        $0.summary = .init(lesson)
-        $0.bodyMarkdown = lesson.body
-        $0.exercises = lesson.exercises.map(Tutor_V1_Exercise.init)
-        $0.snippets = lesson.snippets.map { s in
-          .with {
-            $0.snippetID = s.id
-            $0.heading = s.heading
-            $0.text = s.text
-          }
+    let (curriculum, lesson) = try tutoring.lesson(
+      by: try Principal.required(),
+      curriculumId: request.curriculumID,
+      lessonId: request.lessonID
+    )
+    return .with {
+      $0.curriculumID = curriculum.id
+      $0.summary = .init(lesson)
+      $0.bodyMarkdown = lesson.body
+      $0.exercises = lesson.exercises.map(Tutor_V1_Exercise.init)
+      $0.snippets = lesson.snippets.map { s in
+        .with {
+          $0.snippetID = s.id
+          $0.heading = s.heading
+          $0.text = s.text
         }
       }
     }
@@ -61,23 +57,22 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_SearchSnippetsRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_SearchSnippetsResponse {
-    try await handling("SearchSnippets", logger: logger) {
-      let hits = try await tutoring.searchSnippets(
-        request.query,
-        curriculumId: request.curriculumID,
-        lessonId: request.lessonID,
-        limit: Int(request.limit)
-      )
-      return .with {
-        $0.hits = hits.map { h in
-          .with {
-            $0.snippetID = h.id
-            $0.score = h.score
-            $0.curriculumID = h.curriculumId
-            $0.lessonID = h.lessonId
-            $0.heading = h.heading
-            $0.text = h.text
-          }
+    let hits = try await tutoring.searchSnippets(
+      by: try Principal.required(),
+      request.query,
+      curriculumId: request.curriculumID,
+      lessonId: request.lessonID,
+      limit: Int(request.limit)
+    )
+    return .with {
+      $0.hits = hits.map { h in
+        .with {
+          $0.snippetID = h.id
+          $0.score = h.score
+          $0.curriculumID = h.curriculumId
+          $0.lessonID = h.lessonId
+          $0.heading = h.heading
+          $0.text = h.text
         }
       }
     }
@@ -87,12 +82,13 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_ValidateCurriculumRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ValidateCurriculumResponse {
-    try await handling("ValidateCurriculum", logger: logger) {
-      let diagnostics = try tutoring.validateCurriculum(files: request.files.map { ($0.path, $0.content) })
-      return .with {
-        $0.valid = !diagnostics.contains { $0.severity == .error }
-        $0.diagnostics = diagnostics.map(Tutor_V1_Diagnostic.init)
-      }
+    let diagnostics = try tutoring.validateCurriculum(
+      by: try Principal.required(),
+      files: request.files.map { ($0.path, $0.content) }
+    )
+    return .with {
+      $0.valid = !diagnostics.contains { $0.severity == .error }
+      $0.diagnostics = diagnostics.map(Tutor_V1_Diagnostic.init)
     }
   }
 
@@ -100,14 +96,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_ReloadCurriculaRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ReloadCurriculaResponse {
-    let report = tutoring.reloadCurricula()
-    logger.info(
-      "curricula reloaded",
-      metadata: [
-        "reloaded": "\(report.reloaded)", "kept_previous": "\(report.keptPrevious)",
-        "removed": "\(report.removed)",
-      ]
-    )
+    let report = try tutoring.reloadCurricula(by: try Principal.required())
     return .with {
       $0.reloaded = report.reloaded
       $0.keptPrevious = report.keptPrevious

@@ -14,7 +14,7 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
     request: Tutor_V1_GetModelInfoRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ModelInfo {
-    let info = tutoring.modelInfo()
+    let info = try tutoring.modelInfo(by: try Principal.required())
     return .with {
       $0.architecture = "gpt_neo"
       $0.name = info.name
@@ -36,32 +36,31 @@ struct ModelServiceHandler: Tutor_V1_ModelService.SimpleServiceProtocol {
     response: RPCWriter<Tutor_V1_GenerateResponse>,
     context: ServerContext
   ) async throws {
-    try await handling("Generate", logger: logger) {
-      let outcome = try await tutoring.generate(
-        prompt: request.prompt,
-        stop: request.stop,
-        options: .init(request.options)
-      ) { text, ids in
-        try await response.write(
-          .with {
-            $0.delta = .with {
-              $0.text = text
-              $0.tokenIds = ids.map(Int32.init)
-            }
-          }
-        )
-      }
+    let outcome = try await tutoring.generate(
+      by: try Principal.required(),
+      prompt: request.prompt,
+      stop: request.stop,
+      options: .init(request.options)
+    ) { text, ids in
       try await response.write(
         .with {
-          $0.completed = .with {
-            $0.text = outcome.text
-            $0.promptTokenIds = outcome.promptTokenIds.map(Int32.init)
-            $0.tokenIds = outcome.tokenIds.map(Int32.init)
-            $0.finishReason = .init(outcome.finishReason)
-            $0.latency = .init(outcome.elapsed)
+          $0.delta = .with {
+            $0.text = text
+            $0.tokenIds = ids.map(Int32.init)
           }
         }
       )
     }
+    try await response.write(
+      .with {
+        $0.completed = .with {
+          $0.text = outcome.text
+          $0.promptTokenIds = outcome.promptTokenIds.map(Int32.init)
+          $0.tokenIds = outcome.tokenIds.map(Int32.init)
+          $0.finishReason = .init(outcome.finishReason)
+          $0.latency = .init(outcome.elapsed)
+        }
+      }
+    )
   }
 }

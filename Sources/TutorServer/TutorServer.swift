@@ -1,5 +1,3 @@
-import Curriculum
-import Engine
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -9,7 +7,6 @@ import ServiceLifecycle
 import SwiftProtobuf
 import Synchronization
 import TutorAPI
-import TutorStore
 import Tutoring
 
 /// How to run a ``TutorServer``.
@@ -99,95 +96,33 @@ public final class TutorServer: Sendable {
   /// Signals ``beginGracefulShutdown()`` to the grace-period timer in ``serve()``.
   private let shutdownRequests = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-  /// Opens (or creates) the database, marks turns a previous process left unfinished as
-  /// interrupted, loads the curricula and the model, and prepares the services.
+  /// Opens the core (``TutoringService/open(_:logger:)``: the database, the curricula, the
+  /// encoder and the model) and prepares the services.
   public static func load(
     _ configuration: TutorServerConfiguration,
     logger: Logger = Logger(label: "tutor.server")
   ) async throws -> TutorServer {
-    let clock = ContinuousClock()
-    func milliseconds(since start: ContinuousClock.Instant) -> String {
-      "\((clock.now - start).milliseconds)"
-    }
-    var start = clock.now
-    let store = try TutorStore(path: configuration.databasePath)
-    let interrupted = try await store.markInterruptedTurns()
-    let databaseBytes =
-      (try? FileManager.default.attributesOfItem(atPath: configuration.databasePath)[.size] as? Int) ?? 0
-    logger.info(
-      "database open and migrated",
-      metadata: [
-        "path": "\(configuration.databasePath)", "bytes": "\(databaseBytes)",
-        "ms": "\(milliseconds(since: start))",
-      ]
+    var core = TutoringService.Configuration(
+      modelDirectory: configuration.modelDirectory,
+      curriculaDirectory: configuration.curriculaDirectory,
+      databasePath: configuration.databasePath
     )
-    if interrupted > 0 {
-      logger.warning(
-        "marked turns left unfinished by the previous run as interrupted",
-        metadata: ["count": "\(interrupted)"]
-      )
-    }
-    start = clock.now
-    var retrieval = CurriculumCatalog.Retrieval.bm25
-    if let directory = configuration.encoderDirectory {
-      retrieval.encoder = try SnippetEncoder.load(directory: directory, threads: configuration.threads)
-      retrieval.cacheFolder = configuration.embeddingCacheFolder
-      logger.info(
-        "sentence encoder loaded: retrieval fuses BM25 with embeddings",
-        metadata: ["encoder": "\(directory)", "ms": "\(milliseconds(since: start))"]
-      )
-    } else {
-      logger.notice("no sentence encoder (see --encoder): retrieval is BM25 alone")
-    }
-    start = clock.now
-    let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory, retrieval: retrieval)
-    for diagnostic in catalog.snapshot.diagnostics {
-      logger.warning("curriculum problem", metadata: ["diagnostic": "\(diagnostic)"])
-    }
-    logger.info(
-      "curricula loaded and indexed",
-      metadata: [
-        "curricula": "\(catalog.snapshot.curricula.map(\.id))",
-        "lessons": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.lessons.count })",
-        "snippets": "\(catalog.snapshot.curricula.reduce(0) { $0 + $1.snippets.count })",
-        "embedded": "\(catalog.snapshot.index.embeddingReport?.embedded ?? 0)",
-        "embeddings_from_cache": "\(catalog.snapshot.index.embeddingReport?.reused ?? 0)",
-        "ms": "\(milliseconds(since: start))",
-      ]
-    )
-    start = clock.now
-    let model = try TutorModel.load(
-      directory: configuration.modelDirectory,
-      threads: configuration.threads,
-      weightFormat: configuration.weightFormat,
-      kvCacheFormat: configuration.kvCacheFormat,
-      maxConcurrentGenerations: configuration.maxConcurrentGenerations,
-      maxQueuedGenerations: configuration.maxQueuedGenerations
-    )
-    let tutoring = TutoringService(
-      catalog: catalog,
-      model: model,
-      store: store,
-      limits: configuration.limits,
-      logger: logger
-    )
-    logger.info(
-      "model loaded",
-      metadata: [
-        "model": "\(model.name)", "directory": "\(configuration.modelDirectory.path)",
-        "parameters": "\(model.model.parameterCount)", "weight_bytes": "\(model.model.weightBytes)",
-        "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
-        "kv_cache": "\(configuration.kvCacheFormat)",
-        "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
-      ]
-    )
+    core.encoderDirectory = configuration.encoderDirectory
+    core.embeddingCacheFolder = configuration.embeddingCacheFolder
+    core.threads = configuration.threads
+    core.weightFormat = configuration.weightFormat
+    core.kvCacheFormat = configuration.kvCacheFormat
+    core.maxConcurrentGenerations = configuration.maxConcurrentGenerations
+    core.maxQueuedGenerations = configuration.maxQueuedGenerations
+    core.limits = configuration.limits
+    let tutoring = try await TutoringService.open(core, logger: logger)
     switch configuration.authentication {
     case .insecureNoAuth:
       logger.critical(
         "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can read and delete every student's data. Use it for local demos only."
       )
     case .tokens:
-      if try await store.activeTokenCount() == 0 {
+      if try await tutoring.activeTokenCount() == 0 {
         logger.warning(
           "no access tokens yet: every call will be refused as UNAUTHENTICATED. Create the first admin token with: tutor token create --role admin --db \(configuration.databasePath)"
         )
@@ -233,7 +168,7 @@ public final class TutorServer: Sendable {
     )
     let tokens: AccessTokens? =
       switch configuration.authentication {
-      case .tokens: AccessTokens(store: tutoring.store)
+      case .tokens: tutoring.accessTokens
       case .insecureNoAuth: nil
       }
     grpc = GRPCServer(
@@ -253,7 +188,7 @@ public final class TutorServer: Sendable {
   /// Serves until ``beginGracefulShutdown()``; health turns SERVING once the port is bound.
   /// When it returns, the calls in progress have finished and the engine is stopped.
   public func serve() async throws {
-    defer { tutoring.model.shutdown() }
+    defer { tutoring.shutdown() }
     var endpoint: MetricsEndpoint?
     if let metrics = configuration.metrics {
       let started = try await MetricsEndpoint.start(
@@ -265,7 +200,7 @@ public final class TutorServer: Sendable {
       metricsEndpoint.withLock { $0 = started }
       logger.info("metrics", metadata: ["address": "http://\(metrics.host):\(started.port)/metrics"])
     }
-    await tutoring.store.reportActiveSessions()
+    await tutoring.reportActiveSessions()
     do {
       try await serveGRPC()
     } catch {

@@ -2,7 +2,6 @@ import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
-import TutorStore
 import Tutoring
 
 /// `tutor.v1.TutorService`: sessions, questions (streamed answers) and exercises.
@@ -14,35 +13,22 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     request: Tutor_V1_StartSessionRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
-    try await handling("StartSession", logger: logger) {
-      let principal = try Principal.required()
-      var studentId = request.studentID
-      if principal.role == .student {
-        // A student token starts sessions for its own student; the field may be left empty.
-        guard studentId.isEmpty || studentId == principal.studentId else {
-          throw TutoringError.permissionDenied("a student token starts sessions only for its own student")
-        }
-        studentId = principal.studentId ?? ""
-      }
-      let session = try await tutoring.startSession(
-        studentId: studentId,
-        curriculumId: request.curriculumID,
-        lessonId: request.lessonID
-      )
-      return Tutor_V1_Session(session, turnCount: 0)
-    }
+    let session = try await tutoring.startSession(
+      by: try Principal.required(),
+      studentId: request.studentID,
+      curriculumId: request.curriculumID,
+      lessonId: request.lessonID
+    )
+    return Tutor_V1_Session(session, turnCount: 0)
   }
 
   func getSession(
     request: Tutor_V1_GetSessionRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
-    try await handling("GetSession", logger: logger) {
-      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: false)
-      let (session, turns) = try await tutoring.session(id: request.sessionID)
-      return Tutor_V1_Session(session, turnCount: turns.count, turns: turns) {
-        tutoring.citations(of: $0, in: session)
-      }
+    let (session, turns) = try await tutoring.session(by: try Principal.required(), id: request.sessionID)
+    return Tutor_V1_Session(session, turnCount: turns.count, turns: turns) {
+      tutoring.citations(of: $0, in: session)
     }
   }
 
@@ -50,22 +36,16 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     request: Tutor_V1_ListSessionsRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ListSessionsResponse {
-    try await handling("ListSessions", logger: logger) {
-      let filter = try tutoring.sessionFilter(
-        studentId: request.studentID,
-        curriculumId: request.curriculumID,
-        for: try Principal.required()
-      )
-      let page = try await tutoring.listSessions(
-        studentId: filter.studentId,
-        curriculumId: filter.curriculumId,
-        pageSize: Int(request.pageSize),
-        pageToken: request.pageToken
-      )
-      return .with {
-        $0.sessions = page.sessions.map { Tutor_V1_Session($0, turnCount: page.turnCounts[$0.id] ?? 0) }
-        $0.nextPageToken = page.nextPageToken ?? ""
-      }
+    let page = try await tutoring.listSessions(
+      by: try Principal.required(),
+      studentId: request.studentID,
+      curriculumId: request.curriculumID,
+      pageSize: Int(request.pageSize),
+      pageToken: request.pageToken
+    )
+    return .with {
+      $0.sessions = page.sessions.map { Tutor_V1_Session($0, turnCount: page.turnCounts[$0.id] ?? 0) }
+      $0.nextPageToken = page.nextPageToken ?? ""
     }
   }
 
@@ -74,66 +54,62 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     response: RPCWriter<Tutor_V1_AskResponse>,
     context: ServerContext
   ) async throws {
-    try await handling("Ask", logger: logger) {
-      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
-      let completion = try await tutoring.ask(
-        sessionId: request.sessionID,
-        question: request.question,
-        options: .init(request.options)
-      ) { event in
-        switch event {
-        case .started(let turnId, let snippetIds):
-          try await response.write(
-            .with {
-              $0.started = .with {
-                $0.turnID = turnId
-                $0.snippetIds = snippetIds
-              }
+    let completion = try await tutoring.ask(
+      by: try Principal.required(),
+      sessionId: request.sessionID,
+      question: request.question,
+      options: .init(request.options)
+    ) { event in
+      switch event {
+      case .started(let turnId, let snippetIds):
+        try await response.write(
+          .with {
+            $0.started = .with {
+              $0.turnID = turnId
+              $0.snippetIds = snippetIds
             }
-          )
-        case .delta(let text):
-          try await response.write(.with { $0.delta = .with { $0.text = text } })
+          }
+        )
+      case .delta(let text):
+        try await response.write(.with { $0.delta = .with { $0.text = text } })
+      }
+    }
+    try await response.write(
+      .with {
+        $0.completed = .with {
+          $0.turnID = completion.turnId
+          $0.answer = completion.answer
+          $0.snippetIds = completion.snippetIds
+          $0.citations = completion.citations.map(Tutor_V1_Citation.init)
+          $0.usage = .with {
+            $0.promptTokens = Int32(completion.promptTokens)
+            $0.completionTokens = Int32(completion.completionTokens)
+          }
+          $0.finishReason = .init(completion.finishReason)
+          $0.latency = .init(completion.latency)
         }
       }
-      try await response.write(
-        .with {
-          $0.completed = .with {
-            $0.turnID = completion.turnId
-            $0.answer = completion.answer
-            $0.snippetIds = completion.snippetIds
-            $0.citations = completion.citations.map(Tutor_V1_Citation.init)
-            $0.usage = .with {
-              $0.promptTokens = Int32(completion.promptTokens)
-              $0.completionTokens = Int32(completion.completionTokens)
-            }
-            $0.finishReason = .init(completion.finishReason)
-            $0.latency = .init(completion.latency)
-          }
-        }
-      )
-    }
+    )
   }
 
   func submitAnswer(
     request: Tutor_V1_SubmitAnswerRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_SubmitAnswerResponse {
-    try await handling("SubmitAnswer", logger: logger) {
-      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
-      let result = try await tutoring.submitAnswer(
-        sessionId: request.sessionID,
-        exerciseId: request.exerciseID,
-        answer: request.answer
-      )
-      return .with {
-        $0.attemptID = result.attemptId
-        $0.correct = result.correct
-        $0.feedback = result.feedback
-        $0.hint = result.hint ?? ""
-        $0.hintsRevealed = Int32(result.hintsRevealed)
-        $0.explanation = result.explanation ?? ""
-        if let mastery = result.mastery { $0.mastery = .init(mastery) }
-      }
+    let result = try await tutoring.submitAnswer(
+      by: try Principal.required(),
+      sessionId: request.sessionID,
+      exerciseId: request.exerciseID,
+      answer: request.answer
+    )
+    return .with {
+      $0.attemptID = result.attemptId
+      $0.correct = result.correct
+      $0.feedback = result.feedback
+      $0.hint = result.hint ?? ""
+      $0.hintsRevealed = Int32(result.hintsRevealed)
+      $0.explanation = result.explanation ?? ""
+      if let mastery = result.mastery { $0.mastery = .init(mastery) }
     }
   }
 
@@ -141,10 +117,10 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
     request: Tutor_V1_EndSessionRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_Session {
-    try await handling("EndSession", logger: logger) {
-      _ = try await tutoring.session(request.sessionID, for: try Principal.required(), write: true)
-      let session = try await tutoring.endSession(id: request.sessionID)
-      return Tutor_V1_Session(session, turnCount: try await tutoring.turnCount(sessionId: session.id))
-    }
+    let (session, turnCount) = try await tutoring.endSession(
+      by: try Principal.required(),
+      id: request.sessionID
+    )
+    return Tutor_V1_Session(session, turnCount: turnCount)
   }
 }

@@ -16,6 +16,43 @@ public enum Role: String, CaseIterable, Sendable, Codable {
   case admin
 }
 
+/// Everything the core does for a caller. ``allowedRoles`` is the one table of which roles may
+/// do what; each operation of ``TutoringService`` takes the caller's ``Principal`` and checks it
+/// here first, then the ownership rules of ``Principal`` (a student's own sessions, a teacher's
+/// curricula). A new operation does not compile until someone decides who may call it.
+///
+/// | operation | student | teacher | author | analyst | admin |
+/// |---|---|---|---|---|---|
+/// | startSession, ask, submitAnswer, endSession | own | | | | ✓ |
+/// | getSession, listSessions | own | their curricula | | | ✓ |
+/// | listCurricula, getCurriculum, getLesson, searchSnippets, modelInfo | ✓ | ✓ | ✓ | ✓ | ✓ |
+/// | validateCurriculum, reloadCurricula | | ✓ | ✓ | | ✓ |
+/// | generate (raw model) | | | ✓ | | ✓ |
+/// | exportSessions | | | | ✓ | ✓ |
+/// | studentProgress | own | their curricula | | ✓ | ✓ |
+/// | deleteStudentData | | | | | ✓ |
+public enum CoreOperation: String, CaseIterable, Sendable {
+  case startSession, getSession, listSessions, ask, submitAnswer, endSession
+  case listCurricula, getCurriculum, getLesson, searchSnippets, validateCurriculum, reloadCurricula
+  case modelInfo, generate
+  case exportSessions, studentProgress
+  case deleteStudentData
+
+  /// The roles that may ask for this operation at all.
+  public var allowedRoles: Set<Role> {
+    switch self {
+    case .startSession, .ask, .submitAnswer, .endSession: [.student, .admin]
+    case .getSession, .listSessions: [.student, .teacher, .admin]
+    case .listCurricula, .getCurriculum, .getLesson, .searchSnippets, .modelInfo: Set(Role.allCases)
+    case .validateCurriculum, .reloadCurricula: [.teacher, .author, .admin]
+    case .generate: [.author, .admin]
+    case .exportSessions: [.analyst, .admin]
+    case .studentProgress: [.student, .teacher, .analyst, .admin]
+    case .deleteStudentData: [.admin]
+    }
+  }
+}
+
 /// Who is calling: the role and scope of the token a request came with.
 public struct Principal: Sendable, Equatable {
   /// The token's id (never its secret): what logs name.
@@ -38,6 +75,18 @@ public struct Principal: Sendable, Equatable {
 
   /// Every call of a server started with `--insecure-no-auth` (local demos only).
   public static let insecureNoAuth = Principal(tokenId: "insecure-no-auth", role: .admin)
+
+  /// Whoever runs the `tutor` command line on the server's machine: they hold the database and
+  /// the model files, so the core treats them as an admin.
+  public static let localOperator = Principal(tokenId: "local-operator", role: .admin)
+
+  /// Throws PERMISSION_DENIED unless the principal's role may ask for `operation` at all
+  /// (``CoreOperation/allowedRoles``).
+  public func authorize(_ operation: CoreOperation) throws {
+    guard operation.allowedRoles.contains(role) else {
+      throw TutoringError.permissionDenied("a \(role.rawValue) token may not \(operation.rawValue)")
+    }
+  }
 
   /// Whether the principal acts as `studentId` (a student for themself, or an admin).
   public func actsFor(studentId: String) -> Bool {
@@ -93,7 +142,7 @@ public struct Principal: Sendable, Equatable {
 /// let principal = try await tokens.authenticate(token)  // Principal(role: .student, studentId: "s-17")
 /// ```
 public struct AccessTokens: Sendable {
-  public let store: TutorStore
+  let store: TutorStore
 
   public init(store: TutorStore) { self.store = store }
 

@@ -1,3 +1,5 @@
+import TutorStore
+
 /// Why a tutoring request was refused; each case maps to one gRPC status code.
 public enum TutoringError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The request is malformed (INVALID_ARGUMENT).
@@ -14,12 +16,26 @@ public enum TutoringError: Error, Sendable, Equatable, CustomStringConvertible {
   case unauthenticated(String)
   /// The caller is known but may not do this (PERMISSION_DENIED).
   case permissionDenied(String)
+  /// The server cannot do it now, e.g. the database takes no writes; retry later (UNAVAILABLE).
+  case unavailable(String)
 
   public var description: String {
     switch self {
     case .invalidArgument(let m), .notFound(let m), .failedPrecondition(let m), .resourceExhausted(let m),
-      .internalError(let m), .unauthenticated(let m), .permissionDenied(let m):
+      .internalError(let m), .unauthenticated(let m), .permissionDenied(let m), .unavailable(let m):
       return m
+    }
+  }
+
+  /// Any error a core operation lets out, as the core classifies it: its own as they are, the
+  /// store's "cannot write" as UNAVAILABLE, anything else as nil (an internal failure, whose
+  /// details belong in the server's log rather than in the caller's hands).
+  public init?(classifying error: any Error) {
+    switch error {
+    case let error as TutoringError: self = error
+    case TutorStoreError.storageUnavailable(let reason):
+      self = .unavailable(TutorStoreError.storageUnavailable(reason).description)
+    default: return nil
     }
   }
 }

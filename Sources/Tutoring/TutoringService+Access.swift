@@ -6,7 +6,8 @@ extension TutoringService {
   /// A caller that may reach only some sessions gets the same PERMISSION_DENIED for a session
   /// that is someone else's and for one that doesn't exist, so session ids reveal nothing; an
   /// admin gets NOT_FOUND for a missing one.
-  public func session(_ id: String, for principal: Principal, write: Bool) async throws -> StoredSession {
+  func authorizedSession(_ id: String, caller principal: Principal, write: Bool) async throws -> StoredSession
+  {
     guard !id.isEmpty else { throw TutoringError.invalidArgument("session_id is required") }
     guard let session = try await store.session(id: id) else {
       if principal.role == .admin { throw TutoringError.notFound("no session '\(id)'") }
@@ -19,7 +20,7 @@ extension TutoringService {
   /// The student and curriculum filters `principal` may list sessions with: a student lists
   /// only their own (an empty student filter means them); a teacher whose token covers some
   /// curricula must name one of them.
-  public func sessionFilter(
+  func sessionFilter(
     studentId: String,
     curriculumId: String,
     for principal: Principal

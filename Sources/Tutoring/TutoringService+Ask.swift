@@ -91,11 +91,14 @@ extension TutoringService {
   /// always records how it ended: completed, cancelled (the task was cancelled or `onEvent`
   /// threw; the partial answer is kept) or failed.
   public func ask(
+    by caller: Principal,
     sessionId: String,
     question rawQuestion: String,
     options: GenerationOptions = GenerationOptions(),
     onEvent: (AskEvent) async throws -> Void
   ) async throws -> AskCompletion {
+    try caller.authorize(.ask)
+    _ = try await authorizedSession(sessionId, caller: caller, write: true)
     let clock = ContinuousClock()
     let arrived = clock.now
     let question = try studentText(rawQuestion, field: "question")

@@ -1,15 +1,24 @@
 import Curriculum
 import Foundation
+import Logging
 
 extension TutoringService {
   /// The curricula served, and the problems found loading them.
-  public func curricula() -> (curricula: [Curriculum], diagnostics: [CurriculumDiagnostic]) {
+  public func curricula(
+    by caller: Principal
+  ) throws -> (curricula: [Curriculum], diagnostics: [CurriculumDiagnostic]) {
+    try caller.authorize(.listCurricula)
     let snapshot = catalog.snapshot
     return (snapshot.curricula, snapshot.diagnostics)
   }
 
   /// A served curriculum (NOT_FOUND names the ones there are).
-  public func curriculum(id: String) throws -> Curriculum {
+  public func curriculum(by caller: Principal, id: String) throws -> Curriculum {
+    try caller.authorize(.getCurriculum)
+    return try servedCurriculum(id)
+  }
+
+  func servedCurriculum(_ id: String) throws -> Curriculum {
     guard !id.isEmpty else { throw TutoringError.invalidArgument("curriculum_id is empty") }
     let snapshot = catalog.snapshot
     guard let curriculum = snapshot.curriculum(id) else {
@@ -22,10 +31,12 @@ extension TutoringService {
 
   /// A lesson of a served curriculum.
   public func lesson(
+    by caller: Principal,
     curriculumId: String,
     lessonId: String
   ) throws -> (curriculum: Curriculum, lesson: Lesson) {
-    let curriculum = try curriculum(id: curriculumId)
+    try caller.authorize(.getLesson)
+    let curriculum = try servedCurriculum(curriculumId)
     guard !lessonId.isEmpty else { throw TutoringError.invalidArgument("lesson_id is empty") }
     guard let lesson = curriculum.lesson(lessonId) else {
       throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(lessonId)'")
@@ -36,11 +47,13 @@ extension TutoringService {
   /// Snippets for `query`, as answers retrieve them: in one curriculum (and favouring one of its
   /// lessons) or in all. `limit` 0 takes ``Limits/defaultSearchResults``.
   public func searchSnippets(
+    by caller: Principal,
     _ rawQuery: String,
     curriculumId: String?,
     lessonId: String?,
     limit: Int
   ) async throws -> [SnippetHit] {
+    try caller.authorize(.searchSnippets)
     let query = rawQuery.trimmingCharacters(in: .whitespacesAndNewlines)
     let curriculumId = curriculumId.flatMap { $0.isEmpty ? nil : $0 }
     let lessonId = lessonId.flatMap { $0.isEmpty ? nil : $0 }
@@ -59,7 +72,7 @@ extension TutoringService {
       throw TutoringError.invalidArgument("lesson_id needs curriculum_id")
     }
     if let curriculumId {
-      let curriculum = try curriculum(id: curriculumId)
+      let curriculum = try servedCurriculum(curriculumId)
       if let lessonId, curriculum.lesson(lessonId) == nil {
         throw TutoringError.notFound("curriculum '\(curriculum.id)' has no lesson '\(lessonId)'")
       }
@@ -73,12 +86,25 @@ extension TutoringService {
   }
 
   /// Lints uploaded curriculum files as `tutor curriculum lint` does (nothing is stored).
-  public func validateCurriculum(files: [(path: String, content: Data)]) throws -> [CurriculumDiagnostic] {
-    try CurriculumCatalog.validate(files: files)
+  public func validateCurriculum(
+    by caller: Principal,
+    files: [(path: String, content: Data)]
+  ) throws -> [CurriculumDiagnostic] {
+    try caller.authorize(.validateCurriculum)
+    return try CurriculumCatalog.validate(files: files)
   }
 
   /// Re-reads the curricula folder (see ``CurriculumCatalog/reload()``).
-  public func reloadCurricula() -> CurriculumCatalog.ReloadReport {
-    catalog.reload()
+  public func reloadCurricula(by caller: Principal) throws -> CurriculumCatalog.ReloadReport {
+    try caller.authorize(.reloadCurricula)
+    let report = catalog.reload()
+    logger.info(
+      "curricula reloaded",
+      metadata: [
+        "reloaded": "\(report.reloaded)", "kept_previous": "\(report.keptPrevious)",
+        "removed": "\(report.removed)", "token": "\(caller.tokenId)",
+      ]
+    )
+    return report
   }
 }

@@ -31,8 +31,14 @@ extension TutoringService {
 
   /// Grades an answer to one of the session's curriculum's exercises, reveals the next hint
   /// after a wrong one, and updates the objective's mastery (Bayesian Knowledge Tracing).
-  public func submitAnswer(sessionId: String, exerciseId: String, answer: String) async throws -> AnswerResult
-  {
+  public func submitAnswer(
+    by caller: Principal,
+    sessionId: String,
+    exerciseId: String,
+    answer: String
+  ) async throws -> AnswerResult {
+    try caller.authorize(.submitAnswer)
+    _ = try await authorizedSession(sessionId, caller: caller, write: true)
     try checkIdentifier(exerciseId, field: "exercise_id")
     let response = try studentText(answer, field: "answer")
     let (session, curriculum) = try await activeSession(sessionId)

@@ -6,12 +6,17 @@ extension TutoringService {
   /// ``ExportChunks``); each exercise's hint count comes from the curricula as served now. Call
   /// ``ExportChunks/cancel()`` when the caller goes away.
   public func export(
+    by caller: Principal,
     filter: ExportFilter,
     format: ExportFormat,
     includeText: Bool,
     pseudonymizer: Pseudonymizer?,
     homePage: String
-  ) -> ExportChunks {
+  ) throws -> ExportChunks {
+    try caller.authorize(.exportSessions)
+    if let since = filter.since, let until = filter.until, until <= since {
+      throw TutoringError.invalidArgument("until must be after since")
+    }
     let options = ExportOptions(
       includeText: includeText,
       pseudonymizer: pseudonymizer,

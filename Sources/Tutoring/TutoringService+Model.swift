@@ -17,7 +17,12 @@ extension TutoringService {
     public var maxConcurrentGenerations: Int
   }
 
-  public func modelInfo() -> ModelInfo {
+  public func modelInfo(by caller: Principal) throws -> ModelInfo {
+    try caller.authorize(.modelInfo)
+    return modelInfo()
+  }
+
+  func modelInfo() -> ModelInfo {
     let c = model.model.configuration
     return ModelInfo(
       name: model.name,
@@ -43,11 +48,13 @@ extension TutoringService {
   /// and the token ids that completed it.
   /// - Throws: `CancellationError` when the caller cancelled or `onText` threw.
   public func generate(
+    by caller: Principal,
     prompt: String,
     stop: [String],
     options: GenerationOptions,
     onText: (String, [Int]) async throws -> Void
   ) async throws -> TutorModel.Outcome {
+    try caller.authorize(.generate)
     guard prompt.count <= Self.maxRawPromptCharacters else {
       throw TutoringError.invalidArgument(
         "prompt is \(prompt.count) characters long; at most \(Self.maxRawPromptCharacters) are accepted"
@@ -90,8 +97,4 @@ extension TutoringService {
     return outcome
   }
 
-  /// How many turns a session has.
-  public func turnCount(sessionId: String) async throws -> Int {
-    try await store.turnCounts(sessionIds: [sessionId])[sessionId] ?? 0
-  }
 }

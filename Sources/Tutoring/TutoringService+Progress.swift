@@ -24,7 +24,18 @@ extension TutoringService {
   }
 
   /// Progress in every curriculum the student used (or only `curriculumId`).
-  public func progress(studentId: String, curriculumId: String?) async throws -> [CurriculumProgress] {
+  /// Students read their own; teachers must name a curriculum they cover (unless their token
+  /// covers all); analysts and admins read anyone's.
+  public func progress(
+    by caller: Principal,
+    studentId: String,
+    curriculumId: String?
+  ) async throws -> [CurriculumProgress] {
+    try caller.authorize(.studentProgress)
+    try caller.checkProgress(
+      studentId: studentId,
+      curriculumId: curriculumId.flatMap { $0.isEmpty ? nil : $0 }
+    )
     try checkIdentifier(studentId, field: "student_id")
     let filter = curriculumId.flatMap { $0.isEmpty ? nil : $0 }
     let activity = try await store.activity(studentId: studentId, curriculumId: filter)

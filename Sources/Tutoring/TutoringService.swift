@@ -41,9 +41,10 @@ public final class TutoringService: Sendable {
     public init() {}
   }
 
-  public let catalog: CurriculumCatalog
-  public let model: TutorModel
-  public let store: TutorStore
+  // The core's parts stay inside it: callers go through its operations, which authorise them.
+  let catalog: CurriculumCatalog
+  let model: TutorModel
+  let store: TutorStore
   public let limits: Limits
   let logger: Logger
   /// Sessions with a question being answered: one at a time per session.
@@ -65,11 +66,22 @@ public final class TutoringService: Sendable {
 
   // MARK: Sessions
 
+  /// Starts a session for `studentId` (a student token: for themself; the field may be left
+  /// empty).
   public func startSession(
+    by caller: Principal,
     studentId: String,
     curriculumId: String,
     lessonId: String?
   ) async throws -> StoredSession {
+    try caller.authorize(.startSession)
+    var studentId = studentId
+    if caller.role == .student {
+      guard studentId.isEmpty || studentId == caller.studentId else {
+        throw TutoringError.permissionDenied("a student token starts sessions only for its own student")
+      }
+      studentId = caller.studentId ?? ""
+    }
     try checkIdentifier(studentId, field: "student_id")
     try checkIdentifier(curriculumId, field: "curriculum_id")
     // The curriculum and lesson are arguments here, not the resource asked for: an unknown one is
@@ -106,8 +118,12 @@ public final class TutoringService: Sendable {
   }
 
   /// A session and its turns, oldest first.
-  public func session(id: String) async throws -> (session: StoredSession, turns: [StoredTurn]) {
-    let session = try await existingSession(id)
+  public func session(
+    by caller: Principal,
+    id: String
+  ) async throws -> (session: StoredSession, turns: [StoredTurn]) {
+    try caller.authorize(.getSession)
+    let session = try await authorizedSession(id, caller: caller, write: false)
     return (session, try await store.turns(sessionId: id))
   }
 
@@ -117,15 +133,20 @@ public final class TutoringService: Sendable {
     catalog.snapshot.curriculum(session.curriculumId)?.citations(turn.snippetIds) ?? []
   }
 
-  /// One page of sessions, newest first, with each one's turn count.
+  /// One page of sessions, newest first, with each one's turn count. A student lists only their
+  /// own (an empty student filter means them); a teacher whose token covers some curricula must
+  /// name one of them.
   public func listSessions(
+    by caller: Principal,
     studentId: String?,
     curriculumId: String?,
     pageSize: Int,
     pageToken: String?
   ) async throws -> (sessions: [StoredSession], turnCounts: [String: Int], nextPageToken: String?) {
-    let studentId = studentId.flatMap { $0.isEmpty ? nil : $0 }
-    let curriculumId = curriculumId.flatMap { $0.isEmpty ? nil : $0 }
+    try caller.authorize(.listSessions)
+    let filter = try sessionFilter(studentId: studentId ?? "", curriculumId: curriculumId ?? "", for: caller)
+    let studentId = filter.studentId.isEmpty ? nil : filter.studentId
+    let curriculumId = filter.curriculumId.isEmpty ? nil : filter.curriculumId
     guard studentId != nil || curriculumId != nil else {
       throw TutoringError.invalidArgument("set student_id or curriculum_id (or both)")
     }
@@ -147,12 +168,17 @@ public final class TutoringService: Sendable {
     }
   }
 
-  public func endSession(id: String) async throws -> StoredSession {
-    try checkIdentifier(id, field: "session_id")
+  /// Ends a session; returns it with its turn count.
+  public func endSession(
+    by caller: Principal,
+    id: String
+  ) async throws -> (session: StoredSession, turnCount: Int) {
+    try caller.authorize(.endSession)
+    _ = try await authorizedSession(id, caller: caller, write: true)
     guard let session = try await store.endSession(id: id) else {
       throw TutoringError.notFound("no session '\(id)'")
     }
-    return session
+    return (session, try await store.turnCounts(sessionIds: [id])[id] ?? 0)
   }
 
   // MARK: Helpers

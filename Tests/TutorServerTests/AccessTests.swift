@@ -7,7 +7,8 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorStore
-import Tutoring
+
+@testable import Tutoring
 
 /// Every RPC × every role, on a server that checks bearer tokens.
 @Suite("Access control: tokens, roles and ownership", .serialized)
@@ -51,6 +52,7 @@ struct AccessTests {
     fixture.lessonId = lesson.id
     fixture.exerciseId = lesson.exercises[0].id
     fixture.adaSession = try await server.server.tutoring.startSession(
+      by: .localOperator,
       studentId: "ada",
       curriculumId: "photosynthesis",
       lessonId: lesson.id

@@ -8,7 +8,8 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorStore
-import Tutoring
+
+@testable import Tutoring
 
 /// `AnalyticsService.ExportSessions` streams what `tutor export` writes, and refuses bad requests.
 @Suite("ExportSessions over gRPC")

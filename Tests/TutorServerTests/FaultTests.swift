@@ -5,9 +5,9 @@ import SwiftProtobuf
 import Testing
 import TutorAPI
 import TutorServer
-import Tutoring
 
 @testable import TutorStore
+@testable import Tutoring
 
 @Suite("Faults: a full disk, an unreadable database")
 struct FaultTests {

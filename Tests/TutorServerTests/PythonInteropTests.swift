@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import TutorServer
-import Tutoring
+
+@testable import Tutoring
 
 /// A Python with `grpcio` that can generate stubs — with `grpcio-tools`, or with Debian's `protoc`
 /// and `grpc_python_plugin` (what `tools/test.sh` installs): the reference venv (`.venv-ref`),

@@ -5,7 +5,8 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorStore
-import Tutoring
+
+@testable import Tutoring
 
 @Suite("Graceful shutdown")
 struct ShutdownTests {
@@ -14,6 +15,7 @@ struct ShutdownTests {
     let server = try await TestServer.start { $0.shutdownGracePeriod = .milliseconds(300) }
     let store = server.server.tutoring.store
     let session = try await server.server.tutoring.startSession(
+      by: .localOperator,
       studentId: "late",
       curriculumId: "photosynthesis",
       lessonId: nil

@@ -29,7 +29,12 @@ import TutorStore
     let holder = Task { try await model.withGenerationSlot { await gate.wait() } }
     try await GenerationSchedulerTests.until({ model.scheduler.load.running == 1 }, "the only slot is held")
     do {
-      _ = try await service.generate(prompt: "Hello", stop: [], options: .init(maxNewTokens: 2)) { _, _ in }
+      _ = try await service.generate(
+        by: .localOperator,
+        prompt: "Hello",
+        stop: [],
+        options: .init(maxNewTokens: 2)
+      ) { _, _ in }
       Issue.record("a full queue must refuse raw generation")
     } catch let error as TutoringError {
       guard case .resourceExhausted = error else {
@@ -40,7 +45,12 @@ import TutorStore
     gate.open()
     try await holder.value
     var streamed = ""
-    let outcome = try await service.generate(prompt: "Hello", stop: [], options: .init(maxNewTokens: 3)) {
+    let outcome = try await service.generate(
+      by: .localOperator,
+      prompt: "Hello",
+      stop: [],
+      options: .init(maxNewTokens: 3)
+    ) {
       text,
       _ in
       streamed += text
@@ -49,10 +59,16 @@ import TutorStore
     #expect(streamed == outcome.text)
 
     await #expect(throws: TutoringError.self) {
-      _ = try await service.generate(prompt: "x", stop: [""], options: .init()) { _, _ in }
+      _ = try await service.generate(by: .localOperator, prompt: "x", stop: [""], options: .init()) { _, _ in
+      }
     }
     await #expect(throws: TutoringError.self) {
-      _ = try await service.generate(prompt: "x", stop: [], options: .init(maxNewTokens: 0)) { _, _ in }
+      _ = try await service.generate(
+        by: .localOperator,
+        prompt: "x",
+        stop: [],
+        options: .init(maxNewTokens: 0)
+      ) { _, _ in }
     }
   }
 }

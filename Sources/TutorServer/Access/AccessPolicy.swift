@@ -2,49 +2,45 @@ import GRPCCore
 import TutorAPI
 import Tutoring
 
-/// Which roles may call each RPC. The handlers then check ownership (a student's own sessions, a
-/// teacher's curricula) with ``Principal``; a method missing here is refused to everyone but
-/// admins, so a new RPC is closed until someone decides who may call it.
-///
-/// | RPC | student | teacher | author | analyst | admin |
-/// |---|---|---|---|---|---|
-/// | TutorService StartSession, Ask, SubmitAnswer, EndSession | own | | | | ✓ |
-/// | TutorService GetSession, ListSessions | own | their curricula | | | ✓ |
-/// | CurriculumService List/Get/GetLesson/SearchSnippets, ModelService GetModelInfo | ✓ | ✓ | ✓ | ✓ | ✓ |
-/// | CurriculumService ValidateCurriculum, ReloadCurricula | | ✓ | ✓ | | ✓ |
-/// | ModelService Generate | | | ✓ | | ✓ |
-/// | AnalyticsService ExportSessions | | | | ✓ | ✓ |
-/// | AnalyticsService GetStudentProgress | own | their curricula | | ✓ | ✓ |
-/// | AdminService DeleteStudentData | | | | | ✓ |
-/// | grpc.health.v1.Health | no token needed | | | | |
+/// Which core operation each RPC is, so that the interceptor can refuse a role early with the
+/// core's own table (``CoreOperation/allowedRoles``); the core checks again, with the ownership
+/// rules, in the operation itself. An RPC missing here is refused to everyone but admins, so a
+/// new RPC is closed until someone maps it.
 enum AccessPolicy {
-  static let everyone = Set(Role.allCases)
-
-  static let roles: [MethodDescriptor: Set<Role>] = [
-    Tutor_V1_TutorService.Method.StartSession.descriptor: [.student, .admin],
-    Tutor_V1_TutorService.Method.Ask.descriptor: [.student, .admin],
-    Tutor_V1_TutorService.Method.SubmitAnswer.descriptor: [.student, .admin],
-    Tutor_V1_TutorService.Method.EndSession.descriptor: [.student, .admin],
-    Tutor_V1_TutorService.Method.GetSession.descriptor: [.student, .teacher, .admin],
-    Tutor_V1_TutorService.Method.ListSessions.descriptor: [.student, .teacher, .admin],
-    Tutor_V1_CurriculumService.Method.ListCurricula.descriptor: everyone,
-    Tutor_V1_CurriculumService.Method.GetCurriculum.descriptor: everyone,
-    Tutor_V1_CurriculumService.Method.GetLesson.descriptor: everyone,
-    Tutor_V1_CurriculumService.Method.SearchSnippets.descriptor: everyone,
-    Tutor_V1_CurriculumService.Method.ValidateCurriculum.descriptor: [.teacher, .author, .admin],
-    Tutor_V1_CurriculumService.Method.ReloadCurricula.descriptor: [.teacher, .author, .admin],
-    Tutor_V1_ModelService.Method.GetModelInfo.descriptor: everyone,
-    Tutor_V1_ModelService.Method.Generate.descriptor: [.author, .admin],
-    Tutor_V1_AnalyticsService.Method.ExportSessions.descriptor: [.analyst, .admin],
-    Tutor_V1_AnalyticsService.Method.GetStudentProgress.descriptor: [.student, .teacher, .analyst, .admin],
-    Tutor_V1_AdminService.Method.DeleteStudentData.descriptor: [.admin],
+  static let operations: [MethodDescriptor: CoreOperation] = [
+    Tutor_V1_TutorService.Method.StartSession.descriptor: .startSession,
+    Tutor_V1_TutorService.Method.Ask.descriptor: .ask,
+    Tutor_V1_TutorService.Method.SubmitAnswer.descriptor: .submitAnswer,
+    Tutor_V1_TutorService.Method.EndSession.descriptor: .endSession,
+    Tutor_V1_TutorService.Method.GetSession.descriptor: .getSession,
+    Tutor_V1_TutorService.Method.ListSessions.descriptor: .listSessions,
+    Tutor_V1_CurriculumService.Method.ListCurricula.descriptor: .listCurricula,
+    Tutor_V1_CurriculumService.Method.GetCurriculum.descriptor: .getCurriculum,
+    Tutor_V1_CurriculumService.Method.GetLesson.descriptor: .getLesson,
+    Tutor_V1_CurriculumService.Method.SearchSnippets.descriptor: .searchSnippets,
+    Tutor_V1_CurriculumService.Method.ValidateCurriculum.descriptor: .validateCurriculum,
+    Tutor_V1_CurriculumService.Method.ReloadCurricula.descriptor: .reloadCurricula,
+    Tutor_V1_ModelService.Method.GetModelInfo.descriptor: .modelInfo,
+    Tutor_V1_ModelService.Method.Generate.descriptor: .generate,
+    Tutor_V1_AnalyticsService.Method.ExportSessions.descriptor: .exportSessions,
+    Tutor_V1_AnalyticsService.Method.GetStudentProgress.descriptor: .studentProgress,
+    Tutor_V1_AdminService.Method.DeleteStudentData.descriptor: .deleteStudentData,
   ]
 
   /// Services anyone may call without a token (load balancers probe health).
   static let open: Set<ServiceDescriptor> = [Grpc_Health_V1_Health.descriptor]
 
-  static func allows(_ role: Role, _ method: MethodDescriptor) -> Bool {
-    role == .admin || roles[method]?.contains(role) == true
+  /// PERMISSION_DENIED unless `principal` may call `method` at all.
+  static func authorize(_ principal: Principal, _ method: MethodDescriptor) throws {
+    guard let operation = operations[method] else {
+      guard principal.role == .admin else {
+        throw TutoringError.permissionDenied(
+          "a \(principal.role.rawValue) token may not call \(method.fullyQualifiedMethod)"
+        )
+      }
+      return
+    }
+    try principal.authorize(operation)
   }
 }
 

@@ -4,7 +4,7 @@ import Logging
 import Tutoring
 
 /// Authenticates every call from its `authorization: Bearer <token>` metadata, refuses roles the
-/// ``AccessPolicy`` doesn't allow for the method, applies the per-caller rate limit, and makes
+/// the core's table doesn't allow for the method (``AccessPolicy``), applies the per-caller rate limit, and makes
 /// the caller ``Principal/current`` for the handler, streamed responses included.
 struct AuthenticationInterceptor: ServerInterceptor {
   /// nil: `--insecure-no-auth`, every call is an admin.
@@ -21,17 +21,16 @@ struct AuthenticationInterceptor: ServerInterceptor {
   ) async throws -> StreamingServerResponse<Output> {
     if AccessPolicy.open.contains(context.descriptor.service) { return try await next(request, context) }
     let principal = try await authenticate(request.metadata)
-    guard AccessPolicy.allows(principal.role, context.descriptor) else {
+    do {
+      try AccessPolicy.authorize(principal, context.descriptor)
+    } catch {
       logger.notice(
         "refused: role may not call this method",
         metadata: [
           "method": "\(context.descriptor)", "token": "\(principal.tokenId)", "role": "\(principal.role)",
         ]
       )
-      throw RPCError(
-        code: .permissionDenied,
-        message: "a \(principal.role.rawValue) token may not call \(context.descriptor.fullyQualifiedMethod)"
-      )
+      throw error
     }
     if let limiter {
       let key =

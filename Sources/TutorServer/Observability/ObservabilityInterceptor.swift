@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import Logging
 import Metrics
+import Tutoring
 
 /// The id of the RPC being served, for log lines (see ``TutorServer/loggingMetadata``) and
 /// the `tutor-request-id` trailer a client can quote.
@@ -46,8 +47,8 @@ struct ObservabilityInterceptor: ServerInterceptor {
       )
       logger.debug("rpc", metadata: ["method": "\(method)", "code": "\(name)", "duration": "\(elapsed)"])
     }
-    @Sendable func tagged(_ error: any Error) -> any Error {
-      guard var error = error as? RPCError else { return error }
+    @Sendable func tagged(_ error: any Error) -> RPCError {
+      var error = Self.status(of: error, method: method, logger: logger)
       error.metadata.replaceOrAddString(id, forKey: "tutor-request-id")
       return error
     }
@@ -56,13 +57,15 @@ struct ObservabilityInterceptor: ServerInterceptor {
       do {
         response = try await next(request, context)
       } catch {
-        finish((error as? RPCError)?.code ?? .unknown)
-        throw tagged(error)
+        let status = tagged(error)
+        finish(status.code)
+        throw status
       }
       switch response.accepted {
       case .failure(let error):
-        finish(error.code)
-        return StreamingServerResponse(accepted: .failure(tagged(error) as? RPCError ?? error))
+        let status = tagged(error)
+        finish(status.code)
+        return StreamingServerResponse(accepted: .failure(status))
       case .success(var contents):
         let producer = contents.producer
         contents.producer = { writer in
@@ -73,14 +76,44 @@ struct ObservabilityInterceptor: ServerInterceptor {
               trailers.replaceOrAddString(id, forKey: "tutor-request-id")
               return trailers
             } catch {
-              finish((error as? RPCError)?.code ?? .unknown)
-              throw tagged(error)
+              let status = tagged(error)
+              finish(status.code)
+              throw status
             }
           }
         }
         return StreamingServerResponse(accepted: .success(contents))
       }
     }
+  }
+}
+
+extension ObservabilityInterceptor {
+  /// Every error a call ends with, as the status the client gets. The core's own errors carry
+  /// their status (``TutoringError`` is `RPCErrorConvertible`); the core classifies what its
+  /// parts throw (a database that takes no writes is UNAVAILABLE); anything else is a bug,
+  /// logged here and reported as INTERNAL without internals.
+  static func status(of error: any Error, method: String, logger: Logger) -> RPCError {
+    if let error = error as? RPCError {
+      // An interceptor further in wraps what it doesn't know as UNKNOWN around the original.
+      guard error.code == .unknown, let cause = error.cause, !(cause is RPCError) else { return error }
+      return status(of: cause, method: method, logger: logger)
+    }
+    if error is CancellationError { return RPCError(code: .cancelled, message: "the call was cancelled") }
+    guard let known = TutoringError(classifying: error) else {
+      logger.error("call failed", metadata: ["method": "\(method)", "error": "\(error)"])
+      return RPCError(
+        code: .internalError,
+        message: "internal error in \(method); the server log has the details"
+      )
+    }
+    switch known {
+    case .internalError, .unavailable:
+      logger.error("call failed", metadata: ["method": "\(method)", "error": "\(error)"])
+    default:
+      break
+    }
+    return RPCError(known)
   }
 }
 

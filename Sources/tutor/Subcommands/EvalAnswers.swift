@@ -209,6 +209,7 @@ struct Eval: AsyncParsableCommand {
           for (n, q) in labelled.enumerated() {
             Console.error("[\(tutorModel.name) \(setting.name)] \(n + 1)/\(labelled.count) \(q.question)")
             let session = try await service.startSession(
+              by: .localOperator,
               studentId: "eval-\(n)",
               curriculumId: q.curriculum,
               lessonId: nil
@@ -222,6 +223,7 @@ struct Eval: AsyncParsableCommand {
             let completion: TutoringService.AskCompletion
             do {
               completion = try await service.ask(
+                by: .localOperator,
                 sessionId: session.id,
                 question: q.question,
                 options: options

@@ -268,7 +268,7 @@ struct Serve: AsyncParsableCommand {
       throw ExitCode.failure
     }
     do {
-      try server.tutoring.store.close()
+      try server.tutoring.close()
       logger.info("database closed")
     } catch {
       Console.error("error: \(configuration.databasePath): closing the database: \(error)")

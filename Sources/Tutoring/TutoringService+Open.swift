@@ -1,0 +1,134 @@
+import Curriculum
+import Engine
+import Foundation
+import Logging
+import TutorStore
+
+// Assembling the core from files (the database, the curricula, the encoder and the model), and
+// the lifecycle calls a server makes around serving.
+extension TutoringService {
+  /// Where the core's parts come from, and how they run.
+  public struct Configuration: Sendable {
+    public var modelDirectory: URL
+    public var curriculaDirectory: String
+    /// A sentence-transformers encoder for hybrid retrieval; nil: BM25 alone.
+    public var encoderDirectory: String?
+    /// Where snippet embeddings are cached between runs (nil: not cached).
+    public var embeddingCacheFolder: String?
+    public var databasePath: String
+    /// Compute threads per forward pass (nil: one per core).
+    public var threads: Int?
+    public var weightFormat: WeightFormat = .float32
+    public var kvCacheFormat: KVCacheFormat = .float32
+    public var maxConcurrentGenerations = 4
+    public var maxQueuedGenerations = 32
+    public var limits = Limits()
+
+    public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
+      self.modelDirectory = modelDirectory
+      self.curriculaDirectory = curriculaDirectory
+      self.databasePath = databasePath
+    }
+  }
+
+  /// Opens (or creates) the database, marks turns a previous process left unfinished as
+  /// interrupted, loads the curricula (with the encoder, when there is one) and the model, and
+  /// logs what each step found and cost.
+  public static func open(
+    _ configuration: Configuration,
+    logger: Logger = Logger(label: "tutor.tutoring")
+  ) async throws -> TutoringService {
+    let clock = ContinuousClock()
+    func milliseconds(since start: ContinuousClock.Instant) -> String {
+      "\((clock.now - start).milliseconds)"
+    }
+    var start = clock.now
+    let store = try TutorStore(path: configuration.databasePath)
+    let interrupted = try await store.markInterruptedTurns()
+    let databaseBytes =
+      (try? FileManager.default.attributesOfItem(atPath: configuration.databasePath)[.size] as? Int) ?? 0
+    logger.info(
+      "database open and migrated",
+      metadata: [
+        "path": "\(configuration.databasePath)", "bytes": "\(databaseBytes)",
+        "ms": "\(milliseconds(since: start))",
+      ]
+    )
+    if interrupted > 0 {
+      logger.warning(
+        "marked turns left unfinished by the previous run as interrupted",
+        metadata: ["count": "\(interrupted)"]
+      )
+    }
+    start = clock.now
+    var retrieval = CurriculumCatalog.Retrieval.bm25
+    if let directory = configuration.encoderDirectory {
+      retrieval.encoder = try SnippetEncoder.load(directory: directory, threads: configuration.threads)
+      retrieval.cacheFolder = configuration.embeddingCacheFolder
+      logger.info(
+        "sentence encoder loaded: retrieval fuses BM25 with embeddings",
+        metadata: ["encoder": "\(directory)", "ms": "\(milliseconds(since: start))"]
+      )
+    } else {
+      logger.notice("no sentence encoder (see --encoder): retrieval is BM25 alone")
+    }
+    start = clock.now
+    let catalog = try CurriculumCatalog(root: configuration.curriculaDirectory, retrieval: retrieval)
+    let snapshot = catalog.snapshot
+    for diagnostic in snapshot.diagnostics {
+      logger.warning("curriculum problem", metadata: ["diagnostic": "\(diagnostic)"])
+    }
+    logger.info(
+      "curricula loaded and indexed",
+      metadata: [
+        "curricula": "\(snapshot.curricula.map(\.id))",
+        "lessons": "\(snapshot.curricula.reduce(0) { $0 + $1.lessons.count })",
+        "snippets": "\(snapshot.curricula.reduce(0) { $0 + $1.snippets.count })",
+        "embedded": "\(snapshot.index.embeddingReport?.embedded ?? 0)",
+        "embeddings_from_cache": "\(snapshot.index.embeddingReport?.reused ?? 0)",
+        "ms": "\(milliseconds(since: start))",
+      ]
+    )
+    start = clock.now
+    let model = try TutorModel.load(
+      directory: configuration.modelDirectory,
+      threads: configuration.threads,
+      weightFormat: configuration.weightFormat,
+      kvCacheFormat: configuration.kvCacheFormat,
+      maxConcurrentGenerations: configuration.maxConcurrentGenerations,
+      maxQueuedGenerations: configuration.maxQueuedGenerations
+    )
+    logger.info(
+      "model loaded",
+      metadata: [
+        "model": "\(model.name)", "directory": "\(configuration.modelDirectory.path)",
+        "parameters": "\(model.model.parameterCount)", "weight_bytes": "\(model.model.weightBytes)",
+        "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
+        "kv_cache": "\(configuration.kvCacheFormat)",
+        "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
+      ]
+    )
+    return TutoringService(
+      catalog: catalog,
+      model: model,
+      store: store,
+      limits: configuration.limits,
+      logger: logger
+    )
+  }
+
+  /// Checks bearer tokens against this core's database.
+  public var accessTokens: AccessTokens { AccessTokens(store: store) }
+
+  /// Tokens that are not revoked (a server with none refuses every call).
+  public func activeTokenCount() async throws -> Int { try await store.activeTokenCount() }
+
+  /// Sets the active-sessions gauge from the database (once, when serving starts).
+  public func reportActiveSessions() async { await store.reportActiveSessions() }
+
+  /// Stops the model's batcher; generations still running finish as cancelled.
+  public func shutdown() { model.shutdown() }
+
+  /// Closes the database (after ``shutdown()``, when nothing runs any more).
+  public func close() throws { try store.close() }
+}
