@@ -98,9 +98,6 @@ void gn_kv_store(const float *src, size_t rows, size_t first, size_t ring, size_
 void gn_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void gn_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
-/// Sum of x, reading it as fast as memory allows (the bandwidth probe of `tutor bench`).
-float gn_stream_sum(const float *x, size_t n);
-
 /// A 64-bit fingerprint of n bytes (not cryptographic: four multiply-xor lanes over 8-byte words,
 /// then the tail), for cache keys such as "which model made these embeddings".
 uint64_t gn_fingerprint64(const void *data, size_t n, uint64_t seed);

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CEngineKernels
 import Engine
 import Foundation
 import Synchronization
@@ -187,12 +186,36 @@ struct BenchEngine: AsyncParsableCommand {
       let base = UInt(bitPattern: buffer)
       DispatchQueue.concurrentPerform(iterations: threads) { t in
         let p = UnsafePointer<Float>(bitPattern: base)! + t * chunk
-        let total = gn_stream_sum(p, chunk)
+        let total = streamSum(p, chunk)
         sums.withLock { $0[t] = total }
       }
       best = max(best, Double(count * 4) / Date().timeIntervalSince(t0))
     }
     return best
+  }
+
+  /// Sum of `count` floats in four independent vector chains, so that the loads, not the adds,
+  /// set the pace (the bandwidth probe; the engine's kernels have no use for it).
+  static func streamSum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var a = SIMD16<Float>()
+    var b = SIMD16<Float>()
+    var c = SIMD16<Float>()
+    var d = SIMD16<Float>()
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 64 <= count {
+      a += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+      b += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+      c += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
+      d += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
+      i += 64
+    }
+    var total = (a + b + c + d).sum()
+    while i < count {
+      total += x[i]
+      i += 1
+    }
+    return total
   }
 
   /// Bytes of the checkpoint's `*.safetensors` files.
