@@ -30,6 +30,17 @@ public struct StoredSession: Codable, Sendable, Equatable, FetchableRecord, Pers
     case updatedAtMs = "updated_at"
     case endedAtMs = "ended_at"
   }
+
+  /// The table's columns, for queries (named by the coding keys, so a rename moves both).
+  public enum Columns {
+    public static let id = Column(CodingKeys.id)
+    public static let studentId = Column(CodingKeys.studentId)
+    public static let curriculumId = Column(CodingKeys.curriculumId)
+    public static let lessonId = Column(CodingKeys.lessonId)
+    public static let state = Column(CodingKeys.state)
+    public static let createdAtMs = Column(CodingKeys.createdAtMs)
+    public static let updatedAtMs = Column(CodingKeys.updatedAtMs)
+  }
 }
 
 /// One question and its answer. The row is written with the question before generation starts
@@ -70,6 +81,15 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
     case finishReason = "finish_reason"
     case createdAtMs = "created_at"
     case completedAtMs = "completed_at"
+  }
+
+  /// The table's columns, for queries (named by the coding keys, so a rename moves both).
+  public enum Columns {
+    public static let id = Column(CodingKeys.id)
+    public static let sessionId = Column(CodingKeys.sessionId)
+    public static let index = Column(CodingKeys.index)
+    public static let status = Column(CodingKeys.status)
+    public static let createdAtMs = Column(CodingKeys.createdAtMs)
   }
 }
 
@@ -133,6 +153,16 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     case hintRevealed = "hint_revealed"
     case createdAtMs = "created_at"
   }
+
+  /// The table's columns, for queries (named by the coding keys, so a rename moves both).
+  public enum Columns {
+    public static let id = Column(CodingKeys.id)
+    public static let sessionId = Column(CodingKeys.sessionId)
+    public static let studentId = Column(CodingKeys.studentId)
+    public static let curriculumId = Column(CodingKeys.curriculumId)
+    public static let exerciseId = Column(CodingKeys.exerciseId)
+    public static let createdAtMs = Column(CodingKeys.createdAtMs)
+  }
 }
 
 /// A student's current mastery estimate of one objective.
@@ -151,6 +181,13 @@ public struct StoredMastery: Codable, Sendable, Equatable, FetchableRecord, Pers
     case curriculumId = "curriculum_id"
     case objectiveId = "objective_id"
     case updatedAtMs = "updated_at"
+  }
+
+  /// The table's columns, for queries (named by the coding keys, so a rename moves both).
+  public enum Columns {
+    public static let studentId = Column(CodingKeys.studentId)
+    public static let curriculumId = Column(CodingKeys.curriculumId)
+    public static let objectiveId = Column(CodingKeys.objectiveId)
   }
 }
 

@@ -82,7 +82,7 @@ extension TutorStore {
     try await pool.write { db in
       try db.execute(
         sql: "UPDATE access_token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        arguments: [Self.now(), id]
+        arguments: [self.now(), id]
       )
       return db.changesCount > 0
     }

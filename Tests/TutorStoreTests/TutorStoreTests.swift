@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import TutorStore
@@ -12,6 +13,33 @@ import Testing
     )
     var path: String { directory.appendingPathComponent("data/tutor.sqlite").path }
     deinit { try? FileManager.default.removeItem(at: directory) }
+  }
+
+  @Test func everyRecordedTimeComesFromTheStoresClock() async throws {
+    let db = TemporaryDatabase()
+    let clock = Mutex<Int64>(1_000)
+    let store = try TutorStore(path: db.path) { clock.withLock { $0 } }
+    let session = try await store.startSession(
+      studentId: "kai",
+      curriculumId: "photosynthesis",
+      lessonId: "leaf"
+    )
+    #expect(session.createdAtMs == 1_000 && session.updatedAtMs == 1_000)
+    clock.withLock { $0 = 2_500 }
+    let turn = try await store.beginTurn(
+      sessionId: session.id,
+      question: "Why?",
+      snippetIds: [],
+      promptTokens: 1
+    )
+    #expect(turn.createdAtMs == 2_500)
+    #expect(try await store.session(id: session.id)?.updatedAtMs == 2_500, "a question touches its session")
+    clock.withLock { $0 = 4_000 }
+    #expect(try await store.markInterruptedTurns() == 1)
+    #expect(try await store.turns(sessionId: session.id).first?.completedAtMs == 4_000)
+    clock.withLock { $0 = 7_000 }
+    let ended = try #require(try await store.endSession(id: session.id))
+    #expect(ended.endedAtMs == 7_000 && ended.updatedAtMs == 7_000)
   }
 
   @Test func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening() async throws {
