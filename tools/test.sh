@@ -8,6 +8,24 @@ tools/bootstrap.sh libsqlite3-dev python3-grpcio python3-protobuf protobuf-compi
 # Generated code (listed in .swiftformatignore) is left as protoc wrote it.
 find Sources Tests -name '*.swift' -not -path 'Sources/TutorAPI/Generated/*' -print0 |
   xargs -0 swift format lint --strict Package.swift
+# The Python under tools/ is linted with ruff (ruff.toml), pinned: its wheel carries a static
+# binary, unpacked once under .build.
+RUFF_VERSION=0.17.5
+ruff=.build/ruff-$RUFF_VERSION/ruff
+if [ ! -x "$ruff" ]; then
+  wheels=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
+    "ruff==$RUFF_VERSION" -d "$wheels"
+  mkdir -p "$(dirname "$ruff")"
+  python3 - "$wheels"/ruff-*.whl "$ruff" <<'PY'
+import sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+binary = next(name for name in wheel.namelist() if name.endswith("/scripts/ruff"))
+open(sys.argv[2], "wb").write(wheel.read(binary))
+PY
+  chmod +x "$ruff" && rm -rf "$wheels"
+fi
+"$ruff" check --quiet tools && "$ruff" format --check --quiet tools
 mkdir -p .build && log=.build/test-build.log
 swift build --build-tests 2>&1 | tee "$log"
 # Warnings in our own code fail the run (dependencies' warnings are theirs).

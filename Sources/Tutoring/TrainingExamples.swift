@@ -13,8 +13,11 @@ public struct TrainingExample: Sendable, Equatable, Codable {
   public var prompt: String
   /// The answer, then the stop sequence the server cuts answers at, so the model learns to stop.
   public var completion: String
-  /// Snippet ids the prompt quotes.
+  /// Snippet ids the prompt quotes, and their texts (what an answer should be grounded in).
   public var snippetIds: [String]
+  public var notes: [String]
+  /// The stop sequence the completion ends with, so that tools need not repeat it.
+  public var stop: String
 }
 
 /// Tutoring dialogues derived from the curricula, in the server's own prompt format.
@@ -64,7 +67,9 @@ public enum TrainingExamples {
               question: question,
               prompt: prompt.text,
               completion: " " + answer + PromptBuilder.stopSequences[0],
-              snippetIds: prompt.snippetIds
+              snippetIds: prompt.snippetIds,
+              notes: prompt.snippetIds.compactMap { id in curriculum.snippets.first { $0.id == id }?.text },
+              stop: PromptBuilder.stopSequences[0]
             )
           )
         }

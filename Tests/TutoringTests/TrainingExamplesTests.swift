@@ -35,6 +35,10 @@ import Testing
     for example in examples {
       #expect(example.prompt.hasSuffix("Student: \(example.question)\nTutor:"))
       #expect(example.completion.hasPrefix(" ") && example.completion.hasSuffix("\nStudent:"))
+      #expect(example.stop == "\nStudent:")
+      // The notes are the quoted snippets' texts, each of them in the prompt.
+      #expect(example.notes.count == example.snippetIds.count)
+      #expect(example.notes.allSatisfy { example.prompt.contains($0.prefix(60)) })
       #expect(count(example.prompt) <= 1024 - 200, "\(example.question)")
       // Retrieval stays in the example's curriculum, and the answer comes from its lesson.
       #expect(

@@ -3,7 +3,7 @@
 
     swift build -c release --product tutor
     .build/release/tutor bench retrieval --out /tmp/tutor-bench-retrieval
-    .venv-ref/bin/pip install rank_bm25 PyStemmer
+    .venv-ref/bin/pip install -r tools/bench/requirements-retrieval.txt
     .venv-ref/bin/python tools/bench/retrieval_peer.py /tmp/tutor-bench-retrieval
 
 Tokenization mirrors SQLite FTS5's `porter unicode61 remove_diacritics 2`: case folding, diacritics
@@ -12,6 +12,7 @@ their stop words (FTS5 indexes them, so document lengths agree); queries use the
 searched for. BM25Okapi(k1=1.2, b=0.75, epsilon=0) matches FTS5's bm25() on one column, so the top-10
 overlap with tutor's plain (body-only, unexpanded) ranking shows how close the two BM25s are.
 """
+
 import json
 import re
 import statistics
@@ -33,8 +34,8 @@ def tokens(text):
 
 
 def main(folder):
-    corpus = [json.loads(l) for l in open(f"{folder}/corpus.jsonl")]
-    queries = [json.loads(l) for l in open(f"{folder}/queries.jsonl")]
+    corpus = [json.loads(line) for line in open(f"{folder}/corpus.jsonl")]
+    queries = [json.loads(line) for line in open(f"{folder}/queries.jsonl")]
     ours = json.load(open(f"{folder}/ours.json"))
     ids = [d["id"] for d in corpus]
 
@@ -63,16 +64,22 @@ def main(folder):
 
     print(f"{ours['lessons']} lessons, {ours['snippets']} snippets, {len(queries)} queries")
     print(f"{'':34}{'tutor':>16}{'rank_bm25':>16}{'ratio':>10}")
-    print(f"{'index build (s)':34}{ours['index_build_seconds']:>16.2f}{build:>16.2f}{build / ours['index_build_seconds']:>9.1f}x")
+    print(
+        f"{'index build (s)':34}{ours['index_build_seconds']:>16.2f}{build:>16.2f}{build / ours['index_build_seconds']:>9.1f}x"
+    )
     pm = statistics.median(latencies)
-    print(f"{'query, plain BM25, median (ms)':34}{ours['query_plain_ms_median']:>16.2f}{pm:>16.2f}{pm / ours['query_plain_ms_median']:>9.1f}x")
+    print(
+        f"{'query, plain BM25, median (ms)':34}{ours['query_plain_ms_median']:>16.2f}{pm:>16.2f}{pm / ours['query_plain_ms_median']:>9.1f}x"
+    )
     print(f"{'query, production, median (ms)':34}{ours['query_ms_median']:>16.2f}{'':>16}")
     print(f"{'query, production, p90 (ms)':34}{ours['query_ms_p90']:>16.2f}{'':>16}")
     print(f"{'query, one curriculum (ms)':34}{ours['query_filtered_ms_median']:>16.2f}{'':>16}")
     print(f"top-10 overlap with rank_bm25 (plain ranking): {statistics.mean(overlaps):.3f}")
     if gaps:
-        print(f"  snippets only tutor ranked: {len(gaps)}, their rank_bm25 score below its 10th by "
-              f"median {statistics.median(gaps):.1%}, at most {max(gaps):.1%}")
+        print(
+            f"  snippets only tutor ranked: {len(gaps)}, their rank_bm25 score below its 10th by "
+            f"median {statistics.median(gaps):.1%}, at most {max(gaps):.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,9 +47,16 @@ def load_notes():
                 continue
             heading, _, text = section.partition("\n")
             heading = heading[3:].strip()
-            notes.append(dict(curriculum=curriculum, lesson=f"{curriculum}/{lesson}",
-                              id=f"{curriculum}/{lesson}#{slug(heading)}", heading=heading,
-                              title=meta["title"], text=text.strip()))
+            notes.append(
+                dict(
+                    curriculum=curriculum,
+                    lesson=f"{curriculum}/{lesson}",
+                    id=f"{curriculum}/{lesson}#{slug(heading)}",
+                    heading=heading,
+                    title=meta["title"],
+                    text=text.strip(),
+                )
+            )
     return notes, lessons
 
 
@@ -61,8 +68,7 @@ def sentences(text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sets", nargs="+",
-                        default=["retrieval-questions.yaml", "retrieval-questions-tuning.yaml"])
+    parser.add_argument("--sets", nargs="+", default=["retrieval-questions.yaml", "retrieval-questions-tuning.yaml"])
     args = parser.parse_args()
     model = SentenceTransformer(os.path.join(ROOT, "models/all-MiniLM-L6-v2"), device="cpu")
 
@@ -71,11 +77,19 @@ def main():
 
     notes, lessons = load_notes()
     head = [f"{n['heading']} — {n['title']}" for n in notes]
-    note = embed([f"{h}\n{n['text']}" for h, n in zip(head, notes)])
-    key_terms = embed([f"{h} ({', '.join(lessons[n['lesson']].get('key_terms', []))})\n{n['text']}"
-                       for h, n in zip(head, notes)])
-    objectives = embed([f"{h}\n{n['text']}\n" + " ".join(o["text"] for o in lessons[n["lesson"]].get("objectives", []))
-                        for h, n in zip(head, notes)])
+    note = embed([f"{h}\n{n['text']}" for h, n in zip(head, notes, strict=False)])
+    key_terms = embed(
+        [
+            f"{h} ({', '.join(lessons[n['lesson']].get('key_terms', []))})\n{n['text']}"
+            for h, n in zip(head, notes, strict=False)
+        ]
+    )
+    objectives = embed(
+        [
+            f"{h}\n{n['text']}\n" + " ".join(o["text"] for o in lessons[n["lesson"]].get("objectives", []))
+            for h, n in zip(head, notes, strict=False)
+        ]
+    )
     heading = embed(head)
     owner, plain, prefixed = [], [], []
     for i, n in enumerate(notes):
@@ -102,6 +116,7 @@ def main():
             s = note[rows] @ q
             moved = q + beta * note[rows][np.argsort(-s)[:k]].mean(0)
             return note[rows] @ (moved / np.linalg.norm(moved))
+
         return score
 
     variants = {
@@ -123,7 +138,7 @@ def main():
         row = {}
         for variant, score in variants.items():
             total = 0.0
-            for q, v in zip(questions, vectors):
+            for q, v in zip(questions, vectors, strict=False):
                 rows = [i for i, n in enumerate(notes) if n["curriculum"] == q["curriculum"]]
                 top = {notes[rows[j]]["id"] for j in np.argsort(-score(v, rows))[:3]}
                 total += len(top & set(q["relevant"])) / min(len(q["relevant"]), 3)

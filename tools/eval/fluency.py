@@ -75,25 +75,31 @@ def main():
     summary = []
     for (model_name, setting), group in groups.items():
         n = len(group)
-        summary.append({
-            "model": model_name,
-            "setting": setting,
-            "answers": n,
-            "useful": sum(r["useful"] for r in group) / n,
-            "useful_fluent": sum(r["useful_fluent"] for r in group) / n,
-            "grounded": sum(r["quality"]["grounded"] for r in group) / n,
-            "perplexity_median": statistics.median(r["perplexity"] for r in group),
-        })
+        summary.append(
+            {
+                "model": model_name,
+                "setting": setting,
+                "answers": n,
+                "useful": sum(r["useful"] for r in group) / n,
+                "useful_fluent": sum(r["useful_fluent"] for r in group) / n,
+                "grounded": sum(r["quality"]["grounded"] for r in group) / n,
+                "perplexity_median": statistics.median(r["perplexity"] for r in group),
+            }
+        )
     if args.json:
         print(json.dumps(summary, indent=1))
         return
-    print(f"useful: english >= 0.9, distinct 3-grams >= 0.9, grounded >= 0.5, >= 8 words; "
-          f"fluent: perplexity <= {MAX_PERPLEXITY:g} under SmolLM2-135M-Instruct")
+    print(
+        f"useful: english >= 0.9, distinct 3-grams >= 0.9, grounded >= 0.5, >= 8 words; "
+        f"fluent: perplexity <= {MAX_PERPLEXITY:g} under SmolLM2-135M-Instruct"
+    )
     print("| model | setting | useful | useful and fluent | grounded | median perplexity |")
     print("|---|---|---|---|---|---|")
     for s in summary:
-        print(f"| {s['model']} | {s['setting']} | {100 * s['useful']:.0f}% | {100 * s['useful_fluent']:.0f}% | "
-              f"{s['grounded']:.2f} | {s['perplexity_median']:.1f} |")
+        print(
+            f"| {s['model']} | {s['setting']} | {100 * s['useful']:.0f}% | {100 * s['useful_fluent']:.0f}% | "
+            f"{s['grounded']:.2f} | {s['perplexity_median']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

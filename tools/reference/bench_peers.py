@@ -13,6 +13,7 @@ the prefill is excluded as in ours. An engine that fails to install or export is
 skipped with its error, never silently dropped. Greedy ids of session 0 are printed for the
 agreement check.
 """
+
 import argparse
 import json
 import os
@@ -42,14 +43,20 @@ def measure(name, model, torch, args, prefill_fn):
     batchB = torch.tensor([prompt_ids(s, args.prompt_tokens) for s in range(args.batch)])
 
     def gen(ids, n):
-        return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n,
-                              min_new_tokens=n, do_sample=False, pad_token_id=50256)
+        return model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=n,
+            min_new_tokens=n,
+            do_sample=False,
+            pad_token_id=50256,
+        )
 
     gen(batch1, 4)  # warm-up
     t1, _ = timed(lambda: gen(batch1, 1), args.runs)
     tn, ids = timed(lambda: gen(batch1, args.new_tokens), args.runs)
     out["decode_tokens_per_second"] = (args.new_tokens - 1) / (tn - t1)
-    out["greedy_token_ids"] = ids[0, args.prompt_tokens:].tolist()
+    out["greedy_token_ids"] = ids[0, args.prompt_tokens :].tolist()
     tb1, _ = timed(lambda: gen(batchB, 1), args.runs)
     tbn, _ = timed(lambda: gen(batchB, args.new_tokens), args.runs)
     out[f"decode_tokens_per_second_batch{args.batch}"] = args.batch * (args.new_tokens - 1) / (tbn - tb1)
@@ -62,15 +69,19 @@ def measure(name, model, torch, args, prefill_fn):
 
 def first_token(model, torch):
     """Prefill for the exported engines, which have no logits_to_keep: generate one token."""
+
     def prefill(ids):
-        return model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False,
-                              pad_token_id=50256)
+        return model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False, pad_token_id=50256
+        )
+
     return prefill
 
 
 def pytorch(args):
     import torch
     from transformers import AutoModelForCausalLM
+
     torch.set_num_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32).eval()
 
@@ -88,6 +99,7 @@ def onnxruntime(args):
     import onnxruntime as ort
     import torch
     from optimum.onnxruntime import ORTModelForCausalLM
+
     export = args.model.rstrip("/") + "-onnx"
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
@@ -107,11 +119,15 @@ def openvino(args):
     import openvino
     import torch
     from optimum.intel import OVModelForCausalLM
+
     export = args.model.rstrip("/") + "-openvino"
     # float32 arithmetic, as every other engine here: on CPUs with AMX or AVX512_BF16 OpenVINO
     # otherwise computes in bfloat16 (then its greedy tokens no longer match PyTorch's float32 ones).
-    config = {"INFERENCE_NUM_THREADS": str(args.threads), "PERFORMANCE_HINT": "LATENCY",
-              "INFERENCE_PRECISION_HINT": "f32"}
+    config = {
+        "INFERENCE_NUM_THREADS": str(args.threads),
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
     if os.path.exists(os.path.join(export, "openvino_model.xml")):
         model = OVModelForCausalLM.from_pretrained(export, ov_config=config)
     else:

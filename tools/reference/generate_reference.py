@@ -5,6 +5,7 @@
 
 Used to compare the Swift engine with PyTorch token for token and side by side in speed.
 """
+
 import argparse
 import json
 import time
@@ -31,11 +32,26 @@ with torch.no_grad():
     t0 = time.perf_counter()
     model(x)  # prefill alone, for the prompt time
     t1 = time.perf_counter()
-    out = model.generate(x, attention_mask=torch.ones_like(x), do_sample=False, max_new_tokens=args.max_new_tokens,
-                         min_new_tokens=args.max_new_tokens, pad_token_id=model.config.eos_token_id)
+    out = model.generate(
+        x,
+        attention_mask=torch.ones_like(x),
+        do_sample=False,
+        max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.max_new_tokens,
+        pad_token_id=model.config.eos_token_id,
+    )
     t2 = time.perf_counter()
-new = out[0, len(ids):].tolist()
+new = out[0, len(ids) :].tolist()
 decode_seconds = (t2 - t1) - (t1 - t0)
-print(json.dumps(dict(prompt_token_ids=ids, token_ids=new, text=tok.decode(new), prompt_seconds=t1 - t0,
-                      generation_seconds=decode_seconds,
-                      tokens_per_second=(len(new) - 1) / decode_seconds)))
+print(
+    json.dumps(
+        dict(
+            prompt_token_ids=ids,
+            token_ids=new,
+            text=tok.decode(new),
+            prompt_seconds=t1 - t0,
+            generation_seconds=decode_seconds,
+            tokens_per_second=(len(new) - 1) / decode_seconds,
+        )
+    )
+)

@@ -6,12 +6,13 @@ all-MiniLM-L6-v2 as tools/fetch-models.sh unpacks it.
 Run from the repository root:
 
     tools/fetch-models.sh
-    python3 -m venv .venv-ref && .venv-ref/bin/pip install torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 sentence-transformers==6.3.0
+    python3 -m venv .venv-ref && .venv-ref/bin/pip install -r tools/reference/requirements.txt
     .venv-ref/bin/python tools/reference/make_encoder_fixtures.py
 
 It writes Tests/EngineTests/Fixtures/minilm-reference.json: for each text its ids and its
 embedding (6 decimals). The texts are fixed, so running it again gives the same file.
 """
+
 import json
 import os
 
@@ -44,7 +45,7 @@ TEXTS = [
     "To simplify a fraction, divide the numerator and the denominator by their highest common factor.",
     "The remainder operator % gives what is left over after integer division: 7 % 2 is 1.",
     "When a plant cell loses water its vacuole shrinks, the cell is no longer turgid and the plant wilts.",
-    "print(\"Hello, world!\") shows text on the screen.",
+    'print("Hello, world!") shows text on the screen.',
     "for i in range(10):\n    print(i)",
     "def area(width, height):\n\treturn width * height",
     "x = [1, 2, 3]; y = x[::-1]  # reversed",
@@ -92,15 +93,19 @@ def main():
     tokenizer.enable_truncation(model.max_seq_length)
     embeddings = model.encode(TEXTS, batch_size=8, convert_to_numpy=True, normalize_embeddings=False)
     cases = []
-    for text, vector in zip(TEXTS, embeddings):
+    for text, vector in zip(TEXTS, embeddings, strict=False):
         ids = tokenizer.encode(text).ids
         # sentence-transformers tokenizes through transformers; both must agree.
         st_ids = model.tokenizer(text, truncation=True, max_length=model.max_seq_length)["input_ids"]
         assert ids == st_ids, (text, ids, st_ids)
         cases.append({"text": text, "ids": ids, "embedding": [round(float(x), 6) for x in vector]})
     with open(OUT, "w", encoding="utf-8") as f:
-        json.dump({"model": "all-MiniLM-L6-v2", "max_seq_length": model.max_seq_length, "cases": cases}, f,
-                  ensure_ascii=False, separators=(",", ":"))
+        json.dump(
+            {"model": "all-MiniLM-L6-v2", "max_seq_length": model.max_seq_length, "cases": cases},
+            f,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         f.write("\n")
     print(f"wrote {len(cases)} cases to {OUT}")
 

@@ -4,7 +4,7 @@
 Uses Hugging Face `transformers` + `torch` (the reference implementation) and `tokenizers`.
 Run from the repository root:
 
-    python3 -m venv .venv-ref && .venv-ref/bin/pip install torch transformers tokenizers safetensors numpy
+    python3 -m venv .venv-ref && .venv-ref/bin/pip install -r tools/reference/requirements.txt
     .venv-ref/bin/python tools/reference/make_fixtures.py
 
 It writes Tests/EngineTests/Fixtures/: small random-initialised GPT-Neo checkpoints that exercise
@@ -14,15 +14,14 @@ model with the full GPT-2 vocabulary), each with `reference.json` (prompts, gree
 processed sampling distributions, perplexities) and `logits.bin` (float32 logits at every position).
 Everything is seeded: running it again gives the same files.
 """
+
 import json
 import math
 import os
 import random
 import shutil
-import struct
 import sys
 
-import numpy as np
 import torch
 from safetensors.torch import save_file
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
@@ -127,8 +126,19 @@ def perplexity(model, ids, bos):
     return math.exp(nll / count), count
 
 
-def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, drop_attention_types=False,
-          tokenizer=None, logits_prompt=0):
+def build(
+    name,
+    config_kwargs,
+    dtype,
+    seed,
+    scale,
+    prompts,
+    ppl_ids,
+    shards=1,
+    drop_attention_types=False,
+    tokenizer=None,
+    logits_prompt=0,
+):
     d = os.path.join(OUT, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
@@ -139,8 +149,11 @@ def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, d
     randomise(model, seed, scale)
 
     # Store in the requested dtype; the reference runs the stored weights upcast to float32.
-    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()
-             if not k.endswith("attn.attention.bias") and not k.endswith("masked_bias") and k != "lm_head.weight"}
+    state = {
+        k: v.detach().to(dtype).contiguous()
+        for k, v in model.state_dict().items()
+        if not k.endswith("attn.attention.bias") and not k.endswith("masked_bias") and k != "lm_head.weight"
+    }
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     model.tie_weights()
     if shards == 1:
@@ -151,7 +164,7 @@ def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, d
         weight_map = {}
         for s in range(shards):
             fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-            part = {k: state[k] for k in names[s * per:(s + 1) * per]}
+            part = {k: state[k] for k in names[s * per : (s + 1) * per]}
             save_file(part, os.path.join(d, fname), metadata={"format": "pt"})
             weight_map.update({k: fname for k in part})
         total = sum(v.numel() * v.element_size() for v in state.values())
@@ -167,8 +180,9 @@ def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, d
 
     ref = dict(name=name, dtype=str(dtype).replace("torch.", ""), prompts=[], greedy=[], perplexity=None)
     for p in prompts:
-        ref["prompts"].append(dict(text=p if isinstance(p, str) else None,
-                                   token_ids=tokenizer.encode(p).ids if isinstance(p, str) else p))
+        ref["prompts"].append(
+            dict(text=p if isinstance(p, str) else None, token_ids=tokenizer.encode(p).ids if isinstance(p, str) else p)
+        )
 
     # Logits at every position of one prompt, float32 little-endian, [positions, vocab].
     ids = ref["prompts"][logits_prompt]["token_ids"]
@@ -177,17 +191,24 @@ def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, d
     logits.numpy().astype("<f4").tofile(os.path.join(d, "logits.bin"))
     ref["logits"] = dict(prompt=logits_prompt, shape=list(logits.shape))
     if config.vocab_size <= 1024:  # full-vocabulary distributions would make the fixture megabytes
-        ref["sampling"] = dict(prompt=logits_prompt, input_ids=ids,
-                               distributions=processed_distributions(logits[-1], ids))
+        ref["sampling"] = dict(
+            prompt=logits_prompt, input_ids=ids, distributions=processed_distributions(logits[-1], ids)
+        )
 
     eos = config.eos_token_id
     for p in ref["prompts"]:
         ids = p["token_ids"]
         with torch.no_grad():
-            out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                 do_sample=False, max_new_tokens=NEW_TOKENS, output_scores=True,
-                                 return_dict_in_generate=True, pad_token_id=eos)
-        new = out.sequences[0, len(ids):].tolist()
+            out = model.generate(
+                torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                do_sample=False,
+                max_new_tokens=NEW_TOKENS,
+                output_scores=True,
+                return_dict_in_generate=True,
+                pad_token_id=eos,
+            )
+        new = out.sequences[0, len(ids) :].tolist()
         margins = []
         for sc in out.scores:
             top = torch.topk(sc[0].float(), 2).values
@@ -202,8 +223,7 @@ def build(name, config_kwargs, dtype, seed, scale, prompts, ppl_ids, shards=1, d
 
     if ppl_ids is not None:
         ppl, n = perplexity(model, ppl_ids, config.bos_token_id)
-        ref["perplexity"] = dict(token_ids=ppl_ids if tokenizer is None else None,
-                                 text=None, perplexity=ppl, tokens=n)
+        ref["perplexity"] = dict(token_ids=ppl_ids if tokenizer is None else None, text=None, perplexity=ppl, tokens=n)
         print(f"{name}: perplexity {ppl:.4f} over {n} tokens")
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(ref, f)
@@ -222,7 +242,7 @@ def awkward_texts():
         " ",
         "a",
         "def f(x):\n    return x ** 2  # square\n\n\tif x:\n\t\tpass\n",
-        "func greet(_ name: String) -> String {\n    \"Hello, \\(name)!\"\n}\n",
+        'func greet(_ name: String) -> String {\n    "Hello, \\(name)!"\n}\n',
         "for (int i = 0; i < n; ++i) { sum += a[i] * b[i]; }",
         "Numbers: 3.14159, 1,000,000 and 42nd; 2026-11-29T02:03:04Z; 0x1F; 1e-5",
         "Fractions like 3/4 = 0.75 and percentages 50% +/- 2.5%",
@@ -252,8 +272,30 @@ def awkward_texts():
         "🙂" * 20,
     ]
     # Seeded random strings over a pool of awkward characters from many categories.
-    pool = (list("abcXYZ019 '\t\n.,;!?-_()[]{}<>\"/\\|") + ["  ", "'s", "'ll", "\u00a0", "é", "ß", "中",
-            "日", "한", "ع", "я", "Ω", "😀", "👍🏽", "\u0301", "\u200b", "\u3000", "½", "²", "١", "\r\n", "<|endoftext|>"])
+    pool = list("abcXYZ019 '\t\n.,;!?-_()[]{}<>\"/\\|") + [
+        "  ",
+        "'s",
+        "'ll",
+        "\u00a0",
+        "é",
+        "ß",
+        "中",
+        "日",
+        "한",
+        "ع",
+        "я",
+        "Ω",
+        "😀",
+        "👍🏽",
+        "\u0301",
+        "\u200b",
+        "\u3000",
+        "½",
+        "²",
+        "١",
+        "\r\n",
+        "<|endoftext|>",
+    ]
     rng = random.Random(1234)
     for _ in range(150):
         texts.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 40))))
@@ -283,7 +325,7 @@ def tokenizer_fixtures():
     with open(os.path.join(d, "vocab.json")) as f:
         full = json.load(f)
     with open(os.path.join(d, "merges.txt")) as f:
-        merges = [l.rstrip("\n").split(" ") for l in f if not l.startswith("#version") and l.strip()][:2000]
+        merges = [line.rstrip("\n").split(" ") for line in f if not line.startswith("#version") and line.strip()][:2000]
     byte_syms = [k for k, v in sorted(full.items(), key=lambda kv: kv[1])][:256]
     vocab = {s: i for i, s in enumerate(byte_syms)}
     for a, b in merges:
@@ -319,35 +361,82 @@ def main():
 
     small = dict(vocab_size=512, max_position_embeddings=128, bos_token_id=511, eos_token_id=511)
     # Global layer first (EleutherAI's order), window 8 < prompt length.
-    build("tiny-global-first",
-          dict(small, hidden_size=64, num_layers=4, num_heads=4, window_size=8,
-               attention_types=[[["global", "local"], 2]]),
-          torch.float32, seed=11, scale=0.15, prompts=[ids(24, 512), ids(3, 512), ids(60, 512)],
-          ppl_ids=ids(300, 512))
+    build(
+        "tiny-global-first",
+        dict(
+            small, hidden_size=64, num_layers=4, num_heads=4, window_size=8, attention_types=[[["global", "local"], 2]]
+        ),
+        torch.float32,
+        seed=11,
+        scale=0.15,
+        prompts=[ids(24, 512), ids(3, 512), ids(60, 512)],
+        ppl_ids=ids(300, 512),
+    )
     # Local layer first, odd layer count, explicit intermediate size, float16, two shards.
-    build("tiny-local-first-f16-sharded",
-          dict(small, hidden_size=48, num_layers=3, num_heads=6, window_size=5, intermediate_size=80,
-               attention_types=[[["local", "global"], 1], [["local"], 1]]),
-          torch.float16, seed=12, scale=0.15, prompts=[ids(20, 512), ids(9, 512)],
-          ppl_ids=ids(200, 512), shards=2)
+    build(
+        "tiny-local-first-f16-sharded",
+        dict(
+            small,
+            hidden_size=48,
+            num_layers=3,
+            num_heads=6,
+            window_size=5,
+            intermediate_size=80,
+            attention_types=[[["local", "global"], 1], [["local"], 1]],
+        ),
+        torch.float16,
+        seed=12,
+        scale=0.15,
+        prompts=[ids(20, 512), ids(9, 512)],
+        ppl_ids=ids(200, 512),
+        shards=2,
+    )
     # bfloat16, erf GELU, config.json with only the expanded `attention_layers`.
-    build("tiny-bf16",
-          dict(small, hidden_size=32, num_layers=2, num_heads=2, window_size=6, activation_function="gelu",
-               attention_types=[[["global", "local"], 1]]),
-          torch.bfloat16, seed=13, scale=0.2, prompts=[ids(16, 512)], ppl_ids=ids(150, 512),
-          drop_attention_types=True)
+    build(
+        "tiny-bf16",
+        dict(
+            small,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            window_size=6,
+            activation_function="gelu",
+            attention_types=[[["global", "local"], 1]],
+        ),
+        torch.bfloat16,
+        seed=13,
+        scale=0.2,
+        prompts=[ids(16, 512)],
+        ppl_ids=ids(150, 512),
+        drop_attention_types=True,
+    )
     # The full GPT-2 vocabulary with text prompts, float16 weights.
-    text = ("Photosynthesis is the process by which green plants use sunlight to make food. "
-            "Light energy is absorbed by chlorophyll, a green pigment in the leaves, and used to turn "
-            "water and carbon dioxide into glucose and oxygen. The glucose feeds the plant; the oxygen "
-            "is released into the air. Without photosynthesis there would be almost no oxygen in the "
-            "atmosphere, and animals, which eat plants or other animals, would have no food. ")
-    ref = build("gpt2-vocab",
-                dict(vocab_size=50257, max_position_embeddings=96, hidden_size=32, num_layers=2, num_heads=4,
-                     window_size=16, attention_types=[[["global", "local"], 1]]),
-                torch.float16, seed=14, scale=0.25, prompts=[
-                    "Photosynthesis is", "The teacher said: \"Let's", "Q: What is 3/4 as a decimal?\nA:"],
-                ppl_ids=tok.encode(text * 2).ids, tokenizer=tok, logits_prompt=0)
+    text = (
+        "Photosynthesis is the process by which green plants use sunlight to make food. "
+        "Light energy is absorbed by chlorophyll, a green pigment in the leaves, and used to turn "
+        "water and carbon dioxide into glucose and oxygen. The glucose feeds the plant; the oxygen "
+        "is released into the air. Without photosynthesis there would be almost no oxygen in the "
+        "atmosphere, and animals, which eat plants or other animals, would have no food. "
+    )
+    ref = build(
+        "gpt2-vocab",
+        dict(
+            vocab_size=50257,
+            max_position_embeddings=96,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=4,
+            window_size=16,
+            attention_types=[[["global", "local"], 1]],
+        ),
+        torch.float16,
+        seed=14,
+        scale=0.25,
+        prompts=["Photosynthesis is", "The teacher said: \"Let's", "Q: What is 3/4 as a decimal?\nA:"],
+        ppl_ids=tok.encode(text * 2).ids,
+        tokenizer=tok,
+        logits_prompt=0,
+    )
     # The perplexity text is stored as text for the full-vocabulary model.
     path = os.path.join(OUT, "gpt2-vocab", "reference.json")
     with open(path) as f:

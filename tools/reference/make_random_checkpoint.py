@@ -6,6 +6,7 @@
 The weights are transformers' own initialisation (seeded); the tokenizer files are GPT-2's from
 Tests/EngineTests/Fixtures/gpt2-vocab. Nothing here is committed: checkpoints are hundreds of MB.
 """
+
 import argparse
 import os
 import shutil
@@ -33,5 +34,7 @@ if __name__ == "__main__":
     model = GPTNeoForCausalLM(config).eval().to(getattr(torch, args.dtype))
     model.save_pretrained(args.out, safe_serialization=True)
     for f in ("vocab.json", "merges.txt"):
-        shutil.copyfile(os.path.join(ROOT, "Tests", "EngineTests", "Fixtures", "gpt2-vocab", f), os.path.join(args.out, f))
+        shutil.copyfile(
+            os.path.join(ROOT, "Tests", "EngineTests", "Fixtures", "gpt2-vocab", f), os.path.join(args.out, f)
+        )
     print(f"wrote {args.out}: {sum(p.numel() for p in model.parameters())} parameters, {args.dtype}")

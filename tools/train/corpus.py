@@ -20,6 +20,7 @@ It writes, under --out:
 
     tools/train/corpus.py --out .build/corpus
 """
+
 import argparse
 import glob
 import hashlib
@@ -153,10 +154,20 @@ def rst_sections(path):
             else:
                 i += 1
                 continue
-        if HEADING_UNDERLINE.match(line) and stripped and (i + 2 < len(lines)) and HEADING_UNDERLINE.match(lines[i + 2]):
+        if (
+            HEADING_UNDERLINE.match(line)
+            and stripped
+            and (i + 2 < len(lines))
+            and HEADING_UNDERLINE.match(lines[i + 2])
+        ):
             i += 1  # overline of an overlined title: the title is the next line
             continue
-        if stripped and not line.startswith(" ") and HEADING_UNDERLINE.match(nxt) and len(nxt.strip()) >= len(stripped) - 2:
+        if (
+            stripped
+            and not line.startswith(" ")
+            and HEADING_UNDERLINE.match(nxt)
+            and len(nxt.strip()) >= len(stripped) - 2
+        ):
             flush_paragraph()
             if heading is not None and paragraphs:
                 sections.append((heading, paragraphs))
@@ -202,7 +213,9 @@ def python_docs(root):
     pages = []
     for folder in PYTHON_DOC_FOLDERS:
         path = os.path.join(base, folder)
-        files = [path] if path.endswith(".txt") else sorted(glob.glob(os.path.join(path, "**/*.rst.txt"), recursive=True))
+        files = (
+            [path] if path.endswith(".txt") else sorted(glob.glob(os.path.join(path, "**/*.rst.txt"), recursive=True))
+        )
         for f in files:
             title, sections = rst_sections(f)
             if title and sections:
@@ -297,19 +310,25 @@ def main():
     shutil.rmtree(curricula, ignore_errors=True)
     os.makedirs(curricula)
     prose = open(os.path.join(args.out, "prose.jsonl"), "w")
-    counts = {"python_pages": 0, "python_paragraphs": 0, "python_lessons": 0, "wordnet_synsets": 0, "wordnet_lessons": 0}
+    counts = {
+        "python_pages": 0,
+        "python_paragraphs": 0,
+        "python_lessons": 0,
+        "wordnet_synsets": 0,
+        "wordnet_lessons": 0,
+    }
 
     # Python documentation: one curriculum per page, one lesson per four sections.
     for page, title, sections in python_docs(root):
         counts["python_pages"] += 1
-        for heading, paragraphs in sections:
+        for _heading, paragraphs in sections:
             for p in paragraphs:
                 prose.write(json.dumps({"source": f"python3.11-doc:{page}", "text": p}) + "\n")
                 counts["python_paragraphs"] += 1
         usable = [(h, " ".join(ps[:2])) for h, ps in sections if h != title and len(h) < 60]
         lessons = []
         for k in range(0, len(usable), 4):
-            chunk = usable[k:k + 4]
+            chunk = usable[k : k + 4]
             lessons.append((f"{title}: {chunk[0][0]}" if k else title, chunk, []))
         if lessons:
             write_curriculum(curricula, "py-" + slug(page.replace("/", "-")), f"Python: {title}", lessons)
@@ -327,16 +346,23 @@ def main():
     for lexfile, entries in sorted(by_topic.items()):
         lessons = []
         for k in range(0, len(entries), args.words_per_lesson):
-            chunk = entries[k:k + args.words_per_lesson]
+            chunk = entries[k : k + args.words_per_lesson]
             sections = [(words[0][0].upper() + words[0][1:], sentence) for words, sentence in chunk]
-            lessons.append((f"{WORDNET_TOPICS[lexfile]} {k // args.words_per_lesson + 1}", sections, [w[0] for w, _ in chunk]))
+            lessons.append(
+                (f"{WORDNET_TOPICS[lexfile]} {k // args.words_per_lesson + 1}", sections, [w[0] for w, _ in chunk])
+            )
         # Curricula of at most 50 lessons keep retrieval per curriculum as small as a real course.
         for part in range(0, len(lessons), 50):
-            write_curriculum(curricula, f"words-{lexfile}-{part // 50 + 1}", WORDNET_TOPICS[lexfile], lessons[part:part + 50])
-            counts["wordnet_lessons"] += len(lessons[part:part + 50])
+            write_curriculum(
+                curricula, f"words-{lexfile}-{part // 50 + 1}", WORDNET_TOPICS[lexfile], lessons[part : part + 50]
+            )
+            counts["wordnet_lessons"] += len(lessons[part : part + 50])
     prose.close()
     json.dump(
-        {"packages": [{"name": n, "version": v, "sha256": d, "licence": PACKAGES[n]} for n, v, d in packages], "counts": counts},
+        {
+            "packages": [{"name": n, "version": v, "sha256": d, "licence": PACKAGES[n]} for n, v, d in packages],
+            "counts": counts,
+        },
         open(os.path.join(args.out, "sources.json"), "w"),
         indent=2,
     )

@@ -9,7 +9,7 @@ Measures, for the trained model and for a seeded random initialisation of its co
   (what the training loss measures, on questions never trained on);
 - on the held-out tutoring questions (the `split: held-out` lines of `tutor curriculum
   training-data --hold-out ...`), a greedy answer of at most --new-tokens tokens, cut at the
-  server's stop sequence "\\nStudent:", and:
+  stop sequence the data names (the server's), and:
   - ROUGE-L F1 (word-level longest common subsequence, lowercased) against the reference answer,
     which is the text of the snippet that answers the question;
   - grounding: the share of the answer's words that occur, in order, in the prompt's notes
@@ -31,6 +31,7 @@ score the model on curricula it was trained on, for comparison).
 With --fixture FILE it also writes greedy reference tokens for the first prompts (transformers,
 float16 weights upcast to float32), which Tests/EngineTests checks the engine against.
 """
+
 import argparse
 import glob
 import json
@@ -41,11 +42,9 @@ import time
 
 import torch
 from safetensors.torch import load_file
+from train import gpt2_tokenizer
 from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
-from train import gpt2_tokenizer
-
-STOP = "\nStudent:"
 STOPWORDS = set(
     """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
@@ -86,17 +85,11 @@ def rouge_l(candidate, reference):
     return p, rec, 2 * p * rec / (p + rec)
 
 
-def notes_of(prompt):
-    start = prompt.find("Notes:")
-    end = prompt.rfind("Student:")
-    return prompt[start:end] if start >= 0 else prompt
-
-
 def on_topic(answer, question, reference, notes):
     ws = words(answer)
     if len(ws) < 4:
         return False
-    trigrams = list(zip(ws, ws[1:], ws[2:]))
+    trigrams = list(zip(ws, ws[1:], ws[2:], strict=False))
     if len(trigrams) != len(set(trigrams)):
         return False
     cs = content(answer)
@@ -130,7 +123,7 @@ def text_perplexity(model, ids, context):
     least context/2 tokens before it. Returns (total, tokens scored)."""
     nll, scored, end = 0.0, 1, min(context, len(ids))
     while True:
-        window = ids[max(0, end - context):end]
+        window = ids[max(0, end - context) : end]
         logits = model(torch.tensor([window])).logits[0, :-1].float()
         losses = torch.nn.functional.cross_entropy(logits, torch.tensor(window[1:]), reduction="none")
         fresh = end - scored
@@ -145,12 +138,12 @@ def text_perplexity(model, ids, context):
 def answer_nll(model, prompt_ids, answer_ids, context):
     ids = (prompt_ids + answer_ids)[-context:]
     n = min(len(answer_ids), len(ids) - 1)
-    logits = model(torch.tensor([ids])).logits[0, -n - 1:-1].float()
+    logits = model(torch.tensor([ids])).logits[0, -n - 1 : -1].float()
     return float(torch.nn.functional.cross_entropy(logits, torch.tensor(ids[-n:]), reduction="sum")), n
 
 
 @torch.no_grad()
-def greedy(model, prompt_ids, new_tokens, tokenizer, eos, stop=True):
+def greedy(model, prompt_ids, new_tokens, tokenizer, eos, stop=None):
     """Greedy tokens with the KV cache, and the smallest top-1/top-2 logit margin seen."""
     out, margin, cache = [], float("inf"), None
     ids = torch.tensor([prompt_ids])
@@ -164,7 +157,7 @@ def greedy(model, prompt_ids, new_tokens, tokenizer, eos, stop=True):
         if token == eos:
             break
         out.append(token)
-        if stop and STOP in tokenizer.decode(out):
+        if stop and stop in tokenizer.decode(out):
             break
         ids = torch.tensor([[token]])
     return out, margin
@@ -188,23 +181,34 @@ def evaluate(model, name, rows, tokenizer, eos, context, new_tokens, text_ids):
     scores = {"rouge_l_f1": [], "grounding": [], "on_topic": []}
     for row in rows:
         prompt_ids = tokenizer.encode(row["prompt"]).ids
-        reference = row["completion"][: -len(STOP)].strip()
+        reference = row["completion"][: -len(row["stop"])].strip()
         x, k = answer_nll(model, prompt_ids, tokenizer.encode(row["completion"]).ids, context)
         a_nll += x
         a_n += k
         room = max(1, min(new_tokens, context - len(prompt_ids)))
-        tokens, _ = greedy(model, prompt_ids, room, tokenizer, eos)
-        answer = tokenizer.decode(tokens).split(STOP)[0].strip()
-        notes = notes_of(row["prompt"])
+        tokens, _ = greedy(model, prompt_ids, room, tokenizer, eos, stop=row["stop"])
+        answer = tokenizer.decode(tokens).split(row["stop"])[0].strip()
+        notes = "\n".join(row["notes"])
         _, _, f1 = rouge_l(answer, reference)
         grounding, _, _ = rouge_l(answer, notes)
         topical = on_topic(answer, row["question"], reference, notes)
         scores["rouge_l_f1"].append(f1)
         scores["grounding"].append(grounding)
         scores["on_topic"].append(1.0 if topical else 0.0)
-        answers.append({"question": row["question"], "answer": answer, "reference": reference,
-                        "rouge_l_f1": round(f1, 4), "grounding": round(grounding, 4), "on_topic": topical})
-    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
+        answers.append(
+            {
+                "question": row["question"],
+                "answer": answer,
+                "reference": reference,
+                "rouge_l_f1": round(f1, 4),
+                "grounding": round(grounding, 4),
+                "on_topic": topical,
+            }
+        )
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else float("nan")
+
     return {
         "model": name,
         "lesson_text_perplexity": math.exp(nll / n),
@@ -224,8 +228,12 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True, help="training-data JSON Lines with held-out lines")
     ap.add_argument("--curricula", default="curricula")
-    ap.add_argument("--hold-out", required=True, action="append",
-                    help="the held-out curriculum id (repeat to score several curricula together)")
+    ap.add_argument(
+        "--hold-out",
+        required=True,
+        action="append",
+        help="the held-out curriculum id (repeat to score several curricula together)",
+    )
     ap.add_argument("--tokenizer", help="vocab.json + merges.txt folder (default: the model's)")
     ap.add_argument("--questions", type=int, default=0, help="at most this many questions (0: all)")
     ap.add_argument("--new-tokens", type=int, default=80)
@@ -240,13 +248,14 @@ def main():
     torch.set_num_threads(args.threads)
     tokenizer = gpt2_tokenizer(args.tokenizer or args.model)
     eos = tokenizer.token_to_id("<|endoftext|>")
-    rows = [json.loads(l) for l in open(args.data)]
+    rows = [json.loads(line) for line in open(args.data)]
     rows = [r for r in rows if r["split"] == "held-out" and r["curriculum"] in args.hold_out]
     if args.questions:
         rows = rows[: args.questions]
     if len(rows) < args.min_questions:
-        raise SystemExit(f"{args.data}: only {len(rows)} held-out questions for {args.hold_out}; "
-                         f"need {args.min_questions}")
+        raise SystemExit(
+            f"{args.data}: only {len(rows)} held-out questions for {args.hold_out}; need {args.min_questions}"
+        )
     text_ids = tokenizer.encode("\n\n".join(lesson_text(args.curricula, c) for c in args.hold_out)).ids
     config = GPTNeoConfig.from_pretrained(args.model)
     context = config.max_position_embeddings
@@ -254,29 +263,48 @@ def main():
     trained = load(args.model, False, args.seed)
     results = [evaluate(trained, "trained", rows, tokenizer, eos, context, args.new_tokens, text_ids)]
     if not args.no_random:
-        results.append(evaluate(load(args.model, True, args.seed), "random", rows, tokenizer, eos, context,
-                                args.new_tokens, text_ids))
-    report = {"model": args.model, "held_out_curriculum": args.hold_out, "new_tokens": args.new_tokens,
-              "parameters": sum(p.numel() for p in trained.parameters()), "results": results}
+        results.append(
+            evaluate(
+                load(args.model, True, args.seed), "random", rows, tokenizer, eos, context, args.new_tokens, text_ids
+            )
+        )
+    report = {
+        "model": args.model,
+        "held_out_curriculum": args.hold_out,
+        "new_tokens": args.new_tokens,
+        "parameters": sum(p.numel() for p in trained.parameters()),
+        "results": results,
+    }
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
-    print(f"| model | lesson-text perplexity | answer perplexity | ROUGE-L F1 | grounding | on topic | questions |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| model | lesson-text perplexity | answer perplexity | ROUGE-L F1 | grounding | on topic | questions |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['model']} | {r['lesson_text_perplexity']:.1f} | {r['answer_perplexity']:.1f} | "
-              f"{r['rouge_l_f1']:.3f} | {r['grounding']:.3f} | {r['on_topic_share']:.0%} | {r['questions']} |")
+        print(
+            f"| {r['model']} | {r['lesson_text_perplexity']:.1f} | {r['answer_perplexity']:.1f} | "
+            f"{r['rouge_l_f1']:.3f} | {r['grounding']:.3f} | {r['on_topic_share']:.0%} | {r['questions']} |"
+        )
 
     if args.fixture:
         greedy_refs = []
         for row in rows[: args.fixture_prompts]:
             ids = tokenizer.encode(row["prompt"]).ids
-            tokens, margin = greedy(trained, ids, 48, tokenizer, eos, stop=False)
-            greedy_refs.append({"prompt": row["prompt"], "prompt_token_ids": ids, "token_ids": tokens, "text": tokenizer.decode(tokens),
-                                "min_margin": margin})
+            tokens, margin = greedy(trained, ids, 48, tokenizer, eos)
+            greedy_refs.append(
+                {
+                    "prompt": row["prompt"],
+                    "prompt_token_ids": ids,
+                    "token_ids": tokens,
+                    "text": tokenizer.decode(tokens),
+                    "min_margin": margin,
+                }
+            )
         with open(args.fixture, "w") as f:
             json.dump({"model": "models/tutor", "greedy": greedy_refs}, f)
-        print(f"wrote {args.fixture}: {len(greedy_refs)} greedy references, smallest margin "
-              f"{min(g['min_margin'] for g in greedy_refs):.4f}")
+        print(
+            f"wrote {args.fixture}: {len(greedy_refs)} greedy references, smallest margin "
+            f"{min(g['min_margin'] for g in greedy_refs):.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-models/tutor}
 WORK=.build/corpus
-TOKENIZER=../shared/gpt2-tokenizer
-[ -f "$TOKENIZER/vocab.json" ] || TOKENIZER=Tests/EngineTests/Fixtures/gpt2-vocab
+# GPT-2's vocabulary and merges, as committed for the engine's tests.
+TOKENIZER=Tests/EngineTests/Fixtures/gpt2-vocab
 [ -x .venv-ref/bin/python ] || { python3 -m venv .venv-ref && .venv-ref/bin/pip install -r tools/train/requirements.txt; }
 swift build -c release --product tutor --scratch-path .build-release
 TUTOR=.build-release/release/tutor

@@ -15,6 +15,7 @@ generalisation measure.
 Writes `model.safetensors` (float16), `config.json`, the tokenizer files, `training.json` (every
 argument, the seed, versions) and `loss.csv` (step, seconds, dialogue and prose train loss, held-out loss).
 """
+
 import argparse
 import copy
 import csv
@@ -59,7 +60,7 @@ def load_prose(path, tokenizer, length, eos):
     with open(path) as f:
         for line in f:
             stream += tokenizer.encode(json.loads(line)["text"]).ids + [eos]
-    rows = [stream[i:i + length] for i in range(0, len(stream) - length + 1, length)]
+    rows = [stream[i : i + length] for i in range(0, len(stream) - length + 1, length)]
     # Targets are the second half of each row: every target has at least length/2 tokens of
     # context, and the vocabulary projection (most of a prose step's time) runs for half the rows.
     half = length // 2
@@ -81,7 +82,7 @@ def batches(examples, size, rng):
     while True:
         rng.shuffle(order)
         for i in range(0, len(order) - size + 1, size):
-            yield [examples[j] for j in order[i:i + size]]
+            yield [examples[j] for j in order[i : i + size]]
 
 
 def collate(batch, pad):
@@ -89,10 +90,10 @@ def collate(batch, pad):
     ids = torch.full((len(batch), width), pad, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, (i, l) in enumerate(batch):
-        ids[row, :len(i)] = torch.tensor(i)
-        labels[row, :len(l)] = torch.tensor(l)
-        mask[row, :len(i)] = 1
+    for row, (inputs, targets) in enumerate(batch):
+        ids[row, : len(inputs)] = torch.tensor(inputs)
+        labels[row, : len(targets)] = torch.tensor(targets)
+        mask[row, : len(inputs)] = 1
     return ids, labels, mask
 
 
@@ -119,9 +120,7 @@ def dialogue_loss(model, ids, labels, mask, prompt_weight):
     hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
     valid = mask[:, 1:] == 1
     targets = ids[:, 1:][valid]
-    losses = torch.nn.functional.cross_entropy(
-        model.lm_head(hidden[:, :-1][valid]).float(), targets, reduction="none"
-    )
+    losses = torch.nn.functional.cross_entropy(model.lm_head(hidden[:, :-1][valid]).float(), targets, reduction="none")
     answer = (labels[:, 1:] != -100)[valid]
     answer_mean = losses[answer].mean()
     return answer_mean + prompt_weight * losses.mean(), answer_mean
@@ -140,7 +139,7 @@ def held_out_loss(model, examples, pad, size=8):
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(examples), size):
-        loss, n = answer_loss(model, *collate(examples[i:i + size], pad))
+        loss, n = answer_loss(model, *collate(examples[i : i + size], pad))
         total += float(loss) * n
         count += n
     model.train()
@@ -151,7 +150,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, action="append", help="training-data JSON Lines (repeat)")
     ap.add_argument(
-        "--weight", type=float, action="append",
+        "--weight",
+        type=float,
+        action="append",
         help="share of dialogue examples drawn from each --data file, in order (default: by size)",
     )
     ap.add_argument("--prose", help="corpus.py prose.jsonl, for plain language modelling between dialogue steps")
@@ -167,17 +168,28 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--steps", type=int, default=100000, help="at most this many steps")
-    ap.add_argument("--minutes", type=float, default=100,
-                    help="stop after this long; 0: run exactly --steps steps, the learning-rate schedule "
-                    "following the step count, so that a rerun repeats the run")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=100,
+        help="stop after this long; 0: run exactly --steps steps, the learning-rate schedule "
+        "following the step count, so that a rerun repeats the run",
+    )
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--save-every-minutes", type=float, default=15, help="write the model so far this often")
-    ap.add_argument("--prompt-weight", type=float, default=0.0,
-                    help="weight of the loss on prompt tokens too (0: answer tokens only)")
+    ap.add_argument(
+        "--prompt-weight",
+        type=float,
+        default=0.0,
+        help="weight of the loss on prompt tokens too (0: answer tokens only)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261129)
-    ap.add_argument("--init", help="start from this checkpoint (a train.py output) instead of random weights; "
-                    "its shape wins over --hidden/--layers/--heads/--window/--context")
+    ap.add_argument(
+        "--init",
+        help="start from this checkpoint (a train.py output) instead of random weights; "
+        "its shape wins over --hidden/--layers/--heads/--window/--context",
+    )
     args = ap.parse_args()
 
     random.seed(args.seed)
@@ -219,7 +231,10 @@ def main():
         config = model.config
         # training.json records the shape that was trained, not the unused defaults.
         args.hidden, args.layers, args.heads, args.window = (
-            config.hidden_size, config.num_layers, config.num_heads, config.window_size
+            config.hidden_size,
+            config.num_layers,
+            config.num_heads,
+            config.window_size,
         )
     else:
         model = GPTNeoForCausalLM(config)
@@ -263,7 +278,9 @@ def main():
         if source is stream:
             running = float(logged.detach()) if running is None else 0.95 * running + 0.05 * float(logged.detach())
         else:
-            prose_running = float(logged.detach()) if prose_running is None else 0.9 * prose_running + 0.1 * float(logged.detach())
+            prose_running = (
+                float(logged.detach()) if prose_running is None else 0.9 * prose_running + 0.1 * float(logged.detach())
+            )
         if time.time() - last_save > args.save_every_minutes * 60:
             save(model, args.out, args.tokenizer)
             last_save = time.time()
@@ -272,10 +289,21 @@ def main():
             prose_loss = round(prose_running, 4) if prose_running is not None else ""
             writer.writerow([step, round(time.time() - start, 1), round(running, 4), prose_loss, round(held_loss, 4)])
             log.flush()
-            print(f"step {step} {time.time() - start:.0f}s loss {running:.3f} prose {prose_loss} held-out {held_loss:.3f}", flush=True)
+            print(
+                f"step {step} {time.time() - start:.0f}s loss {running:.3f} prose {prose_loss} held-out {held_loss:.3f}",
+                flush=True,
+            )
     held_loss = held_out_loss(model, held, pad) if held else float("nan")
     if step % args.eval_every:
-        writer.writerow([step, round(time.time() - start, 1), round(running or float("nan"), 4), round(prose_running or float("nan"), 4), round(held_loss, 4)])
+        writer.writerow(
+            [
+                step,
+                round(time.time() - start, 1),
+                round(running or float("nan"), 4),
+                round(prose_running or float("nan"), 4),
+                round(held_loss, 4),
+            ]
+        )
     log.close()
     save(model, args.out, args.tokenizer)
     with open(os.path.join(args.out, "training.json"), "w") as f:

@@ -13,7 +13,8 @@ struct TrainingData: ParsableCommand {
     discussion: """
       One object per line: curriculum, lesson, kind (section, term or hint), question, prompt
       (built exactly as the server builds it: template, lesson, retrieved snippets, the
-      question), completion (the answer from the lesson, then the stop sequence) and split
+      question), completion (the answer from the lesson, then the stop sequence), snippet_ids and
+      notes (the notes the prompt quotes), stop (the stop sequence) and split
       ("train", or "held-out" for the --hold-out curricula, kept for evaluation).
       """
   )
