@@ -52,13 +52,24 @@ let package = Package(
       dependencies: ["CEngineKernels"],
       swiftSettings: swiftSettings
     ),
-    // Curricula as authored files: parsing, validation (lint) and snippet retrieval (SQLite FTS5).
+    // Curricula as authored files: parsing, validation (lint) and snippet retrieval (BM25 fused
+    // with a sentence encoder's similarities).
     .target(
       name: "Curriculum",
       dependencies: [
         .product(name: "Yams", package: "Yams"),
-        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Mustache", package: "swift-mustache"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // Development code, never served: SQLite FTS5 as BM25's reference, and a made-up learning
+    // record for the export and statistics benchmarks. Used by `tutor bench` and the tests.
+    .target(
+      name: "TutorBench",
+      dependencies: [
+        "Curriculum",
+        "TutorStore",
+        .product(name: "GRDB", package: "GRDB.swift"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -135,6 +146,7 @@ let package = Package(
         "TutorAPI",
         "TutorStore",
         "Analytics",
+        "TutorBench",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -155,7 +167,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CurriculumTests",
-      dependencies: ["Curriculum"],
+      dependencies: ["Curriculum", "TutorBench"],
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
@@ -166,7 +178,7 @@ let package = Package(
     ),
     .testTarget(
       name: "AnalyticsTests",
-      dependencies: ["Analytics", "TutorStore", .product(name: "CSV", package: "CSV.swift")],
+      dependencies: ["Analytics", "TutorStore", "TutorBench", .product(name: "CSV", package: "CSV.swift")],
       swiftSettings: swiftSettings
     ),
     .testTarget(

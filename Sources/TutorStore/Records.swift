@@ -20,6 +20,28 @@ public struct StoredSession: Codable, Sendable, Equatable, FetchableRecord, Pers
   public var updatedAtMs: Int64
   public var endedAtMs: Int64?
 
+  public init(
+    id: String,
+    studentId: String,
+    curriculumId: String,
+    lessonId: String,
+    lessonChosen: Bool = true,
+    state: State,
+    createdAtMs: Int64,
+    updatedAtMs: Int64,
+    endedAtMs: Int64? = nil
+  ) {
+    self.id = id
+    self.studentId = studentId
+    self.curriculumId = curriculumId
+    self.lessonId = lessonId
+    self.lessonChosen = lessonChosen
+    self.state = state
+    self.createdAtMs = createdAtMs
+    self.updatedAtMs = updatedAtMs
+    self.endedAtMs = endedAtMs
+  }
+
   enum CodingKeys: String, CodingKey {
     case id, state
     case studentId = "student_id"
@@ -69,6 +91,36 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
   public var completedAtMs: Int64?
+
+  public init(
+    id: String,
+    sessionId: String,
+    index: Int,
+    question: String,
+    answer: String,
+    snippetIds: [String],
+    promptTokens: Int,
+    completionTokens: Int,
+    latencyMilliseconds: Int?,
+    status: Status,
+    finishReason: String?,
+    createdAtMs: Int64,
+    completedAtMs: Int64?
+  ) {
+    self.id = id
+    self.sessionId = sessionId
+    self.index = index
+    self.question = question
+    self.answer = answer
+    self.snippetIds = snippetIds
+    self.promptTokens = promptTokens
+    self.completionTokens = completionTokens
+    self.latencyMilliseconds = latencyMilliseconds
+    self.status = status
+    self.finishReason = finishReason
+    self.createdAtMs = createdAtMs
+    self.completedAtMs = completedAtMs
+  }
 
   enum CodingKeys: String, CodingKey {
     case id, question, answer, status

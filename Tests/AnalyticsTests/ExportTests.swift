@@ -2,6 +2,7 @@ import Analytics
 import CSV
 import Foundation
 import Testing
+import TutorBench
 import TutorStore
 
 /// Every export format parsed back with a real parser and checked field by field.

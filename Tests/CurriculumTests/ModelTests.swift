@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorBench
 
 @testable import Curriculum
 

@@ -15,6 +15,65 @@ import Testing
     deinit { try? FileManager.default.removeItem(at: directory) }
   }
 
+  @Test func aBatchIsStoredWholeOrNotAtAll() async throws {
+    let db = TemporaryDatabase()
+    let store = try TutorStore(path: db.path)
+    var batch = TutorStore.RecordBatch()
+    batch.students = [("noor", 5)]
+    batch.sessions = [
+      StoredSession(
+        id: "s1",
+        studentId: "noor",
+        curriculumId: "c",
+        lessonId: "l",
+        state: .ended,
+        createdAtMs: 5,
+        updatedAtMs: 6
+      )
+    ]
+    let turn = StoredTurn(
+      id: "t1",
+      sessionId: "s1",
+      index: 0,
+      question: "q",
+      answer: "a",
+      snippetIds: ["c/l#x"],
+      promptTokens: 3,
+      completionTokens: 1,
+      latencyMilliseconds: 9,
+      status: .completed,
+      finishReason: "end_of_text",
+      createdAtMs: 6,
+      completedAtMs: 7
+    )
+    // A turn of a session that is neither stored nor in the batch: nothing of the batch is kept.
+    var broken = batch
+    broken.turns = [
+      turn,
+      StoredTurn(
+        id: "t2",
+        sessionId: "missing",
+        index: 0,
+        question: "q",
+        answer: "",
+        snippetIds: [],
+        promptTokens: 1,
+        completionTokens: 0,
+        latencyMilliseconds: nil,
+        status: .answering,
+        finishReason: nil,
+        createdAtMs: 6,
+        completedAtMs: nil
+      ),
+    ]
+    await #expect(throws: (any Error).self) { try await store.insert(broken) }
+    #expect(try await store.session(id: "s1") == nil)
+    batch.turns = [turn]
+    try await store.insert(batch)
+    #expect(try await store.session(id: "s1") == batch.sessions[0])
+    #expect(try await store.turns(sessionId: "s1") == [turn], "ids and times are kept as given")
+  }
+
   @Test func everyRecordedTimeComesFromTheStoresClock() async throws {
     let db = TemporaryDatabase()
     let clock = Mutex<Int64>(1_000)

@@ -7,7 +7,7 @@
 ///   `simplify`), and expanded with the curriculum's synonyms (the words students use for its terms).
 /// - Every term is quoted, so FTS5 operators typed by a student mean nothing, and terms are OR-ed;
 ///   FTS5's `porter unicode61` tokenizer then stems and folds them as it did the snippets.
-enum QueryAnalyzer {
+package enum QueryAnalyzer {
   /// English stop words (the Snowball list, as Lucene and NLTK use it), plus question filler.
   static let stopWords: Set<String> = [
     "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
@@ -104,7 +104,7 @@ enum QueryAnalyzer {
 
   /// The same query as an FTS5 MATCH expression (every word quoted, so that FTS5 syntax typed by a
   /// student means nothing); `nil` without words.
-  static func matchExpression(
+  package static func matchExpression(
     _ text: String,
     synonyms: [String: [String]] = [:],
     expand: Bool = true

@@ -243,7 +243,7 @@ public final class SnippetIndex: Sendable {
 
   /// Synonyms by curriculum id, plus all of them merged under "" for searches across curricula
   /// (built once, not per query).
-  static func synonymTable(_ library: CurriculumLibrary) -> [String: [String: [String]]] {
+  package static func synonymTable(_ library: CurriculumLibrary) -> [String: [String: [String]]] {
     var table = Dictionary(library.curricula.map { ($0.id, $0.synonyms) }, uniquingKeysWith: { a, _ in a })
     table[""] = library.curricula.reduce(into: [:]) { all, c in all.merge(c.synonyms) { $0 + $1 } }
     return table

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import TutorStore
 
 extension TutorStore {
   /// Fills the store with a made-up learning record, for benchmarks of exports and statistics:
@@ -7,7 +7,7 @@ extension TutorStore {
   /// turns and `attemptsPerSession` attempts (alternately wrong, then right, at one exercise per
   /// two attempts). Curricula, lessons, exercises and objectives are named `c0`, `l0`, `e0`,
   /// `o0`…; times start at `start` and advance a second per record. Written in transactions of
-  /// 10,000 records. Returns the number of turns and attempts written.
+  /// 10,000 records through ``insert(_:)``. Returns the number of turns and attempts written.
   @discardableResult
   public func writeSyntheticHistory(
     students: Int,
@@ -19,28 +19,19 @@ extension TutorStore {
     var clock = start.millisecondsSince1970
     var turns = 0
     var attempts = 0
-    var pending: [any MutablePersistableRecord & Sendable] = []
+    var pending = RecordBatch()
     func flush() async throws {
-      let batch = pending
-      pending = []
-      try await pool.write { db in
-        for var record in batch { try record.insert(db) }
-      }
+      try await insert(pending)
+      pending = RecordBatch()
     }
     for s in 0 ..< students {
       let studentId = "student-\(s)"
-      let createdAt = clock
-      try await pool.write { db in
-        try db.execute(
-          sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
-          arguments: [studentId, createdAt]
-        )
-      }
+      pending.students.append((studentId, clock))
       for n in 0 ..< sessionsPerStudent {
         let curriculum = "c\(n % 3)"
         let lesson = "l\(n % 5)"
         let sessionId = UUID().uuidString.lowercased()
-        pending.append(
+        pending.sessions.append(
           StoredSession(
             id: sessionId,
             studentId: studentId,
@@ -56,7 +47,7 @@ extension TutorStore {
         for i in 0 ..< max(turnsPerSession, attemptsPerSession) {
           if i < turnsPerSession {
             clock += 1000
-            pending.append(
+            pending.turns.append(
               StoredTurn(
                 id: UUID().uuidString.lowercased(),
                 sessionId: sessionId,
@@ -79,7 +70,7 @@ extension TutorStore {
           if i < attemptsPerSession {
             clock += 1000
             let correct = i % 2 == 1
-            pending.append(
+            pending.attempts.append(
               StoredAttempt(
                 id: UUID().uuidString.lowercased(),
                 sessionId: sessionId,

@@ -1,6 +1,7 @@
 import Analytics
 import ArgumentParser
 import Foundation
+import TutorBench
 import TutorStore
 
 /// `tutor bench export`: export speed and memory on a made-up learning record.

@@ -3,6 +3,7 @@ import Curriculum
 import Engine
 import Foundation
 import Synchronization
+import TutorBench
 import Tutoring
 
 /// `tutor bench retrieval`: index build and query latency on a generated corpus of many lessons,

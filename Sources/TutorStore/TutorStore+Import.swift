@@ -1,0 +1,35 @@
+import Foundation
+import GRDB
+
+// Writing records as they are: imports, copies between databases, and made-up data for
+// benchmarks.
+extension TutorStore {
+  /// Records to store as they are, ids and times included.
+  public struct RecordBatch: Sendable {
+    public var students: [(id: String, createdAtMs: Int64)] = []
+    public var sessions: [StoredSession] = []
+    public var turns: [StoredTurn] = []
+    public var attempts: [StoredAttempt] = []
+
+    public init() {}
+
+    public var count: Int { students.count + sessions.count + turns.count + attempts.count }
+  }
+
+  /// Stores `batch` in one transaction (all of it or nothing): students first (one already
+  /// stored is kept), then sessions, turns and attempts, which must refer to students and
+  /// sessions stored by now.
+  public func insert(_ batch: RecordBatch) async throws {
+    try await write("insertBatch") { db in
+      for student in batch.students {
+        try db.execute(
+          sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
+          arguments: [student.id, student.createdAtMs]
+        )
+      }
+      for session in batch.sessions { try session.insert(db) }
+      for turn in batch.turns { try turn.insert(db) }
+      for attempt in batch.attempts { try attempt.insert(db) }
+    }
+  }
+}
