@@ -159,21 +159,37 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // What tests in several targets share: repository paths, the small test model, a real server
+    // on a loopback port that always stops (withTestServer), Ask transcripts.
+    .target(
+      name: "TutorTestSupport",
+      dependencies: [
+        "Engine",
+        "TutorServer",
+        "TutorAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Tests/TutorTestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "EngineTests",
-      dependencies: ["Engine"],
+      dependencies: ["Engine", "TutorTestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "CurriculumTests",
-      dependencies: ["Curriculum", "TutorBench"],
+      dependencies: ["Curriculum", "TutorBench", "TutorTestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "TutoringTests",
-      dependencies: ["Tutoring", "Engine", "TutorStore"],
+      dependencies: ["Tutoring", "Engine", "TutorStore", "TutorTestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -194,6 +210,7 @@ let package = Package(
     .testTarget(
       name: "TutorServerTests",
       dependencies: [
+        "TutorTestSupport",
         "TutorServer",
         "Tutoring",
         "Engine",
@@ -213,7 +230,7 @@ let package = Package(
     ),
     .testTarget(
       name: "TutorCLITests",
-      dependencies: ["tutor", "TutorStore"],
+      dependencies: ["tutor", "TutorStore", "TutorTestSupport"],
       swiftSettings: swiftSettings
     ),
   ],

@@ -77,126 +77,122 @@ __attribute__((target("avx2"), always_inline)) static inline float gn_tree8(__m2
 // each dimension summed over the keys in order, so the same on both. `format` is a constant in
 // each instance below, so every cache format gets its own specialised loop; a float32 cache
 // multiplies by no scale.
-#define GN_ATTENTION_ROW(NAME, TARGET, KEY_LANES, PV)                                                    \
+#define GN_ATTENTION_ROW(NAME, TARGET, KEY_LANES, PV)                                                   \
   __attribute__((target(TARGET), always_inline)) static inline void NAME(                               \
       const float *qr, size_t lo, size_t p, const gn_kv_view *kv, size_t head_dim, float *o, float *scratch, \
-      int format) {                                                                                      \
-    const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;                            \
-    const size_t first = ring ? lo % ring : lo;                                                          \
-    const int scaled = format == GN_KV_Q8;                                                               \
-    const void *const keys = kv->k;                                                                      \
-    const uint16_t *const key_scales = kv->k_scale;                                                      \
-    float maxv = -FLT_MAX;                                                                               \
-    __m256 maxs = _mm256_set1_ps(-FLT_MAX);                                                              \
-    size_t j = lo, r = first;                                                                            \
-    for (; j + 8 <= p + 1; j += 8) {                                                                     \
-      size_t rows[8];                                                                                    \
-      for (int t = 0; t < 8; t++, r = kv_next(r, ring)) rows[t] = r;                                     \
-      __m256 s = gn_tree8x8(KEY_LANES(qr, keys, rows[0] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[1] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[2] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[3] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[4] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[5] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[6] * stride, head_dim, format),                     \
-                            KEY_LANES(qr, keys, rows[7] * stride, head_dim, format));                    \
-      if (scaled) {                                                                                      \
-        float sc[8];                                                                                     \
-        for (int t = 0; t < 8; t++) sc[t] = kv_scale(key_scales, rows[t], ss);                           \
-        s = _mm256_mul_ps(s, _mm256_loadu_ps(sc));                                                       \
-      }                                                                                                  \
-      _mm256_storeu_ps(scratch + j, s);                                                                  \
-      maxs = _mm256_max_ps(maxs, s);                                                                     \
-    }                                                                                                    \
-    {                                                                                                    \
-      float m8[8];                                                                                       \
-      _mm256_storeu_ps(m8, maxs);                                                                        \
-      for (int t = 0; t < 8; t++) maxv = fmaxf(maxv, m8[t]);                                             \
-    }                                                                                                    \
-    for (; j <= p; j++, r = kv_next(r, ring)) {                                                          \
-      float s = gn_tree8(KEY_LANES(qr, keys, r * stride, head_dim, format));                             \
-      if (scaled) s *= kv_scale(key_scales, r, ss);                                                      \
-      scratch[j] = s;                                                                                    \
-      maxv = fmaxf(maxv, s);                                                                             \
-    }                                                                                                    \
-    const __m256 mv = _mm256_set1_ps(maxv);                                                              \
-    __m256 sums = _mm256_setzero_ps();                                                                   \
-    j = lo;                                                                                              \
-    for (; j + 8 <= p + 1; j += 8) {                                                                     \
-      __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + j), mv));                                \
-      _mm256_storeu_ps(scratch + j, e);                                                                  \
-      sums = _mm256_add_ps(sums, e);                                                                     \
-    }                                                                                                    \
-    float sum = hsum256(sums);                                                                           \
-    for (; j <= p; j++) {                                                                                \
-      float e = expf(scratch[j] - maxv);                                                                 \
-      scratch[j] = e;                                                                                    \
-      sum += e;                                                                                          \
-    }                                                                                                    \
-    const float inv = 1.0f / sum;                                                                        \
-    if (scaled) {                                                                                        \
-      /* Fold each value row's scale into its weight once, not once per block of dimensions. */        \
-      r = first;                                                                                         \
-      for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(kv->v_scale, r, ss);        \
-    }                                                                                                    \
-    PV(kv->v, first, lo, p, ring, stride, head_dim, scratch, inv, o, format);                            \
+      int format) {                                                                                     \
+    const size_t stride = kv->stride, ring = kv->ring, ss = kv->scale_stride;                           \
+    const size_t first = ring ? lo % ring : lo;                                                         \
+    const int scaled = format == GN_KV_Q8;                                                              \
+    const void *const keys = kv->k;                                                                     \
+    const uint16_t *const key_scales = kv->k_scale;                                                     \
+    float maxv = -FLT_MAX;                                                                              \
+    __m256 maxs = _mm256_set1_ps(-FLT_MAX);                                                             \
+    size_t j = lo, r = first;                                                                           \
+    for (; j + 8 <= p + 1; j += 8) {                                                                    \
+      size_t rows[8];                                                                                   \
+      for (int t = 0; t < 8; t++, r = kv_next(r, ring)) rows[t] = r;                                    \
+      __m256 s = gn_tree8x8(KEY_LANES(qr, keys, rows[0] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[1] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[2] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[3] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[4] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[5] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[6] * stride, head_dim, format),                    \
+                            KEY_LANES(qr, keys, rows[7] * stride, head_dim, format));                   \
+      if (scaled) {                                                                                     \
+        float sc[8];                                                                                    \
+        for (int t = 0; t < 8; t++) sc[t] = kv_scale(key_scales, rows[t], ss);                          \
+        s = _mm256_mul_ps(s, _mm256_loadu_ps(sc));                                                      \
+      }                                                                                                 \
+      _mm256_storeu_ps(scratch + j, s);                                                                 \
+      maxs = _mm256_max_ps(maxs, s);                                                                    \
+    }                                                                                                   \
+    {                                                                                                   \
+      float m8[8];                                                                                      \
+      _mm256_storeu_ps(m8, maxs);                                                                       \
+      for (int t = 0; t < 8; t++) maxv = fmaxf(maxv, m8[t]);                                            \
+    }                                                                                                   \
+    for (; j <= p; j++, r = kv_next(r, ring)) {                                                         \
+      float s = gn_tree8(KEY_LANES(qr, keys, r * stride, head_dim, format));                            \
+      if (scaled) s *= kv_scale(key_scales, r, ss);                                                     \
+      scratch[j] = s;                                                                                   \
+      maxv = fmaxf(maxv, s);                                                                            \
+    }                                                                                                   \
+    const __m256 mv = _mm256_set1_ps(maxv);                                                             \
+    __m256 sums = _mm256_setzero_ps();                                                                  \
+    j = lo;                                                                                             \
+    for (; j + 8 <= p + 1; j += 8) {                                                                    \
+      __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + j), mv));                               \
+      _mm256_storeu_ps(scratch + j, e);                                                                 \
+      sums = _mm256_add_ps(sums, e);                                                                    \
+    }                                                                                                   \
+    float sum = hsum256(sums);                                                                          \
+    for (; j <= p; j++) {                                                                               \
+      float e = expf(scratch[j] - maxv);                                                                \
+      scratch[j] = e;                                                                                   \
+      sum += e;                                                                                         \
+    }                                                                                                   \
+    const float inv = 1.0f / sum;                                                                       \
+    if (scaled) {                                                                                       \
+      /* Fold each value row's scale into its weight once, not once per block of dimensions. */         \
+      r = first;                                                                                        \
+      for (j = lo; j <= p; j++, r = kv_next(r, ring)) scratch[j] *= kv_scale(kv->v_scale, r, ss);       \
+    }                                                                                                   \
+    PV(kv->v, first, lo, p, ring, stride, head_dim, scratch, inv, o, format);                           \
   }
 
 // The weighted sums of values, o[d] = sum of (scratch[i] * inv) * v_i[d] over the keys: keys lo,
 // lo + 2, ... in one chain and lo + 1, lo + 3, ... in another, added at the end (two chains keep
 // the FMA units busy where one would wait on its latency), 4 * LANES dimensions in registers
 // while walking the keys, then LANES at a time. The same sums on AVX2 and AVX-512.
-#define GN_VALUES(NAME, TARGET, VEC, LANES, SETZERO, SET1, FMADD, ADD, STOREU, LOADKV)                   \
-  __attribute__((target(TARGET), always_inline)) static inline void NAME(                               \
+#define GN_VALUES(NAME, ISA, LOADKV)                                                                    \
+  __attribute__((target(ISA##_TARGET), always_inline)) static inline void NAME(                         \
       const void *values, size_t first, size_t lo, size_t p, size_t ring, size_t stride, size_t head_dim, \
       const float *scratch, float inv, float *o, int format) {                                          \
-    size_t d = 0;                                                                                        \
-    for (; d + 4 * LANES <= head_dim; d += 4 * LANES) {                                                  \
-      VEC e[4] = {SETZERO(), SETZERO(), SETZERO(), SETZERO()};                                           \
-      VEC f[4] = {SETZERO(), SETZERO(), SETZERO(), SETZERO()};                                           \
-      size_t r = first, i = lo;                                                                          \
-      for (; i + 1 <= p; i += 2) {                                                                       \
-        size_t r1 = kv_next(r, ring);                                                                    \
-        VEC pe = SET1(scratch[i] * inv), pf = SET1(scratch[i + 1] * inv);                                \
-        for (int c = 0; c < 4; c++) {                                                                    \
-          e[c] = FMADD(pe, LOADKV(values, r * stride + d + c * LANES, format), e[c]);                    \
-          f[c] = FMADD(pf, LOADKV(values, r1 * stride + d + c * LANES, format), f[c]);                   \
-        }                                                                                                \
-        r = kv_next(r1, ring);                                                                           \
-      }                                                                                                  \
-      if (i == p) {                                                                                      \
-        VEC pe = SET1(scratch[i] * inv);                                                                 \
-        for (int c = 0; c < 4; c++) e[c] = FMADD(pe, LOADKV(values, r * stride + d + c * LANES, format), e[c]); \
-      }                                                                                                  \
-      for (int c = 0; c < 4; c++) STOREU(o + d + c * LANES, ADD(e[c], f[c]));                            \
-    }                                                                                                    \
-    for (; d < head_dim; d += LANES) {                                                                   \
-      VEC e = SETZERO(), f = SETZERO();                                                                  \
-      size_t r = first, i = lo;                                                                          \
-      for (; i + 1 <= p; i += 2) {                                                                       \
-        size_t r1 = kv_next(r, ring);                                                                    \
-        e = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e);                    \
-        f = FMADD(SET1(scratch[i + 1] * inv), LOADKV(values, r1 * stride + d, format), f);               \
-        r = kv_next(r1, ring);                                                                           \
-      }                                                                                                  \
-      if (i == p) e = FMADD(SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e);           \
-      STOREU(o + d, ADD(e, f));                                                                          \
-    }                                                                                                    \
+    size_t d = 0;                                                                                       \
+    for (; d + 4 * ISA##_LANES <= head_dim; d += 4 * ISA##_LANES) {                                     \
+      ISA##_VEC e[4] = {ISA##_SETZERO(), ISA##_SETZERO(), ISA##_SETZERO(), ISA##_SETZERO()};            \
+      ISA##_VEC f[4] = {ISA##_SETZERO(), ISA##_SETZERO(), ISA##_SETZERO(), ISA##_SETZERO()};            \
+      size_t r = first, i = lo;                                                                         \
+      for (; i + 1 <= p; i += 2) {                                                                      \
+        size_t r1 = kv_next(r, ring);                                                                   \
+        ISA##_VEC pe = ISA##_SET1(scratch[i] * inv), pf = ISA##_SET1(scratch[i + 1] * inv);             \
+        for (int c = 0; c < 4; c++) {                                                                   \
+          e[c] = ISA##_FMADD(pe, LOADKV(values, r * stride + d + c * ISA##_LANES, format), e[c]);       \
+          f[c] = ISA##_FMADD(pf, LOADKV(values, r1 * stride + d + c * ISA##_LANES, format), f[c]);      \
+        }                                                                                               \
+        r = kv_next(r1, ring);                                                                          \
+      }                                                                                                 \
+      if (i == p) {                                                                                     \
+        ISA##_VEC pe = ISA##_SET1(scratch[i] * inv);                                                    \
+        for (int c = 0; c < 4; c++) e[c] = ISA##_FMADD(pe, LOADKV(values, r * stride + d + c * ISA##_LANES, format), e[c]); \
+      }                                                                                                 \
+      for (int c = 0; c < 4; c++) ISA##_STOREU(o + d + c * ISA##_LANES, ISA##_ADD(e[c], f[c]));         \
+    }                                                                                                   \
+    for (; d < head_dim; d += ISA##_LANES) {                                                            \
+      ISA##_VEC e = ISA##_SETZERO(), f = ISA##_SETZERO();                                               \
+      size_t r = first, i = lo;                                                                         \
+      for (; i + 1 <= p; i += 2) {                                                                      \
+        size_t r1 = kv_next(r, ring);                                                                   \
+        e = ISA##_FMADD(ISA##_SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e);       \
+        f = ISA##_FMADD(ISA##_SET1(scratch[i + 1] * inv), LOADKV(values, r1 * stride + d, format), f);  \
+        r = kv_next(r1, ring);                                                                          \
+      }                                                                                                 \
+      if (i == p) e = ISA##_FMADD(ISA##_SET1(scratch[i] * inv), LOADKV(values, r * stride + d, format), e); \
+      ISA##_STOREU(o + d, ISA##_ADD(e, f));                                                             \
+    }                                                                                                   \
   }
-GN_VALUES(values256, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
-          _mm256_storeu_ps,
-          kv_load8)
-GN_VALUES(values512, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
-          _mm512_storeu_ps,
-          kv_load16)
+GN_VALUES(values256, GN256, kv_load8)
+GN_VALUES(values512, GN512, kv_load16)
 
 GN_ATTENTION_ROW(attention_row256, "avx2,fma,f16c", key_lanes256, values256)
 GN_ATTENTION_ROW(attention_row512, "avx512f,avx2,fma,f16c", key_lanes512, values512)
 
-#define GN_ATTENTION_ROW_FORMAT(NAME, BODY, TARGET, FORMAT)                                              \
+#define GN_ATTENTION_ROW_FORMAT(NAME, BODY, TARGET, FORMAT)                                             \
   __attribute__((target(TARGET))) static void NAME(const float *qr, size_t lo, size_t p, const gn_kv_view *kv, \
-                                                   size_t head_dim, float *o, float *scratch) {          \
-    BODY(qr, lo, p, kv, head_dim, o, scratch, FORMAT);                                                   \
+                                                   size_t head_dim, float *o, float *scratch) {         \
+    BODY(qr, lo, p, kv, head_dim, o, scratch, FORMAT);                                                  \
   }
 GN_ATTENTION_ROW_FORMAT(attention_row_f32, attention_row256, "avx2,fma,f16c", GN_KV_F32)
 GN_ATTENTION_ROW_FORMAT(attention_row_f16, attention_row256, "avx2,fma,f16c", GN_KV_F16)

@@ -125,6 +125,34 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(sums);
 }
 
+// MARK: - One name per operation and ISA
+// The kernels are written once, as macros taking an ISA prefix (GN512 or GN256), and expanded
+// per ISA: ISA##_FMADD(a, b, c) is _mm512_fmadd_ps or _mm256_fmadd_ps, and so on.
+
+#define GN512_TARGET "avx512f"
+#define GN512_VEC __m512
+#define GN512_LANES 16
+#define GN512_SETZERO _mm512_setzero_ps
+#define GN512_SET1 _mm512_set1_ps
+#define GN512_FMADD _mm512_fmadd_ps
+#define GN512_MUL _mm512_mul_ps
+#define GN512_ADD _mm512_add_ps
+#define GN512_STOREU _mm512_storeu_ps
+#define GN512_LOAD_PART gn_load_part512
+#define GN512_STORE_PART gn_store_part512
+
+#define GN256_TARGET "avx2,fma,f16c"
+#define GN256_VEC __m256
+#define GN256_LANES 8
+#define GN256_SETZERO _mm256_setzero_ps
+#define GN256_SET1 _mm256_set1_ps
+#define GN256_FMADD _mm256_fmadd_ps
+#define GN256_MUL _mm256_mul_ps
+#define GN256_ADD _mm256_add_ps
+#define GN256_STOREU _mm256_storeu_ps
+#define GN256_LOAD_PART gn_load_part256
+#define GN256_STORE_PART gn_store_part256
+
 // MARK: - The vector exponential (softmax, gelu)
 
 // e^x for 8 lanes, x clamped to [-87.3, 88.7]: x = n·ln 2 + r (ln 2 split in two for exactness),

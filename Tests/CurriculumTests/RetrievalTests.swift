@@ -1,15 +1,14 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Curriculum
 
 /// Retrieval over the shipped curricula, on the labelled question set.
 @Suite struct RetrievalTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = Repository.root
   static let curricula = repository.appendingPathComponent("curricula").path
-  static let questions = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/retrieval-questions.yaml").path
+  static let questions = Repository.curriculumFixtures.appendingPathComponent("retrieval-questions.yaml").path
 
   @Test func labelledQuestionsAreAnsweredInTheTopThree() throws {
     let library = CurriculumLibrary.load(root: Self.curricula)

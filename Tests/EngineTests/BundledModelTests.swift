@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Engine
 
@@ -8,8 +9,7 @@ import Testing
 /// `tools/train/evaluate.py --fixture` from held-out tutoring prompts, with the float16 weights
 /// upcast to float32.
 @Suite struct BundledModelTests {
-  static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/tutor")
+  static let directory = Repository.bundledModel
 
   struct Reference: Decodable {
     struct Greedy: Decodable {

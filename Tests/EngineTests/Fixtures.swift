@@ -1,11 +1,11 @@
 import Foundation
+import TutorTestSupport
 
 @testable import Engine
 
 /// The reference fixtures made by `tools/reference/make_fixtures.py` with Hugging Face transformers.
 enum Fixtures {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures")
+  static let root = Repository.engineFixtures
 
   static let modelNames = ["tiny-global-first", "tiny-local-first-f16-sharded", "tiny-bf16", "gpt2-vocab"]
 

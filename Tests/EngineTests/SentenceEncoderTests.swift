@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Engine
 
@@ -7,8 +8,7 @@ import Testing
 /// test command runs) against the `tokenizers` library and sentence-transformers: the references
 /// in `Fixtures/minilm-reference.json` were made by `tools/reference/make_encoder_fixtures.py`.
 @Suite struct SentenceEncoderTests {
-  static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/all-MiniLM-L6-v2")
+  static let directory = Repository.encoder
 
   struct Reference: Decodable {
     struct Case: Decodable {

@@ -1,10 +1,10 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// The `tutor` executable end to end: the exact interfaces other tools call, and its errors.
 @Suite struct CLITests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = Repository.root
   static let model = repository.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab").path
 
   /// The built `tutor` binary, next to the test bundle.

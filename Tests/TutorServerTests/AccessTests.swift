@@ -7,6 +7,7 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorStore
+import TutorTestSupport
 
 @testable import Tutoring
 
@@ -60,8 +61,9 @@ struct AccessTests {
     return fixture
   }
 
-  static func startSecured() async throws -> TestServer {
-    try await TestServer.start { $0.authentication = .tokens }
+  /// A server that checks tokens, for the length of `body`.
+  static func withSecuredServer(_ body: (TestServer) async throws -> Void) async throws {
+    try await withTestServer(configure: { $0.authentication = .tokens }, body: body)
   }
 
   /// The status a call ended with (`.ok` when it succeeded).
@@ -79,257 +81,260 @@ struct AccessTests {
 
   @Test("Every RPC checks the caller's role and what it owns")
   func everyRPCByEveryRole() async throws {
-    let server = try await Self.startSecured()
-    let f = try await Self.fixture(server)
-    try await server.withClient { client in
-      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-      let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
-      let model = Tutor_V1_ModelService.Client(wrapping: client)
-      let analytics = Tutor_V1_AnalyticsService.Client(wrapping: client)
-      let admin = Tutor_V1_AdminService.Client(wrapping: client)
-      let store = server.server.tutoring.store
-      typealias Call = @Sendable (Metadata) async throws -> Void
-      let all = Set(Caller.allCases)
-      let rpcs: [(String, Set<Caller>, Call)] = [
-        (
-          "StartSession", [.ada, .admin],
-          { m in
-            _ = try await tutor.startSession(
-              .with {
-                $0.studentID = "ada"
-                $0.curriculumID = "photosynthesis"
-              },
-              metadata: m
-            )
-          }
-        ),
-        (
-          "GetSession", [.ada, .teacher, .admin],
-          { m in _ = try await tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: m) }
-        ),
-        (
-          "ListSessions", [.ada, .teacher, .admin],
-          { m in _ = try await tutor.listSessions(.with { $0.studentID = "ada" }, metadata: m) }
-        ),
-        (
-          "Ask", [.ada, .admin],
-          { m in
-            try await tutor.ask(
-              .with {
-                $0.sessionID = f.adaSession
-                $0.question = "Why are leaves green?"
-                $0.options.maxNewTokens = 2
-              },
-              metadata: m
-            ) { response in for try await _ in response.messages {} }
-          }
-        ),
-        (
-          "SubmitAnswer", [.ada, .admin],
-          { m in
-            _ = try await tutor.submitAnswer(
-              .with {
-                $0.sessionID = f.adaSession
-                $0.exerciseID = f.exerciseId
-                $0.answer = "x"
-              },
-              metadata: m
-            )
-          }
-        ),
-        (
-          "EndSession", [.ada, .admin],
-          { m in
-            // A fresh session each time, so one caller's end doesn't change the next one's result.
-            let session = try await store.startSession(
-              studentId: "ada",
-              curriculumId: "photosynthesis",
-              lessonId: f.lessonId
-            )
-            _ = try await tutor.endSession(.with { $0.sessionID = session.id }, metadata: m)
-          }
-        ),
-        ("ListCurricula", all, { m in _ = try await curriculum.listCurricula(.init(), metadata: m) }),
-        (
-          "GetCurriculum", all,
-          { m in
-            _ = try await curriculum.getCurriculum(.with { $0.curriculumID = "photosynthesis" }, metadata: m)
-          }
-        ),
-        (
-          "GetLesson", all,
-          { m in
-            _ = try await curriculum.getLesson(
-              .with {
-                $0.curriculumID = "photosynthesis"
-                $0.lessonID = f.lessonId
-              },
-              metadata: m
-            )
-          }
-        ),
-        (
-          "SearchSnippets", all,
-          { m in _ = try await curriculum.searchSnippets(.with { $0.query = "chlorophyll" }, metadata: m) }
-        ),
-        (
-          "ValidateCurriculum", [.teacher, .fractionsTeacher, .author, .admin],
-          { m in _ = try await curriculum.validateCurriculum(.init(), metadata: m) }
-        ),
-        (
-          "ReloadCurricula", [.teacher, .fractionsTeacher, .author, .admin],
-          { m in _ = try await curriculum.reloadCurricula(.init(), metadata: m) }
-        ),
-        ("GetModelInfo", all, { m in _ = try await model.getModelInfo(.init(), metadata: m) }),
-        (
-          "Generate", [.author, .admin],
-          { m in
-            try await model.generate(
-              .with {
-                $0.prompt = "Plants"
-                $0.options.maxNewTokens = 2
-              },
-              metadata: m
-            ) { response in for try await _ in response.messages {} }
-          }
-        ),
-        (
-          "ExportSessions", [.analyst, .admin],
-          { m in
-            try await analytics.exportSessions(.with { $0.format = .csv }, metadata: m) { response in
-              for try await _ in response.messages {}
+    try await Self.withSecuredServer { server in
+      let f = try await Self.fixture(server)
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
+        let model = Tutor_V1_ModelService.Client(wrapping: client)
+        let analytics = Tutor_V1_AnalyticsService.Client(wrapping: client)
+        let admin = Tutor_V1_AdminService.Client(wrapping: client)
+        let store = server.server.tutoring.store
+        typealias Call = @Sendable (Metadata) async throws -> Void
+        let all = Set(Caller.allCases)
+        let rpcs: [(String, Set<Caller>, Call)] = [
+          (
+            "StartSession", [.ada, .admin],
+            { m in
+              _ = try await tutor.startSession(
+                .with {
+                  $0.studentID = "ada"
+                  $0.curriculumID = "photosynthesis"
+                },
+                metadata: m
+              )
+            }
+          ),
+          (
+            "GetSession", [.ada, .teacher, .admin],
+            { m in _ = try await tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: m) }
+          ),
+          (
+            "ListSessions", [.ada, .teacher, .admin],
+            { m in _ = try await tutor.listSessions(.with { $0.studentID = "ada" }, metadata: m) }
+          ),
+          (
+            "Ask", [.ada, .admin],
+            { m in
+              try await tutor.ask(
+                .with {
+                  $0.sessionID = f.adaSession
+                  $0.question = "Why are leaves green?"
+                  $0.options.maxNewTokens = 2
+                },
+                metadata: m
+              ) { response in for try await _ in response.messages {} }
+            }
+          ),
+          (
+            "SubmitAnswer", [.ada, .admin],
+            { m in
+              _ = try await tutor.submitAnswer(
+                .with {
+                  $0.sessionID = f.adaSession
+                  $0.exerciseID = f.exerciseId
+                  $0.answer = "x"
+                },
+                metadata: m
+              )
+            }
+          ),
+          (
+            "EndSession", [.ada, .admin],
+            { m in
+              // A fresh session each time, so one caller's end doesn't change the next one's result.
+              let session = try await store.startSession(
+                studentId: "ada",
+                curriculumId: "photosynthesis",
+                lessonId: f.lessonId
+              )
+              _ = try await tutor.endSession(.with { $0.sessionID = session.id }, metadata: m)
+            }
+          ),
+          ("ListCurricula", all, { m in _ = try await curriculum.listCurricula(.init(), metadata: m) }),
+          (
+            "GetCurriculum", all,
+            { m in
+              _ = try await curriculum.getCurriculum(
+                .with { $0.curriculumID = "photosynthesis" },
+                metadata: m
+              )
+            }
+          ),
+          (
+            "GetLesson", all,
+            { m in
+              _ = try await curriculum.getLesson(
+                .with {
+                  $0.curriculumID = "photosynthesis"
+                  $0.lessonID = f.lessonId
+                },
+                metadata: m
+              )
+            }
+          ),
+          (
+            "SearchSnippets", all,
+            { m in _ = try await curriculum.searchSnippets(.with { $0.query = "chlorophyll" }, metadata: m) }
+          ),
+          (
+            "ValidateCurriculum", [.teacher, .fractionsTeacher, .author, .admin],
+            { m in _ = try await curriculum.validateCurriculum(.init(), metadata: m) }
+          ),
+          (
+            "ReloadCurricula", [.teacher, .fractionsTeacher, .author, .admin],
+            { m in _ = try await curriculum.reloadCurricula(.init(), metadata: m) }
+          ),
+          ("GetModelInfo", all, { m in _ = try await model.getModelInfo(.init(), metadata: m) }),
+          (
+            "Generate", [.author, .admin],
+            { m in
+              try await model.generate(
+                .with {
+                  $0.prompt = "Plants"
+                  $0.options.maxNewTokens = 2
+                },
+                metadata: m
+              ) { response in for try await _ in response.messages {} }
+            }
+          ),
+          (
+            "ExportSessions", [.analyst, .admin],
+            { m in
+              try await analytics.exportSessions(.with { $0.format = .csv }, metadata: m) { response in
+                for try await _ in response.messages {}
+              }
+            }
+          ),
+          (
+            "GetStudentProgress", [.ada, .teacher, .analyst, .admin],
+            { m in _ = try await analytics.getStudentProgress(.with { $0.studentID = "ada" }, metadata: m) }
+          ),
+          (
+            "DeleteStudentData", [.admin],
+            { m in
+              _ = try await store.startSession(
+                studentId: "zed",
+                curriculumId: "photosynthesis",
+                lessonId: f.lessonId
+              )
+              _ = try await admin.deleteStudentData(.with { $0.studentID = "zed" }, metadata: m)
+            }
+          ),
+        ]
+        // Every RPC of every tutor.v1 service is in the table, so a new one can't go untested.
+        let methods =
+          Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
+          + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
+          + Tutor_V1_AdminService.Method.descriptors
+        #expect(Set(rpcs.map(\.0)) == Set(methods.map(\.method)) && rpcs.count == methods.count)
+        for (name, allowed, call) in rpcs {
+          for caller in Caller.allCases {
+            let code = await Self.status { try await call(f.metadata(caller)) }
+            if allowed.contains(caller) {
+              #expect(
+                code != .permissionDenied && code != .unauthenticated,
+                "\(name) as \(caller): \(String(describing: code))"
+              )
+            } else {
+              #expect(code == .permissionDenied, "\(name) as \(caller): \(String(describing: code))")
             }
           }
-        ),
-        (
-          "GetStudentProgress", [.ada, .teacher, .analyst, .admin],
-          { m in _ = try await analytics.getStudentProgress(.with { $0.studentID = "ada" }, metadata: m) }
-        ),
-        (
-          "DeleteStudentData", [.admin],
-          { m in
-            _ = try await store.startSession(
-              studentId: "zed",
-              curriculumId: "photosynthesis",
-              lessonId: f.lessonId
-            )
-            _ = try await admin.deleteStudentData(.with { $0.studentID = "zed" }, metadata: m)
-          }
-        ),
-      ]
-      // Every RPC of every tutor.v1 service is in the table, so a new one can't go untested.
-      let methods =
-        Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
-        + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
-        + Tutor_V1_AdminService.Method.descriptors
-      #expect(Set(rpcs.map(\.0)) == Set(methods.map(\.method)) && rpcs.count == methods.count)
-      for (name, allowed, call) in rpcs {
-        for caller in Caller.allCases {
-          let code = await Self.status { try await call(f.metadata(caller)) }
-          if allowed.contains(caller) {
-            #expect(
-              code != .permissionDenied && code != .unauthenticated,
-              "\(name) as \(caller): \(String(describing: code))"
-            )
-          } else {
-            #expect(code == .permissionDenied, "\(name) as \(caller): \(String(describing: code))")
-          }
+          // No token, a made-up one: UNAUTHENTICATED, before anything else is looked at.
+          #expect(await Self.status { try await call([:]) } == .unauthenticated, "\(name) without a token")
+          #expect(
+            await Self.status { try await call(["authorization": "Bearer tutor_0123456789abcdef_forged"]) }
+              == .unauthenticated,
+            "\(name) with a forged token"
+          )
         }
-        // No token, a made-up one: UNAUTHENTICATED, before anything else is looked at.
-        #expect(await Self.status { try await call([:]) } == .unauthenticated, "\(name) without a token")
-        #expect(
-          await Self.status { try await call(["authorization": "Bearer tutor_0123456789abcdef_forged"]) }
-            == .unauthenticated,
-          "\(name) with a forged token"
-        )
+        // Health needs no token (load balancers).
+        let health = Grpc_Health_V1_Health.Client(wrapping: client)
+        let checked = try await health.check(.init())
+        #expect(checked.status == .serving)
       }
-      // Health needs no token (load balancers).
-      let health = Grpc_Health_V1_Health.Client(wrapping: client)
-      let checked = try await health.check(.init())
-      #expect(checked.status == .serving)
     }
-    try await server.stop()
   }
 
   @Test("Students see only their own: the same refusal for someone else's session and a missing one")
   func studentsSeeOnlyTheirOwn() async throws {
-    let server = try await Self.startSecured()
-    let f = try await Self.fixture(server)
-    try await server.withClient { client in
-      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-      func message(_ caller: Caller, _ session: String) async -> String? {
-        do {
-          _ = try await tutor.getSession(.with { $0.sessionID = session }, metadata: f.metadata(caller))
-          return nil
-        } catch let error as RPCError {
-          return "\(error.code): \(error.message)"
-        } catch { return "\(error)" }
+    try await Self.withSecuredServer { server in
+      let f = try await Self.fixture(server)
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        func message(_ caller: Caller, _ session: String) async -> String? {
+          do {
+            _ = try await tutor.getSession(.with { $0.sessionID = session }, metadata: f.metadata(caller))
+            return nil
+          } catch let error as RPCError {
+            return "\(error.code): \(error.message)"
+          } catch { return "\(error)" }
+        }
+        let others = await message(.bo, f.adaSession)
+        let missing = await message(.bo, "no-such-session")
+        #expect(others == missing && others?.hasPrefix("permissionDenied") == true)
+        // An admin may know that it doesn't exist.
+        #expect(await message(.admin, "no-such-session")?.hasPrefix("notFound") == true)
+        // A student token starts sessions for its own student, with or without naming it.
+        let own = try await tutor.startSession(
+          .with { $0.curriculumID = "photosynthesis" },
+          metadata: f.metadata(.bo)
+        )
+        #expect(own.studentID == "bo")
+        let listed = try await tutor.listSessions(.init(), metadata: f.metadata(.bo))
+        #expect(listed.sessions.map(\.sessionID) == [own.sessionID])
+        // A teacher limited to fractions-ratios reaches photosynthesis sessions only by naming its own curriculum.
+        #expect(await message(.fractionsTeacher, f.adaSession)?.hasPrefix("permissionDenied") == true)
+        let fractions = try await tutor.listSessions(
+          .with { $0.curriculumID = "fractions-ratios" },
+          metadata: f.metadata(.fractionsTeacher)
+        )
+        #expect(fractions.sessions.isEmpty)
       }
-      let others = await message(.bo, f.adaSession)
-      let missing = await message(.bo, "no-such-session")
-      #expect(others == missing && others?.hasPrefix("permissionDenied") == true)
-      // An admin may know that it doesn't exist.
-      #expect(await message(.admin, "no-such-session")?.hasPrefix("notFound") == true)
-      // A student token starts sessions for its own student, with or without naming it.
-      let own = try await tutor.startSession(
-        .with { $0.curriculumID = "photosynthesis" },
-        metadata: f.metadata(.bo)
-      )
-      #expect(own.studentID == "bo")
-      let listed = try await tutor.listSessions(.init(), metadata: f.metadata(.bo))
-      #expect(listed.sessions.map(\.sessionID) == [own.sessionID])
-      // A teacher limited to fractions-ratios reaches photosynthesis sessions only by naming its own curriculum.
-      #expect(await message(.fractionsTeacher, f.adaSession)?.hasPrefix("permissionDenied") == true)
-      let fractions = try await tutor.listSessions(
-        .with { $0.curriculumID = "fractions-ratios" },
-        metadata: f.metadata(.fractionsTeacher)
-      )
-      #expect(fractions.sessions.isEmpty)
     }
-    try await server.stop()
   }
 
   @Test("A revoked token stops working at the next call; deleting a student removes their data and tokens")
   func revocationAndDeletion() async throws {
-    let server = try await Self.startSecured()
-    let f = try await Self.fixture(server)
-    let store = server.server.tutoring.store
-    try await server.withClient { client in
-      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-      let admin = Tutor_V1_AdminService.Client(wrapping: client)
-      _ = try await tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: f.metadata(.ada))
-      let bo = try await store.tokens().first { $0.studentId == "bo" }
-      #expect(try await store.revokeToken(id: bo!.id))
-      await #expect(throws: RPCError.self) {
-        _ = try await tutor.listSessions(.init(), metadata: f.metadata(.bo))
+    try await Self.withSecuredServer { server in
+      let f = try await Self.fixture(server)
+      let store = server.server.tutoring.store
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        let admin = Tutor_V1_AdminService.Client(wrapping: client)
+        _ = try await tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: f.metadata(.ada))
+        let bo = try await store.tokens().first { $0.studentId == "bo" }
+        #expect(try await store.revokeToken(id: bo!.id))
+        await #expect(throws: RPCError.self) {
+          _ = try await tutor.listSessions(.init(), metadata: f.metadata(.bo))
+        }
+        _ = try await tutor.submitAnswer(
+          .with {
+            $0.sessionID = f.adaSession
+            $0.exerciseID = f.exerciseId
+            $0.answer = "x"
+          },
+          metadata: f.metadata(.ada)
+        )
+        let report = try await admin.deleteStudentData(
+          .with { $0.studentID = "ada" },
+          metadata: f.metadata(.admin)
+        )
+        #expect(
+          report.sessions == 1 && report.attempts == 1 && report.tokens == 1 && report.masteryRecords >= 1
+        )
+        #expect(try await store.session(id: f.adaSession) == nil)
+        // Ada's token went with her data.
+        let code = await Self.status {
+          _ = try await tutor.listSessions(.init(), metadata: f.metadata(.ada))
+        }
+        #expect(code == .unauthenticated)
+        let again = await Self.status {
+          _ = try await admin.deleteStudentData(.with { $0.studentID = "ada" }, metadata: f.metadata(.admin))
+        }
+        #expect(again == .notFound)
       }
-      _ = try await tutor.submitAnswer(
-        .with {
-          $0.sessionID = f.adaSession
-          $0.exerciseID = f.exerciseId
-          $0.answer = "x"
-        },
-        metadata: f.metadata(.ada)
-      )
-      let report = try await admin.deleteStudentData(
-        .with { $0.studentID = "ada" },
-        metadata: f.metadata(.admin)
-      )
-      #expect(
-        report.sessions == 1 && report.attempts == 1 && report.tokens == 1 && report.masteryRecords >= 1
-      )
-      #expect(try await store.session(id: f.adaSession) == nil)
-      // Ada's token went with her data.
-      let code = await Self.status {
-        _ = try await tutor.listSessions(.init(), metadata: f.metadata(.ada))
-      }
-      #expect(code == .unauthenticated)
-      let again = await Self.status {
-        _ = try await admin.deleteStudentData(.with { $0.studentID = "ada" }, metadata: f.metadata(.admin))
-      }
-      #expect(again == .notFound)
     }
-    try await server.stop()
   }
 
   @Test("Tokens: only a hash is stored, malformed ones are refused, bad role options are errors")
@@ -369,25 +374,27 @@ struct AccessTests {
 extension AccessTests {
   @Test("Each caller has its own rate limit; past it, RESOURCE_EXHAUSTED with a retry hint")
   func rateLimitPerCaller() async throws {
-    let server = try await TestServer.start {
+    try await withTestServer {
       $0.authentication = .tokens
       $0.rateLimit = (perSecond: 0.5, burst: 3)
-    }
-    let f = try await Self.fixture(server)
-    try await server.withClient { client in
-      let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
-      for _ in 0 ..< 3 { _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada)) }
-      do {
-        _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada))
-        Issue.record("the fourth call in a row was not limited")
-      } catch let error as RPCError {
-        #expect(error.code == .resourceExhausted && error.message.contains("rate limit"))
-        let pushback = Array(error.metadata[stringValues: "grpc-retry-pushback-ms"]).first.flatMap { Int($0) }
-        #expect(pushback.map { (1 ... 2000).contains($0) } == true, "\(error.metadata)")
+    } body: { server in
+      let f = try await Self.fixture(server)
+      try await server.withClient { client in
+        let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
+        for _ in 0 ..< 3 { _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada)) }
+        do {
+          _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.ada))
+          Issue.record("the fourth call in a row was not limited")
+        } catch let error as RPCError {
+          #expect(error.code == .resourceExhausted && error.message.contains("rate limit"))
+          let pushback = Array(error.metadata[stringValues: "grpc-retry-pushback-ms"]).first.flatMap {
+            Int($0)
+          }
+          #expect(pushback.map { (1 ... 2000).contains($0) } == true, "\(error.metadata)")
+        }
+        // Bo isn't held back by Ada.
+        _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.bo))
       }
-      // Bo isn't held back by Ada.
-      _ = try await curriculum.listCurricula(.init(), metadata: f.metadata(.bo))
     }
-    try await server.stop()
   }
 }

@@ -5,6 +5,7 @@ import SwiftProtobuf
 import Testing
 import TutorAPI
 import TutorServer
+import TutorTestSupport
 
 @testable import TutorStore
 @testable import Tutoring
@@ -15,58 +16,58 @@ struct FaultTests {
     "Disk full: writes get UNAVAILABLE with a message and leave nothing behind; reads go on; then it recovers"
   )
   func diskFullIsAStatusNotACrash() async throws {
-    let server = try await TestServer.start()
-    let store = server.server.tutoring.store
-    // SQLite's page limit on the writer connection stands in for a full disk (SQLITE_FULL).
-    func limitPages(_ pages: String) async throws {
-      try await store.pool.writeWithoutTransaction { db in
-        let current = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-        try db.execute(sql: "PRAGMA max_page_count = \(pages == "current" ? "\(current)" : pages)")
-      }
-    }
-    try await server.withClient { client in
-      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-      let session = try await tutor.startSession(
-        .with {
-          $0.studentID = "full-disk"
-          $0.curriculumID = "photosynthesis"
-        }
-      )
-      try await limitPages("current")
-      var refused = 0
-      // Enough new rows to need a new page.
-      for _ in 0 ..< 200 {
-        do {
-          _ = try await tutor.startSession(
-            .with {
-              $0.studentID = "full-disk-" + String(repeating: "x", count: 100)
-              $0.curriculumID = "photosynthesis"
-            }
-          )
-        } catch let error as RPCError {
-          #expect(error.code == .unavailable, "\(error)")
-          #expect(
-            error.message.contains("cannot store anything now") && error.message.contains("full"),
-            "\(error.message)"
-          )
-          refused += 1
-          break
+    try await withTestServer { server in
+      let store = server.server.tutoring.store
+      // SQLite's page limit on the writer connection stands in for a full disk (SQLITE_FULL).
+      func limitPages(_ pages: String) async throws {
+        try await store.pool.writeWithoutTransaction { db in
+          let current = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+          try db.execute(sql: "PRAGMA max_page_count = \(pages == "current" ? "\(current)" : pages)")
         }
       }
-      #expect(refused == 1, "the page limit never filled")
-      // Reads still work.
-      let fetched = try await tutor.getSession(.with { $0.sessionID = session.sessionID })
-      #expect(fetched.sessionID == session.sessionID)
-      try await limitPages("1073741823")
-      _ = try await tutor.startSession(
-        .with {
-          $0.studentID = "after"
-          $0.curriculumID = "photosynthesis"
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        let session = try await tutor.startSession(
+          .with {
+            $0.studentID = "full-disk"
+            $0.curriculumID = "photosynthesis"
+          }
+        )
+        try await limitPages("current")
+        var refused = 0
+        // Enough new rows to need a new page.
+        for _ in 0 ..< 200 {
+          do {
+            _ = try await tutor.startSession(
+              .with {
+                $0.studentID = "full-disk-" + String(repeating: "x", count: 100)
+                $0.curriculumID = "photosynthesis"
+              }
+            )
+          } catch let error as RPCError {
+            #expect(error.code == .unavailable, "\(error)")
+            #expect(
+              error.message.contains("cannot store anything now") && error.message.contains("full"),
+              "\(error.message)"
+            )
+            refused += 1
+            break
+          }
         }
-      )
+        #expect(refused == 1, "the page limit never filled")
+        // Reads still work.
+        let fetched = try await tutor.getSession(.with { $0.sessionID = session.sessionID })
+        #expect(fetched.sessionID == session.sessionID)
+        try await limitPages("1073741823")
+        _ = try await tutor.startSession(
+          .with {
+            $0.studentID = "after"
+            $0.curriculumID = "photosynthesis"
+          }
+        )
+      }
+      #expect(try store.integrityCheck() == "ok")
     }
-    #expect(try store.integrityCheck() == "ok")
-    try await server.stop()
   }
 
   @Test("A file that is not a database is refused at start-up with its path")

@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Testing
 import TutorAPI
 import TutorServer
+import TutorTestSupport
 
 /// Request bytes as they are: the fuzzer writes the wire format itself.
 struct RawBytes: MessageSerializer, MessageDeserializer {
@@ -88,60 +89,60 @@ struct FuzzTests {
   ]
 
   @Test func everyRPCAnswersMalformedAndRandomMessagesWithAProperStatus() async throws {
-    let server = try await TestServer.start()
-    let methods =
-      Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
-      + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
-      + Tutor_V1_AdminService.Method.descriptors + Grpc_Health_V1_Health.Method.descriptors
-    let streaming: Set<MethodDescriptor> = [
-      Tutor_V1_TutorService.Method.Ask.descriptor, Tutor_V1_ModelService.Method.Generate.descriptor,
-      Tutor_V1_AnalyticsService.Method.ExportSessions.descriptor,
-      Grpc_Health_V1_Health.Method.Watch.descriptor,
-    ]
-    var random = Random(state: 20_261_129)
-    var outcomes: [String: Int] = [:]
-    try await server.withClient { client in
-      var options = CallOptions.defaults
-      options.timeout = .seconds(10)
-      for method in methods where method != Grpc_Health_V1_Health.Method.Watch.descriptor {
-        for _ in 0 ..< 40 {
-          let body = Self.message(&random)
-          let request = ClientRequest(message: body)
-          var code: RPCError.Code?
-          do {
-            if streaming.contains(method) {
-              try await client.serverStreaming(
-                request: request,
-                descriptor: method,
-                serializer: RawBytes(),
-                deserializer: RawBytes(),
-                options: options
-              ) { response in for try await _ in response.messages {} }
-            } else {
-              _ = try await client.unary(
-                request: request,
-                descriptor: method,
-                serializer: RawBytes(),
-                deserializer: RawBytes(),
-                options: options
-              ) { try $0.message }
+    try await withTestServer { server in
+      let methods =
+        Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
+        + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
+        + Tutor_V1_AdminService.Method.descriptors + Grpc_Health_V1_Health.Method.descriptors
+      let streaming: Set<MethodDescriptor> = [
+        Tutor_V1_TutorService.Method.Ask.descriptor, Tutor_V1_ModelService.Method.Generate.descriptor,
+        Tutor_V1_AnalyticsService.Method.ExportSessions.descriptor,
+        Grpc_Health_V1_Health.Method.Watch.descriptor,
+      ]
+      var random = Random(state: 20_261_129)
+      var outcomes: [String: Int] = [:]
+      try await server.withClient { client in
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        for method in methods where method != Grpc_Health_V1_Health.Method.Watch.descriptor {
+          for _ in 0 ..< 40 {
+            let body = Self.message(&random)
+            let request = ClientRequest(message: body)
+            var code: RPCError.Code?
+            do {
+              if streaming.contains(method) {
+                try await client.serverStreaming(
+                  request: request,
+                  descriptor: method,
+                  serializer: RawBytes(),
+                  deserializer: RawBytes(),
+                  options: options
+                ) { response in for try await _ in response.messages {} }
+              } else {
+                _ = try await client.unary(
+                  request: request,
+                  descriptor: method,
+                  serializer: RawBytes(),
+                  deserializer: RawBytes(),
+                  options: options
+                ) { try $0.message }
+              }
+            } catch let error as RPCError {
+              code = error.code
+              #expect(!error.message.isEmpty, "\(method): \(error.code) without a message")
             }
-          } catch let error as RPCError {
-            code = error.code
-            #expect(!error.message.isEmpty, "\(method): \(error.code) without a message")
-          }
-          outcomes[code?.canonicalName ?? "OK", default: 0] += 1
-          if let code, !Self.proper.contains(code) {
-            Issue.record("\(method) answered \(body) with \(code)")
+            outcomes[code?.canonicalName ?? "OK", default: 0] += 1
+            if let code, !Self.proper.contains(code) {
+              Issue.record("\(method) answered \(body) with \(code)")
+            }
           }
         }
+        // Still serving.
+        let health = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init())
+        #expect(health.status == .serving)
       }
-      // Still serving.
-      let health = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init())
-      #expect(health.status == .serving)
+      // The inputs reached both the decoder's refusals and the handlers.
+      #expect((outcomes["INVALID_ARGUMENT"] ?? 0) > 100 && (outcomes["OK"] ?? 0) > 10, "\(outcomes)")
     }
-    // The inputs reached both the decoder's refusals and the handlers.
-    #expect((outcomes["INVALID_ARGUMENT"] ?? 0) > 100 && (outcomes["OK"] ?? 0) > 10, "\(outcomes)")
-    try await server.stop()
   }
 }

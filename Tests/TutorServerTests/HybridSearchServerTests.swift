@@ -5,6 +5,7 @@ import SwiftProtobuf
 import Testing
 import TutorAPI
 import TutorServer
+import TutorTestSupport
 
 /// The server with the sentence encoder the test command fetches: SearchSnippets and Ask find
 /// the note a student's own words mean, as a gRPC client sees them.
@@ -16,41 +17,41 @@ struct HybridSearchServerTests {
       "hybrid-rpc-\(UUID().uuidString)"
     )
     defer { try? FileManager.default.removeItem(at: cache) }
-    let server = try await TestServer.start { configuration in
+    try await withTestServer { configuration in
       configuration.encoderDirectory = Repository.root.appendingPathComponent("models/all-MiniLM-L6-v2").path
       configuration.embeddingCacheFolder = cache.path
-    }
-    try await server.withClient { client in
-      let curricula = Tutor_V1_CurriculumService.Client(wrapping: client)
-      let question = "my teacher said I have to cancel it down"
-      let target = "fractions-ratios/equivalent-fractions#simplifying-fractions"
-      let hits = try await curricula.searchSnippets(
-        .with {
-          $0.query = question
-          $0.curriculumID = "fractions-ratios"
-          $0.limit = 3
-        }
-      )
-      #expect(hits.hits.first?.snippetID == target, "\(hits.hits.map(\.snippetID))")
+    } body: { server in
+      try await server.withClient { client in
+        let curricula = Tutor_V1_CurriculumService.Client(wrapping: client)
+        let question = "my teacher said I have to cancel it down"
+        let target = "fractions-ratios/equivalent-fractions#simplifying-fractions"
+        let hits = try await curricula.searchSnippets(
+          .with {
+            $0.query = question
+            $0.curriculumID = "fractions-ratios"
+            $0.limit = 3
+          }
+        )
+        #expect(hits.hits.first?.snippetID == target, "\(hits.hits.map(\.snippetID))")
 
-      let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-      let session = try await tutor.startSession(
-        .with {
-          $0.studentID = "student-hybrid"
-          $0.curriculumID = "fractions-ratios"
-        }
-      )
-      let transcript = try await tutor.askAll(
-        .with {
-          $0.sessionID = session.sessionID
-          $0.question = question
-          $0.options = .with { $0.maxNewTokens = 4 }
-        }
-      )
-      let completed = try #require(transcript.completed)
-      #expect(completed.snippetIds.contains(target), "\(completed.snippetIds)")
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        let session = try await tutor.startSession(
+          .with {
+            $0.studentID = "student-hybrid"
+            $0.curriculumID = "fractions-ratios"
+          }
+        )
+        let transcript = try await tutor.askAll(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.question = question
+            $0.options = .with { $0.maxNewTokens = 4 }
+          }
+        )
+        let completed = try #require(transcript.completed)
+        #expect(completed.snippetIds.contains(target), "\(completed.snippetIds)")
+      }
     }
-    try await server.stop()
     // The snippets' vectors were cached for the next start.
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: cache.path).contains { $0.hasSuffix(".embeddings") }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TutorServer
+import TutorTestSupport
 
 @testable import Tutoring
 
@@ -41,36 +42,38 @@ struct PythonInteropTests {
     .enabled(if: interopPython != nil, "needs a python3 with grpcio and grpcio-tools")
   )
   func pythonClient() async throws {
-    let server = try await TestServer.start { $0.authentication = .tokens }
-    let token = try await AccessTokens(store: server.server.tutoring.store).create(
-      role: .student,
-      studentId: "py-student"
-    ).token
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: interopPython!)
-    process.arguments = [
-      Repository.root.appendingPathComponent("Tests/TutorServerTests/interop_client.py").path,
-      Repository.root.appendingPathComponent("protos").path,
-      "127.0.0.1:\(server.port)", token,
-    ]
-    // The client's output goes to a file, read once it has exited: a pipe read on this process
-    // can fail with EINTR when another test's child exits (Foundation does not retry it).
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "interop-\(UUID().uuidString).log"
-    )
-    try Data().write(to: log)
-    defer { try? FileManager.default.removeItem(at: log) }
-    let output = try FileHandle(forWritingTo: log)
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    // Wait on another thread while the server keeps serving on this one.
-    await Task.detached { process.waitUntilExit() }.value
-    try output.close()
-    let text = String(decoding: try Data(contentsOf: log), as: UTF8.self)
-    try await server.stop()
-    #expect(process.terminationStatus == 0, "\(text)")
-    #expect(text.contains("health: SERVING"))
-    #expect(text.hasSuffix("ok\n"), "\(text)")
+    try await withTestServer {
+      $0.authentication = .tokens
+    } body: { server in
+      let token = try await AccessTokens(store: server.server.tutoring.store).create(
+        role: .student,
+        studentId: "py-student"
+      ).token
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: interopPython!)
+      process.arguments = [
+        Repository.root.appendingPathComponent("Tests/TutorServerTests/interop_client.py").path,
+        Repository.root.appendingPathComponent("protos").path,
+        "127.0.0.1:\(server.port)", token,
+      ]
+      // The client's output goes to a file, read once it has exited: a pipe read on this process
+      // can fail with EINTR when another test's child exits (Foundation does not retry it).
+      let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "interop-\(UUID().uuidString).log"
+      )
+      try Data().write(to: log)
+      defer { try? FileManager.default.removeItem(at: log) }
+      let output = try FileHandle(forWritingTo: log)
+      process.standardOutput = output
+      process.standardError = output
+      try process.run()
+      // Wait on another thread while the server keeps serving on this one.
+      await Task.detached { process.waitUntilExit() }.value
+      try output.close()
+      let text = String(decoding: try Data(contentsOf: log), as: UTF8.self)
+      #expect(process.terminationStatus == 0, "\(text)")
+      #expect(text.contains("health: SERVING"))
+      #expect(text.hasSuffix("ok\n"), "\(text)")
+    }
   }
 }

@@ -5,6 +5,7 @@ import SwiftProtobuf
 import Testing
 import TutorAPI
 import TutorServer
+import TutorTestSupport
 
 private let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first {
   FileManager.default.isExecutableFile(atPath: $0)
@@ -34,27 +35,27 @@ struct TLSTests {
     make.waitUntilExit()
     #expect(make.terminationStatus == 0)
 
-    let server = try await TestServer.start {
+    try await withTestServer {
       $0.tlsCertificatePath = certificate
       $0.tlsKeyPath = key
-    }
-    let info = try await withGRPCClient(
-      transport: .http2NIOPosix(
-        target: .ipv4(address: "127.0.0.1", port: server.port),
-        transportSecurity: .tls { $0.trustRoots = .certificates([.file(path: certificate, format: .pem)]) }
-      )
-    ) { client in
-      try await Tutor_V1_ModelService.Client(wrapping: client).getModelInfo(.init())
-    }
-    #expect(info.contextLength == 2048)
-    // Plaintext gets no answer from a TLS port.
-    await #expect(throws: RPCError.self) {
-      var options = CallOptions.defaults
-      options.timeout = .seconds(5)
-      _ = try await server.withClient { client in
-        try await Tutor_V1_ModelService.Client(wrapping: client).getModelInfo(.init(), options: options)
+    } body: { server in
+      let info = try await withGRPCClient(
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: server.port),
+          transportSecurity: .tls { $0.trustRoots = .certificates([.file(path: certificate, format: .pem)]) }
+        )
+      ) { client in
+        try await Tutor_V1_ModelService.Client(wrapping: client).getModelInfo(.init())
+      }
+      #expect(info.contextLength == 2048)
+      // Plaintext gets no answer from a TLS port.
+      await #expect(throws: RPCError.self) {
+        var options = CallOptions.defaults
+        options.timeout = .seconds(5)
+        _ = try await server.withClient { client in
+          try await Tutor_V1_ModelService.Client(wrapping: client).getModelInfo(.init(), options: options)
+        }
       }
     }
-    try await server.stop()
   }
 }

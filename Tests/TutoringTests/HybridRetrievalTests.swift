@@ -1,6 +1,7 @@
 import Curriculum
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Tutoring
 
@@ -8,8 +9,7 @@ import Testing
 /// test command) on every labelled set: hybrid search must beat BM25 alone everywhere, and the
 /// catalog the server uses must be hybrid.
 @Suite struct HybridRetrievalTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = Repository.root
   static let curricula = repository.appendingPathComponent("curricula").path
   static let encoderDirectory = repository.appendingPathComponent(SnippetEncoder.defaultDirectory).path
   static let fixtures = repository.appendingPathComponent("Tests/CurriculumTests/Fixtures")

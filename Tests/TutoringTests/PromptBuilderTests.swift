@@ -2,6 +2,7 @@ import Curriculum
 import Engine
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Tutoring
 
@@ -9,8 +10,7 @@ import Testing
 @Suite struct PromptBuilderTests {
   static let tokenizer = Result {
     try GPT2Tokenizer.load(
-      directory: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("EngineTests/Fixtures/gpt2-vocab")
+      directory: Repository.tokenizer
     )
   }
 

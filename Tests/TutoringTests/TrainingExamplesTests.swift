@@ -2,13 +2,13 @@ import Curriculum
 import Engine
 import Foundation
 import Testing
+import TutorTestSupport
 
 @testable import Tutoring
 
 /// Training dialogues from the shipped curricula, in the server's prompt format.
 @Suite struct TrainingExamplesTests {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+  static let root = Repository.root
 
   @Test func everyExampleIsAServerPromptWithAGroundedAnswer() throws {
     let library = CurriculumLibrary.load(root: Self.root.appendingPathComponent("curricula").path)

@@ -7,19 +7,11 @@ import SwiftProtobuf
 import TutorAPI
 import TutorServer
 
-/// Paths in the repository.
-enum Repository {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-  static let curricula = root.appendingPathComponent("curricula").path
-  static let tokenizer = root.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab")
-}
-
 /// A small random GPT-Neo with the real GPT-2 vocabulary and a 2,048-token context, written once
 /// per test process: real prompts fit, answers are gibberish, and long answers take long enough
 /// to be cancelled mid-stream.
-enum TestModel {
-  static let directory: URL = {
+public enum TestModel {
+  public static let directory: URL = {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-test-model-\(getpid())")
     let configuration = GPTNeoConfiguration(
       maxPositionEmbeddings: 2048,
@@ -39,18 +31,18 @@ enum TestModel {
 }
 
 /// A real server on a free loopback port, over a database in a scratch folder.
-struct TestServer {
-  let server: TutorServer
+public struct TestServer: Sendable {
+  public let server: TutorServer
   let task: Task<Void, any Error>
-  let port: Int
+  public let port: Int
 
-  static func scratchDatabase() -> String {
+  public static func scratchDatabase() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent(
       "tutor-test-\(UUID().uuidString)/tutor.sqlite"
     ).path
   }
 
-  static func start(
+  public static func start(
     database: String = scratchDatabase(),
     curricula: String = Repository.curricula,
     configure: (inout TutorServerConfiguration) -> Void = { _ in }
@@ -74,14 +66,19 @@ struct TestServer {
     return TestServer(server: server, task: task, port: port)
   }
 
+  /// Waits until `serve()` has returned (after a shutdown began elsewhere).
+  public func waitUntilStopped() async throws {
+    try await task.value
+  }
+
   /// Graceful shutdown; waits until the server has stopped.
-  func stop() async throws {
+  public func stop() async throws {
     server.beginGracefulShutdown()
     try await task.value
   }
 
   /// Runs `body` with a client connected to the server, then stops the server.
-  func withClient<T: Sendable>(
+  public func withClient<T: Sendable>(
     _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
   ) async throws -> T {
     try await withGRPCClient(
@@ -95,16 +92,39 @@ struct TestServer {
   }
 }
 
+/// Runs `body` with a server started as ``TestServer/start(database:curricula:configure:)``
+/// starts one, and stops it afterwards whether `body` returns or throws, so that a failing test
+/// leaves no server behind.
+public func withTestServer<T: Sendable>(
+  database: String = TestServer.scratchDatabase(),
+  curricula: String = Repository.curricula,
+  configure: (inout TutorServerConfiguration) -> Void = { _ in },
+  body: (TestServer) async throws -> T
+) async throws -> T {
+  let server = try await TestServer.start(database: database, curricula: curricula, configure: configure)
+  let result: T
+  do {
+    result = try await body(server)
+  } catch {
+    try? await server.stop()
+    throw error
+  }
+  try await server.stop()
+  return result
+}
+
 /// Everything one Ask stream returned.
-struct AskTranscript: Sendable {
-  var started: Tutor_V1_AskStarted?
-  var deltas: [String] = []
-  var completed: Tutor_V1_AskCompleted?
+public struct AskTranscript: Sendable {
+  public var started: Tutor_V1_AskStarted?
+  public var deltas: [String] = []
+  public var completed: Tutor_V1_AskCompleted?
 }
 
 extension Tutor_V1_TutorService.Client {
-  func askAll(_ request: Tutor_V1_AskRequest, options: CallOptions = .defaults) async throws -> AskTranscript
-  {
+  public func askAll(
+    _ request: Tutor_V1_AskRequest,
+    options: CallOptions = .defaults
+  ) async throws -> AskTranscript {
     try await ask(request, options: options) { response in
       var transcript = AskTranscript()
       for try await message in response.messages {
