@@ -165,6 +165,7 @@ let package = Package(
       name: "TutorTestSupport",
       dependencies: [
         "Engine",
+        "Tutoring",
         "TutorServer",
         "TutorAPI",
         .product(name: "GRPCCore", package: "grpc-swift-2"),

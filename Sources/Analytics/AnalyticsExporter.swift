@@ -41,18 +41,18 @@ public struct AnalyticsExporter: Sendable {
   public static let dataShopColumns = [
     "Row", "Sample Name", "Transaction Id", "Anon Student Id", "Session Id", "Time", "Time Zone",
     "Duration (sec)", "Student Response Type", "Student Response Subtype", "Tutor Response Type",
-    "Tutor Response Subtype", "Level (Curriculum)", "Level (Lesson)", "Problem Name", "Problem View",
+    "Tutor Response Subtype", "Level (Course)", "Level (Lesson)", "Problem Name", "Problem View",
     "Problem Start Time", "Step Name", "Attempt At Step", "Is Last Attempt", "Outcome", "Selection",
     "Action", "Input", "Feedback Text", "Feedback Classification", "Help Level", "Total Num Hints",
     "KC (Default)", "KC Category (Default)",
   ]
 
   /// Reads the records `filter` selects from `store` and writes the export to `sink` in chunks of
-  /// about `chunkSize` bytes. Blocks the calling thread (see ``TutorStore/exportRecords(_:_:)``).
+  /// about `chunkSize` bytes. Blocks the calling thread (see ``LearningRecordStore/exportRecords(_:_:)``).
   /// Returns the number of records read.
   @discardableResult
   public static func export(
-    from store: TutorStore,
+    from store: LearningRecordStore,
     filter: ExportFilter,
     format: ExportFormat,
     options: ExportOptions,

@@ -78,7 +78,7 @@ public struct ExportOptions: Sendable {
 
 extension ExportOptions {
   /// The hints each exercise of `curricula` offers, for ``hintCounts``.
-  public static func hintCounts(of curricula: [Curriculum]) -> [ExerciseKey: Int] {
+  public static func hintCounts(of curricula: [Course]) -> [ExerciseKey: Int] {
     var counts: [ExerciseKey: Int] = [:]
     for curriculum in curricula {
       for lesson in curriculum.lessons {

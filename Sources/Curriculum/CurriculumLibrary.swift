@@ -11,26 +11,26 @@ import Foundation
 /// ```
 public struct CurriculumLibrary: Sendable {
   /// Valid curricula, ordered by id.
-  public var curricula: [Curriculum]
+  public var curricula: [Course]
   /// Every problem found, errors and warnings, in file order.
   public var diagnostics: [CurriculumDiagnostic]
   /// Folders that held a curriculum with errors, and so were not loaded.
   public var skipped: [String]
 
-  public init(curricula: [Curriculum], diagnostics: [CurriculumDiagnostic] = [], skipped: [String] = []) {
+  public init(curricula: [Course], diagnostics: [CurriculumDiagnostic] = [], skipped: [String] = []) {
     self.curricula = curricula
     self.diagnostics = diagnostics
     self.skipped = skipped
   }
 
-  public func curriculum(_ id: String) -> Curriculum? { curricula.first { $0.id == id } }
+  public func curriculum(_ id: String) -> Course? { curricula.first { $0.id == id } }
 
   public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
   /// Loads every curriculum found at `paths`: a folder holding `curriculum.yaml`, a folder of such
   /// folders, or a file inside a curriculum (its curriculum is checked).
   public static func load(paths: [String], options: SnippetOptions = SnippetOptions()) -> CurriculumLibrary {
-    var curricula: [Curriculum] = []
+    var curricula: [Course] = []
     var diagnostics: [CurriculumDiagnostic] = []
     var skipped: [String] = []
     var seenIds: [String: String] = [:]

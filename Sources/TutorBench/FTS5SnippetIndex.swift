@@ -190,7 +190,7 @@ public final class FTS5SnippetIndex: Sendable {
   }
 
   /// FNV-1a over every snippet's content: changes whenever a curriculum's text does.
-  static func fingerprint(_ curricula: [Curriculum]) -> String {
+  static func fingerprint(_ curricula: [Course]) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     func mix(_ s: String) {
       for b in s.utf8 {

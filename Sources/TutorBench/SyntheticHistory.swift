@@ -1,7 +1,7 @@
 import Foundation
 import TutorStore
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Fills the store with a made-up learning record, for benchmarks of exports and statistics:
   /// `students` students, each with `sessionsPerStudent` sessions of `turnsPerSession` completed
   /// turns and `attemptsPerSession` attempts (alternately wrong, then right, at one exercise per

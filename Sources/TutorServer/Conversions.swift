@@ -120,7 +120,7 @@ extension Tutor_V1_Diagnostic {
 }
 
 extension Tutor_V1_CurriculumSummary {
-  init(_ c: Curriculum) {
+  init(_ c: Course) {
     self.init()
     curriculumID = c.id
     title = c.title

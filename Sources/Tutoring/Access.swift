@@ -142,9 +142,9 @@ public struct Principal: Sendable, Equatable {
 /// let principal = try await tokens.authenticate(token)  // Principal(role: .student, studentId: "s-17")
 /// ```
 public struct AccessTokens: Sendable {
-  let store: TutorStore
+  let store: LearningRecordStore
 
-  public init(store: TutorStore) { self.store = store }
+  public init(store: LearningRecordStore) { self.store = store }
 
   /// Creates a token and returns it (shown this once; only its hash is kept) with its record.
   /// - Throws: ``TutoringError/invalidArgument(_:)`` when a student token has no student id, or

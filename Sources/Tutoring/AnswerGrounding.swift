@@ -85,7 +85,7 @@ public struct Citation: Sendable, Equatable {
   }
 }
 
-extension Curriculum {
+extension Course {
   /// Citations for snippet ids of this curriculum, in the given order (ids no longer in it are
   /// left out). A snippet id names its lesson (`curriculum/lesson#section`), so only that
   /// lesson's snippets are looked through.

@@ -8,14 +8,14 @@ import Synchronization
 public final class CurriculumCatalog: Sendable {
   /// One consistent view: the curricula and the index over exactly them.
   public struct Snapshot: Sendable {
-    public let curricula: [Curriculum]
+    public let curricula: [Course]
     /// Problems found by the latest load, with paths relative to the catalog's folder.
     public let diagnostics: [CurriculumDiagnostic]
     public let index: SnippetIndex
     /// The sentence encoder's vector of every note sentence (``NoteSentences``); empty without one.
     let sentenceVectors: [String: [Float]]
 
-    public func curriculum(_ id: String) -> Curriculum? { curricula.first { $0.id == id } }
+    public func curriculum(_ id: String) -> Course? { curricula.first { $0.id == id } }
   }
 
   /// What ``reload()`` changed.
@@ -166,7 +166,7 @@ public final class CurriculumCatalog: Sendable {
   }
 
   private static func snapshot(
-    _ curricula: [Curriculum],
+    _ curricula: [Course],
     diagnostics: [CurriculumDiagnostic],
     root: String,
     retrieval: Retrieval
@@ -204,7 +204,7 @@ public final class CurriculumCatalog: Sendable {
   /// A reload must not fail: should the encoder throw, the reloaded curricula are searched with
   /// BM25 alone (``SnippetIndex/isHybrid`` says which).
   private static func snapshotFallingBack(
-    _ curricula: [Curriculum],
+    _ curricula: [Course],
     diagnostics: [CurriculumDiagnostic],
     root: String,
     retrieval: Retrieval

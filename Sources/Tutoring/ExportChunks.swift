@@ -15,7 +15,7 @@ public final class ExportChunks: @unchecked Sendable {
   private static let depth = 4
 
   static func start(
-    store: TutorStore,
+    store: LearningRecordStore,
     filter: ExportFilter,
     format: ExportFormat,
     options: ExportOptions

@@ -7,8 +7,8 @@ import TutorStore
 /// reads the activity and calls it.
 enum ProgressReport {
   static func make(
-    _ activity: TutorStore.StudentActivity,
-    curriculum: (String) -> Curriculum?
+    _ activity: LearningRecordStore.StudentActivity,
+    curriculum: (String) -> Course?
   ) -> [TutoringService.CurriculumProgress] {
     let ids = Set(activity.sessions.map(\.curriculumId)).union(activity.mastery.map(\.curriculumId)).sorted()
     return ids.map { id in
@@ -38,8 +38,7 @@ enum ProgressReport {
   }
 
   /// A mastery record with its lesson and whether it passes its objective's threshold.
-  static func mastery(_ record: StoredMastery, in curriculum: Curriculum?) -> TutoringService.ObjectiveMastery
-  {
+  static func mastery(_ record: StoredMastery, in curriculum: Course?) -> TutoringService.ObjectiveMastery {
     let lesson = curriculum?.lessons.first { $0.objectives.contains { $0.id == record.objectiveId } }
     let objective = lesson?.objectives.first { $0.id == record.objectiveId }
     let threshold = (objective?.mastery ?? curriculum?.mastery ?? MasteryParameters()).threshold
@@ -53,7 +52,7 @@ enum ProgressReport {
   }
 
   /// Hints revealed: one per wrong attempt at an exercise in a session, up to the hints it has.
-  static func hintsUsed(_ attempts: [StoredAttempt], in curriculum: Curriculum?) -> Int {
+  static func hintsUsed(_ attempts: [StoredAttempt], in curriculum: Course?) -> Int {
     struct Key: Hashable {
       var sessionId: String
       var exerciseId: String

@@ -33,7 +33,7 @@ public struct TrainingExample: Sendable, Equatable, Codable {
 /// ```
 public enum TrainingExamples {
   public static func make(
-    curricula: [Curriculum],
+    curricula: [Course],
     index: SnippetIndex,
     contextLength: Int,
     answerTokens: Int? = nil,

@@ -244,7 +244,7 @@ extension TutoringService {
   /// Engine parameters from the request's options, the curriculum's defaults and the limits.
   func generationParameters(
     _ options: GenerationOptions,
-    curriculum: Curriculum
+    curriculum: Course
   ) throws -> GenerationParameters {
     let maxNewTokens =
       options.maxNewTokens ?? curriculum.generation.maxNewTokens ?? limits.defaultMaxNewTokens

@@ -6,19 +6,19 @@ extension TutoringService {
   /// The curricula served, and the problems found loading them.
   public func curricula(
     by caller: Principal
-  ) throws -> (curricula: [Curriculum], diagnostics: [CurriculumDiagnostic]) {
+  ) throws -> (curricula: [Course], diagnostics: [CurriculumDiagnostic]) {
     try caller.authorize(.listCurricula)
     let snapshot = catalog.snapshot
     return (snapshot.curricula, snapshot.diagnostics)
   }
 
   /// A served curriculum (NOT_FOUND names the ones there are).
-  public func curriculum(by caller: Principal, id: String) throws -> Curriculum {
+  public func curriculum(by caller: Principal, id: String) throws -> Course {
     try caller.authorize(.getCurriculum)
     return try servedCurriculum(id)
   }
 
-  func servedCurriculum(_ id: String) throws -> Curriculum {
+  func servedCurriculum(_ id: String) throws -> Course {
     guard !id.isEmpty else { throw TutoringError.invalidArgument("curriculum_id is empty") }
     let snapshot = catalog.snapshot
     guard let curriculum = snapshot.curriculum(id) else {
@@ -34,7 +34,7 @@ extension TutoringService {
     by caller: Principal,
     curriculumId: String,
     lessonId: String
-  ) throws -> (curriculum: Curriculum, lesson: Lesson) {
+  ) throws -> (curriculum: Course, lesson: Lesson) {
     try caller.authorize(.getLesson)
     let curriculum = try servedCurriculum(curriculumId)
     guard !lessonId.isEmpty else { throw TutoringError.invalidArgument("lesson_id is empty") }

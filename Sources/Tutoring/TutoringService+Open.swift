@@ -43,7 +43,7 @@ extension TutoringService {
       "\((clock.now - start).milliseconds)"
     }
     var start = clock.now
-    let store = try TutorStore(path: configuration.databasePath)
+    let store = try LearningRecordStore(path: configuration.databasePath)
     let interrupted = try await store.markInterruptedTurns()
     let databaseBytes =
       (try? FileManager.default.attributesOfItem(atPath: configuration.databasePath)[.size] as? Int) ?? 0

@@ -7,7 +7,7 @@ extension TutoringService {
   public func deleteStudentData(
     by caller: Principal,
     studentId: String
-  ) async throws -> TutorStore.DeletionReport {
+  ) async throws -> LearningRecordStore.DeletionReport {
     try caller.authorize(.deleteStudentData)
     guard !studentId.isEmpty else { throw TutoringError.invalidArgument("student_id is required") }
     try checkIdentifier(studentId, field: "student_id")

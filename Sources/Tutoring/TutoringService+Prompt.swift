@@ -13,7 +13,7 @@ extension TutoringService {
   /// - Throws: ``PromptBuilder/Error`` when the question and instructions alone don't fit.
   public static func prompt(
     question: String,
-    curriculum: Curriculum,
+    curriculum: Course,
     lesson: Lesson?,
     history: [(question: String, answer: String)],
     index: SnippetIndex,
@@ -37,7 +37,7 @@ extension TutoringService {
   /// The prompt around snippets already retrieved (see ``CurriculumCatalog/search(_:curriculum:lesson:limit:)``).
   static func prompt(
     question: String,
-    curriculum: Curriculum,
+    curriculum: Course,
     lesson: Lesson?,
     history: [(question: String, answer: String)],
     hits: [SnippetHit],

@@ -44,7 +44,7 @@ public final class TutoringService: Sendable {
   // The core's parts stay inside it: callers go through its operations, which authorise them.
   let catalog: CurriculumCatalog
   let model: TutorModel
-  let store: TutorStore
+  let store: LearningRecordStore
   public let limits: Limits
   let logger: Logger
   /// Sessions with a question being answered: one at a time per session.
@@ -53,7 +53,7 @@ public final class TutoringService: Sendable {
   public init(
     catalog: CurriculumCatalog,
     model: TutorModel,
-    store: TutorStore,
+    store: LearningRecordStore,
     limits: Limits = Limits(),
     logger: Logger = Logger(label: "tutor.tutoring")
   ) {
@@ -216,7 +216,7 @@ public final class TutoringService: Sendable {
   }
 
   /// A session that can still take questions and answers, with its curriculum as served now.
-  func activeSession(_ id: String) async throws -> (StoredSession, Curriculum) {
+  func activeSession(_ id: String) async throws -> (StoredSession, Course) {
     let session = try await existingSession(id)
     guard session.state == .active else {
       throw TutoringError.failedPrecondition("session '\(id)' has ended; start a new one")

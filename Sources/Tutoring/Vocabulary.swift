@@ -2,7 +2,7 @@
 // (the gRPC server) imports only `Tutoring`. Only plain values are listed: the store, the index,
 // the catalog's parts and the model stay inside the core, reached through its operations.
 
-@_exported import struct Curriculum.Curriculum
+@_exported import struct Curriculum.Course
 @_exported import struct Curriculum.CurriculumDiagnostic
 @_exported import struct Curriculum.Exercise
 @_exported import struct Curriculum.Lesson

@@ -13,11 +13,11 @@ import TutorStore
 
   /// A store with two students: Ada (a turn, a wrong attempt that revealed hint 1, a right one)
   /// in fractions, and Bo (a turn) in another curriculum.
-  static func makeStore() async throws -> (TutorStore, URL) {
+  static func makeStore() async throws -> (LearningRecordStore, URL) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "export-\(UUID().uuidString)"
     )
-    let store = try TutorStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
     let ada = try await store.startSession(studentId: "ada", curriculumId: "fractions", lessonId: "decimals")
     let turn = try await store.beginTurn(
       sessionId: ada.id,
@@ -65,7 +65,7 @@ import TutorStore
   }
 
   static func export(
-    _ store: TutorStore,
+    _ store: LearningRecordStore,
     _ format: ExportFormat,
     filter: ExportFilter = ExportFilter(),
     options: ExportOptions = ExportOptions(homePage: "https://school.example/tutor/")
@@ -217,7 +217,7 @@ import TutorStore
     #expect(rows[1]["Help Level"] == "1")
     #expect(rows.allSatisfy { $0["Anon Student Id"] == "ada" && $0["KC (Default)"] == "convert" })
     #expect(
-      rows.allSatisfy { $0["Problem Name"] == "three-quarters" && $0["Level (Curriculum)"] == "fractions" }
+      rows.allSatisfy { $0["Problem Name"] == "three-quarters" && $0["Level (Course)"] == "fractions" }
     )
     #expect(rows[2]["Input"] == "0.75" && rows[2]["Time Zone"] == "UTC")
     // The second attempt came 1 ms after the first; the first is timed from the session's start.
@@ -311,7 +311,7 @@ import TutorStore
       "export-\(UUID().uuidString)"
     )
     defer { try? FileManager.default.removeItem(at: directory) }
-    let store = try TutorStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
     let written = try await store.writeSyntheticHistory(
       students: 7,
       sessionsPerStudent: 3,

@@ -3,17 +3,17 @@ import Foundation
 import Testing
 import TutorStore
 
-/// `TutorStore.statistics` against counts worked out by hand, and its two renderings.
+/// `LearningRecordStore.statistics` against counts worked out by hand, and its two renderings.
 @Suite struct StatisticsTests {
   /// Ada and Bo in fractions/decimals, Cy in photosynthesis/light:
   /// - turns: Ada 1000 ms/10 tokens and 3000 ms/30 tokens, Bo 2000 ms/20 tokens and one still
   ///   answering;
   /// - attempts: Ada a✗(hint 1) a✓ b✓, Bo a✗(hint 1) a✗(hint 2), Cy c✓.
-  static func makeStore() async throws -> (TutorStore, URL) {
+  static func makeStore() async throws -> (LearningRecordStore, URL) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "stats-\(UUID().uuidString)"
     )
-    let store = try TutorStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
     var clock = Date().millisecondsSince1970
     func session(_ student: String, _ curriculum: String, _ lesson: String) async throws -> String {
       try await store.startSession(studentId: student, curriculumId: curriculum, lessonId: lesson).id

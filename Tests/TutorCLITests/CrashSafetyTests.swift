@@ -19,7 +19,9 @@ import TutorStore
     let load = Process()
     load.executableURL = CLITests.executable
     load.arguments = [
-      "loadtest", "--server", address, "--token", admin, "--students", "8", "--duration", "60",
+      // Longer than the wait below, so that answers are still being generated when the kill comes
+      // even on a slow, busy machine (the load test is stopped right after it).
+      "loadtest", "--server", address, "--token", admin, "--students", "8", "--duration", "300",
       "--max-new-tokens", "120", "--think-ms", "0", "--db", database, "--record", record,
     ]
     load.standardOutput = FileHandle.nullDevice
@@ -57,7 +59,7 @@ import TutorStore
     // Restart: the turns the crash cut off are marked interrupted.
     let (restarted, _, log) = try ServeCLITests.startServer(model: model, database: database)
     defer { if restarted.isRunning { restarted.terminate() } }
-    let store = try TutorStore(path: database)
+    let store = try LearningRecordStore(path: database)
     #expect(try store.integrityCheck() == "ok")
     var storedTurns: [String: StoredTurn.Status] = [:]
     var storedAttempts: Set<String> = []

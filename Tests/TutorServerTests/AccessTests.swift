@@ -343,7 +343,7 @@ struct AccessTests {
       "tokens-\(UUID().uuidString)"
     )
     defer { try? FileManager.default.removeItem(at: directory) }
-    let store = try TutorStore(path: directory.appendingPathComponent("t.sqlite").path)
+    let store = try LearningRecordStore(path: directory.appendingPathComponent("t.sqlite").path)
     let tokens = AccessTokens(store: store)
     let (token, record) = try await tokens.create(role: .teacher, curricula: ["b", "a"], label: "Ms Lee")
     #expect(token.hasPrefix("tutor_\(record.id)_") && token.count > 50)

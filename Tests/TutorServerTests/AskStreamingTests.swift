@@ -8,6 +8,7 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorTestSupport
+import Tutoring
 
 /// Streamed answers under cancellation, deadlines and concurrency, through the real server.
 @Suite("Asking: cancellation and concurrency")

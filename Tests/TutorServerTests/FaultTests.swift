@@ -80,7 +80,7 @@ struct FaultTests {
     let path = directory.appendingPathComponent("tutor.sqlite").path
     try Data(String(repeating: "not sqlite ", count: 100).utf8).write(to: URL(fileURLWithPath: path))
     #expect {
-      _ = try TutorStore(path: path)
+      _ = try LearningRecordStore(path: path)
     } throws: { error in
       guard case TutorStoreError.cannotOpen(let failing, let reason) = error else { return false }
       return failing == path && reason.contains("not a database")

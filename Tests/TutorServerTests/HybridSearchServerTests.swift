@@ -6,6 +6,7 @@ import Testing
 import TutorAPI
 import TutorServer
 import TutorTestSupport
+import Tutoring
 
 /// The server with the sentence encoder the test command fetches: SearchSnippets and Ask find
 /// the note a student's own words mean, as a gRPC client sees them.

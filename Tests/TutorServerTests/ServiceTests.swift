@@ -10,9 +10,9 @@ import TutorServer
 import TutorTestSupport
 
 /// The curriculum and model services through the real server.
-@Suite("Curriculum and model services")
+@Suite("Course and model services")
 struct ServiceTests {
-  @Test("Curriculum service: list, get, lesson without answers, search, validate, reload")
+  @Test("Course service: list, get, lesson without answers, search, validate, reload")
   func curriculumService() async throws {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
       "tutor-curricula-\(UUID().uuidString)"

@@ -6,6 +6,7 @@ import Logging
 import SwiftProtobuf
 import TutorAPI
 import TutorServer
+import Tutoring
 
 /// A small random GPT-Neo with the real GPT-2 vocabulary and a 2,048-token context, written once
 /// per test process: real prompts fit, answers are gibberish, and long answers take long enough
@@ -32,7 +33,7 @@ public enum TestModel {
 
 /// A real server on a free loopback port, over a database in a scratch folder.
 public struct TestServer: Sendable {
-  public let server: TutorServer
+  public let server: GRPCTutorServer
   let task: Task<Void, any Error>
   public let port: Int
 
@@ -60,7 +61,7 @@ public struct TestServer: Sendable {
     configure(&configuration)
     var logger = Logger(label: "tutor.test")
     logger.logLevel = .critical
-    let server = try await TutorServer.load(configuration, logger: logger)
+    let server = try await GRPCTutorServer.load(configuration, logger: logger)
     let task = Task { try await server.serve() }
     let port = try await server.port()
     return TestServer(server: server, task: task, port: port)

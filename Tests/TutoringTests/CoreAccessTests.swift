@@ -54,7 +54,7 @@ import TutorStore
     let service = TutoringService(
       catalog: try CurriculumCatalog(root: HybridRetrievalTests.curricula),
       model: model,
-      store: try TutorStore(path: folder.appendingPathComponent("t.sqlite").path)
+      store: try LearningRecordStore(path: folder.appendingPathComponent("t.sqlite").path)
     )
     try await body(service)
   }

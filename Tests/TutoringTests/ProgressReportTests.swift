@@ -58,7 +58,7 @@ import Testing
     )
     // Wrong answers beyond the exercise's hints reveal nothing more: at most hints.count per session.
     let wrongs = (0 ..< exercise.hints.count + 2).map { attempt("a", correct: false, at: 2_000 + Int64($0)) }
-    let activity = TutorStore.StudentActivity(
+    let activity = LearningRecordStore.StudentActivity(
       sessions: [session("a", start: 1_000, updated: 2_000), session("b", start: 20_000, updated: 25_000)],
       turns: [turn],
       attempts: wrongs + [attempt("b", correct: false, at: 21_000), attempt("b", correct: true, at: 22_000)],

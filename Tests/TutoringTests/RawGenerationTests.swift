@@ -23,7 +23,7 @@ import TutorStore
     let service = TutoringService(
       catalog: try CurriculumCatalog(root: HybridRetrievalTests.curricula),
       model: model,
-      store: try TutorStore(path: folder.appendingPathComponent("t.sqlite").path)
+      store: try LearningRecordStore(path: folder.appendingPathComponent("t.sqlite").path)
     )
     let gate = GenerationSchedulerTests.Gate()
     let holder = Task { try await model.withGenerationSlot { await gate.wait() } }

@@ -14,7 +14,7 @@ struct CurriculumParser {
     "generation", "mastery", "synonyms",
   ]
 
-  func parse() -> Curriculum? {
+  func parse() -> Course? {
     let fm = FileManager.default
     let folder = URL(fileURLWithPath: directory).lastPathComponent
     let file = (directory as NSString).appendingPathComponent("curriculum.yaml")
@@ -158,7 +158,7 @@ struct CurriculumParser {
     checkExerciseIdsAreUnique(parsed)
 
     guard !sink.hasErrors else { return nil }
-    return Curriculum(
+    return Course(
       id: id,
       title: title,
       description: description,

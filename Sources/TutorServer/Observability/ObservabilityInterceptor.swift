@@ -4,7 +4,7 @@ import Logging
 import Metrics
 import Tutoring
 
-/// The id of the RPC being served, for log lines (see ``TutorServer/loggingMetadata``) and
+/// The id of the RPC being served, for log lines (see ``GRPCTutorServer/loggingMetadata``) and
 /// the `tutor-request-id` trailer a client can quote.
 public enum RequestContext {
   @TaskLocal public static var id: String?

@@ -31,7 +31,7 @@ struct BenchExport: AsyncParsableCommand {
       )
       .path
     let fresh = !FileManager.default.fileExists(atPath: path)
-    let store = try TutorStore(path: path)
+    let store = try LearningRecordStore(path: path)
     if fresh {
       let start = Date()
       let sessions = max(1, turns / 20)

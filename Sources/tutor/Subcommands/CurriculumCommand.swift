@@ -15,7 +15,7 @@ struct CurriculumCommand: AsyncParsableCommand {
       discussion: "Exits with status 1 when any error is found (warnings alone exit 0)."
     )
 
-    @Argument(help: "Curriculum folders, folders of curricula, or files inside a curriculum.")
+    @Argument(help: "Course folders, folders of curricula, or files inside a curriculum.")
     var paths: [String] = ["curricula"]
 
     @Flag(name: .long, help: "Print a JSON list of {file, line, column, severity, message}.")

@@ -196,7 +196,7 @@ struct Eval: AsyncParsableCommand {
       )
       try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
       defer { try? FileManager.default.removeItem(at: folder) }
-      let store = try TutorStore(path: folder.appendingPathComponent("eval.sqlite").path)
+      let store = try LearningRecordStore(path: folder.appendingPathComponent("eval.sqlite").path)
 
       var rows: [Row] = []
       for directory in models {

@@ -117,7 +117,7 @@ struct Export: ParsableCommand {
       homePage: homePage,
       hintCounts: hintCounts
     )
-    let store = try TutorStore(path: path)
+    let store = try LearningRecordStore(path: path)
     let handle: FileHandle
     if let out {
       guard FileManager.default.createFile(atPath: out, contents: nil) else {

@@ -33,7 +33,7 @@ struct LoadTest: AsyncParsableCommand {
 
   @Option(help: "Simulated students, all at once.") var students = 50
   @Option(help: "Seconds to run.") var duration: Double = 60
-  @Option(help: "Curriculum the students study.") var curriculum = "photosynthesis"
+  @Option(help: "Course the students study.") var curriculum = "photosynthesis"
   @Option(help: "Questions per session.") var questions = 3
   @Option(help: "Tokens per answer.") var maxNewTokens = 16
   @Option(help: "A student's mean pause before each action, in ms (uniform over 0.5–1.5×; 0: none).")
@@ -59,7 +59,7 @@ struct LoadTest: AsyncParsableCommand {
       guard FileManager.default.fileExists(atPath: path) else {
         throw ValidationError("no database at \(path)")
       }
-      return try TutorStore(path: path)
+      return try LearningRecordStore(path: path)
     }
     if let store {
       for i in 0 ..< students {
@@ -141,7 +141,7 @@ struct LoadTest: AsyncParsableCommand {
 
   /// What the database holds for this run's students, against what the server acknowledged.
   static func count(
-    _ store: TutorStore,
+    _ store: LearningRecordStore,
     prefix: String,
     acknowledged: LoadStats
   ) async throws -> [String: Int] {

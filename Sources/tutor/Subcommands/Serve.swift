@@ -182,7 +182,7 @@ struct Serve: AsyncParsableCommand {
         handler.logLevel = level
         return handler
       },
-      metadataProvider: TutorServer.loggingMetadata
+      metadataProvider: GRPCTutorServer.loggingMetadata
     )
     let logger = Logger(label: "tutor.server")
     guard FileManager.default.fileExists(atPath: (model as NSString).appendingPathComponent("config.json"))
@@ -236,9 +236,9 @@ struct Serve: AsyncParsableCommand {
       secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
     configuration.exports = ExportSettings(pseudonymSecret: secret, homePage: homePage)
-    let server: TutorServer
+    let server: GRPCTutorServer
     do {
-      server = try await reportingErrors { try await TutorServer.load(configuration, logger: logger) }
+      server = try await reportingErrors { try await GRPCTutorServer.load(configuration, logger: logger) }
     } catch let error as TutoringError {
       Console.error("error: \(error)")
       throw ExitCode.failure

@@ -19,7 +19,7 @@ struct SessionCommand: AsyncParsableCommand {
     )
     @OptionGroup var connection: ServerOptions
     @Option(name: .long, help: "Student id (a student token may leave it out: its own).") var student: String?
-    @Option(name: .long, help: "Curriculum id.") var curriculum: String
+    @Option(name: .long, help: "Course id.") var curriculum: String
     @Option(name: .long, help: "Lesson id (default: the curriculum's first).") var lesson: String?
     @Flag(name: .long, help: "Print the session as JSON.") var json = false
 
@@ -137,7 +137,7 @@ struct SessionCommand: AsyncParsableCommand {
     )
     @OptionGroup var connection: ServerOptions
     @Option(name: .long, help: "Student id.") var student: String?
-    @Option(name: .long, help: "Curriculum id.") var curriculum: String?
+    @Option(name: .long, help: "Course id.") var curriculum: String?
     @Option(name: .long, help: "Sessions per page.") var pageSize: Int = 50
     @Option(name: .long, help: "next_page_token of the previous page.") var pageToken: String?
     @Flag(name: .long, help: "Print JSON.") var json = false

@@ -35,7 +35,7 @@ struct Stats: AsyncParsableCommand {
     guard FileManager.default.fileExists(atPath: path) else {
       throw ValidationError("no database at \(path)")
     }
-    let store = try TutorStore(path: path)
+    let store = try LearningRecordStore(path: path)
     let statistics = try await store.statistics(try filter.filter(), hardestExercises: hardest)
     print(json ? try StatisticsReport.json(statistics) : StatisticsReport.table(statistics), terminator: "")
   }

@@ -32,7 +32,7 @@ struct TokenCommand: AsyncParsableCommand {
     @Flag(help: "Print the token and its record as JSON.") var json = false
 
     func run() async throws {
-      let store = try TutorStore(path: db ?? Serve.defaultDatabase())
+      let store = try LearningRecordStore(path: db ?? Serve.defaultDatabase())
       let created: (token: String, record: StoredToken)
       do {
         created = try await AccessTokens(store: store).create(
@@ -66,7 +66,7 @@ struct TokenCommand: AsyncParsableCommand {
       guard FileManager.default.fileExists(atPath: path) else {
         throw ValidationError("no database at \(path)")
       }
-      let tokens = try await TutorStore(path: path).tokens(includeRevoked: all)
+      let tokens = try await LearningRecordStore(path: path).tokens(includeRevoked: all)
       if json {
         Console.write(try TokenCommand.encode(tokens.map(TokenCommand.json)) + "\n")
         return
@@ -92,7 +92,7 @@ struct TokenCommand: AsyncParsableCommand {
       guard FileManager.default.fileExists(atPath: path) else {
         throw ValidationError("no database at \(path)")
       }
-      guard try await TutorStore(path: path).revokeToken(id: id) else {
+      guard try await LearningRecordStore(path: path).revokeToken(id: id) else {
         throw ValidationError("no active token '\(id)'")
       }
       Console.error("token \(id) revoked")
@@ -138,7 +138,7 @@ struct StudentCommand: AsyncParsableCommand {
       guard FileManager.default.fileExists(atPath: path) else {
         throw ValidationError("no database at \(path)")
       }
-      let report = try await TutorStore(path: path).deleteStudentData(studentId: id)
+      let report = try await LearningRecordStore(path: path).deleteStudentData(studentId: id)
       guard report.found else { throw ValidationError("nothing is stored about student '\(id)'") }
       let counts: KeyValuePairs<String, Int> = [
         "sessions": report.sessions, "turns": report.turns, "attempts": report.attempts,

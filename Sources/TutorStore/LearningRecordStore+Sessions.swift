@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 // Sessions: starting, reading, ending and paging them, and a student's whole activity.
-extension TutorStore {
+extension LearningRecordStore {
   /// Starts a session, creating the student on first use.
   public func startSession(
     studentId: String,

@@ -72,7 +72,7 @@ public struct LearningStatistics: Sendable, Equatable {
   static func ratio(_ part: Int, _ whole: Int) -> Double? { whole == 0 ? nil : Double(part) / Double(whole) }
 }
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Summarises the records `filter` selects. Times select sessions by their start, questions
   /// and attempts by their own time; the curriculum and student select all three.
   ///

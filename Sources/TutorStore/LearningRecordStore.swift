@@ -11,12 +11,12 @@ import Metrics
 /// ``markInterruptedTurns()`` at the next start.
 ///
 /// ```swift
-/// let store = try TutorStore(path: "data/tutor.sqlite")
+/// let store = try LearningRecordStore(path: "data/tutor.sqlite")
 /// let interrupted = try await store.markInterruptedTurns()
 /// let session = try await store.startSession(studentId: "s-17", curriculumId: "fractions-ratios", lessonId: "ratios")
 /// var turn = try await store.beginTurn(sessionId: session.id, question: "What is a ratio?", snippetIds: [], promptTokens: 120)
 /// ```
-public final class TutorStore: Sendable {
+public final class LearningRecordStore: Sendable {
   let pool: DatabasePool
   /// The current time in the store's unit (milliseconds since 1970): the wall clock, or a
   /// test's.

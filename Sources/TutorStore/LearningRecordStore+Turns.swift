@@ -3,7 +3,7 @@ import GRDB
 
 // Turns: a question stored before its answer is generated, the answer when it ends, and the
 // turns a dead process left unfinished.
-extension TutorStore {
+extension LearningRecordStore {
   /// A session's turns, oldest first.
   public func turns(sessionId: String) async throws -> [StoredTurn] {
     try await pool.read { db in

@@ -1,6 +1,6 @@
 import GRDB
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Versioned schema. Migrations are append-only: a released migration is never edited.
   /// Times are INTEGER milliseconds since 1970 (UTC): exact to compare and to page on.
   static var migrator: DatabaseMigrator {

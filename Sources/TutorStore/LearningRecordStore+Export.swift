@@ -54,7 +54,7 @@ public struct AttemptContext: Sendable, Equatable {
   public var isLast: Bool { number == of }
 }
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Reads the turns and attempts that `filter` selects, oldest first, and hands them to `body`
   /// one at a time.
   ///

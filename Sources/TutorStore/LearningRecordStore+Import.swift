@@ -3,7 +3,7 @@ import GRDB
 
 // Writing records as they are: imports, copies between databases, and made-up data for
 // benchmarks.
-extension TutorStore {
+extension LearningRecordStore {
   /// Records to store as they are, ids and times included.
   public struct RecordBatch: Sendable {
     public var students: [(id: String, createdAtMs: Int64)] = []

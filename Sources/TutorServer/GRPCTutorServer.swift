@@ -9,28 +9,16 @@ import Synchronization
 import TutorAPI
 import Tutoring
 
-/// How to run a ``TutorServer``.
+/// How to run a ``GRPCTutorServer``: the core's configuration (model, curricula, encoder,
+/// database, threads, limits — reachable as `configuration.threads` and so on), then the server's
+/// own settings.
+@dynamicMemberLookup
 public struct TutorServerConfiguration: Sendable {
+  /// What ``TutoringService/open(_:logger:)`` assembles the core from.
+  public var core: TutoringService.Configuration
   public var host = "127.0.0.1"
-  /// 0 picks a free port (see ``TutorServer/port()``).
+  /// 0 picks a free port (see ``GRPCTutorServer/port()``).
   public var port = 50051
-  public var modelDirectory: URL
-  public var curriculaDirectory: String
-  /// A sentence-transformers encoder for hybrid retrieval (BM25 fused with embeddings); nil:
-  /// BM25 alone.
-  public var encoderDirectory: String?
-  /// Where snippet embeddings are cached between runs (nil: not cached).
-  public var embeddingCacheFolder: String?
-  public var databasePath: String
-  /// Compute threads per forward pass (nil: one per core).
-  public var threads: Int?
-  /// How the model's large matrices are held in memory.
-  public var weightFormat: WeightFormat = .float32
-  /// How each generation's attention cache holds keys and values.
-  public var kvCacheFormat: KVCacheFormat = .float32
-  public var maxConcurrentGenerations = 4
-  public var maxQueuedGenerations = 32
-  public var limits = TutoringService.Limits()
   /// PEM certificate chain and private key: serve TLS instead of plaintext.
   public var tlsCertificatePath: String?
   public var tlsKeyPath: String?
@@ -41,7 +29,7 @@ public struct TutorServerConfiguration: Sendable {
   /// Bearer tokens from the database (the default), or none at all for local demos.
   public var authentication = Authentication.tokens
   /// How long calls in progress may run on after a graceful shutdown begins; then they are
-  /// cancelled (their turns are stored as cancelled) and ``TutorServer/serve()`` returns.
+  /// cancelled (their turns are stored as cancelled) and ``GRPCTutorServer/serve()`` returns.
   public var shutdownGracePeriod: Duration = .seconds(30)
   /// Where Prometheus scrapes `GET /metrics` (plain HTTP), and the registry the process's
   /// swift-metrics backend writes to; nil: no metrics endpoint.
@@ -57,9 +45,16 @@ public struct TutorServerConfiguration: Sendable {
   }
 
   public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
-    self.modelDirectory = modelDirectory
-    self.curriculaDirectory = curriculaDirectory
-    self.databasePath = databasePath
+    core = .init(
+      modelDirectory: modelDirectory,
+      curriculaDirectory: curriculaDirectory,
+      databasePath: databasePath
+    )
+  }
+
+  public subscript<T>(dynamicMember keyPath: WritableKeyPath<TutoringService.Configuration, T>) -> T {
+    get { core[keyPath: keyPath] }
+    set { core[keyPath: keyPath] = newValue }
   }
 }
 
@@ -67,7 +62,7 @@ public struct TutorServerConfiguration: Sendable {
 /// `PrometheusMetricsFactory(registry:)` on the same registry (once per process).
 public struct MetricsSettings: Sendable {
   public var host: String
-  /// 0 picks a free port (see ``TutorServer/metricsPort()``).
+  /// 0 picks a free port (see ``GRPCTutorServer/metricsPort()``).
   public var port: Int
   public var registry: PrometheusCollectorRegistry
 
@@ -81,12 +76,12 @@ public struct MetricsSettings: Sendable {
 /// The tutoring server: `tutor.v1` services and `grpc.health.v1.Health` over gRPC (HTTP/2 on TCP).
 ///
 /// ```swift
-/// let server = try await TutorServer.load(configuration)   // store, curricula, model
+/// let server = try await GRPCTutorServer.load(configuration)   // store, curricula, model
 /// async let serving: Void = server.serve()
 /// print(try await server.port())
 /// server.beginGracefulShutdown()
 /// ```
-public final class TutorServer: Sendable {
+public final class GRPCTutorServer: Sendable {
   public let tutoring: TutoringService
   public let health: HealthStatusBoard
   public let configuration: TutorServerConfiguration
@@ -101,21 +96,8 @@ public final class TutorServer: Sendable {
   public static func load(
     _ configuration: TutorServerConfiguration,
     logger: Logger = Logger(label: "tutor.server")
-  ) async throws -> TutorServer {
-    var core = TutoringService.Configuration(
-      modelDirectory: configuration.modelDirectory,
-      curriculaDirectory: configuration.curriculaDirectory,
-      databasePath: configuration.databasePath
-    )
-    core.encoderDirectory = configuration.encoderDirectory
-    core.embeddingCacheFolder = configuration.embeddingCacheFolder
-    core.threads = configuration.threads
-    core.weightFormat = configuration.weightFormat
-    core.kvCacheFormat = configuration.kvCacheFormat
-    core.maxConcurrentGenerations = configuration.maxConcurrentGenerations
-    core.maxQueuedGenerations = configuration.maxQueuedGenerations
-    core.limits = configuration.limits
-    let tutoring = try await TutoringService.open(core, logger: logger)
+  ) async throws -> GRPCTutorServer {
+    let tutoring = try await TutoringService.open(configuration.core, logger: logger)
     switch configuration.authentication {
     case .insecureNoAuth:
       logger.critical(
@@ -128,7 +110,7 @@ public final class TutorServer: Sendable {
         )
       }
     }
-    return try TutorServer(configuration: configuration, tutoring: tutoring, logger: logger)
+    return try GRPCTutorServer(configuration: configuration, tutoring: tutoring, logger: logger)
   }
 
   init(configuration: TutorServerConfiguration, tutoring: TutoringService, logger: Logger) throws {
@@ -284,7 +266,7 @@ public final class TutorServer: Sendable {
 }
 
 /// Runs under swift-service-lifecycle: SIGTERM/SIGINT begin a graceful shutdown.
-extension TutorServer: Service {
+extension GRPCTutorServer: Service {
   public func run() async throws {
     try await withGracefulShutdownHandler {
       try await serve()

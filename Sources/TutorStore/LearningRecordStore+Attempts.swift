@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 // Attempts at exercises and the mastery estimates they update, in one transaction.
-extension TutorStore {
+extension LearningRecordStore {
   /// Stores a graded attempt and, when given, the objective's new mastery (current value and
   /// history) in one transaction.
   public func recordAttempt(_ attempt: StoredAttempt, mastery: Double? = nil) async throws {

@@ -48,7 +48,7 @@ public struct StoredToken: Codable, Sendable, Equatable, FetchableRecord, Persis
   }
 }
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Stores a new token (its id must be new).
   public func insertToken(_ token: StoredToken) async throws {
     try await pool.write { db in try token.insert(db) }
@@ -89,7 +89,7 @@ extension TutorStore {
   }
 }
 
-extension TutorStore {
+extension LearningRecordStore {
   /// Deletes tokens outright (a load test's, once it is over).
   public func deleteTokens(ids: [String]) async throws {
     guard !ids.isEmpty else { return }

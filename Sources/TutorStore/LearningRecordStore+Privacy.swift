@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 // Deleting a student and everything recorded about them, on a privacy request.
-extension TutorStore {
+extension LearningRecordStore {
   /// What ``deleteStudentData(studentId:)`` removed.
   public struct DeletionReport: Sendable, Equatable {
     /// Whether the student was known at all (had a session or a token).

@@ -1,5 +1,6 @@
-/// A course as a teacher authored it under `curricula/<id>/`.
-public struct Curriculum: Sendable, Equatable {
+/// One curriculum, a course of lessons, as a teacher authored it under `curricula/<id>/`. (Named
+/// `Course` so that it does not clash with its module: `Curriculum.Course`, `Curriculum.Lesson`.)
+public struct Course: Sendable, Equatable {
   public var id: String
   public var title: String
   public var description: String

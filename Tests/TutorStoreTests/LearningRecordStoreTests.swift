@@ -5,7 +5,7 @@ import Testing
 @testable import TutorStore
 
 /// The learning record on real temporary databases.
-@Suite struct TutorStoreTests {
+@Suite struct LearningRecordStoreTests {
   /// A fresh database file, removed afterwards.
   final class TemporaryDatabase {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -17,8 +17,8 @@ import Testing
 
   @Test func aBatchIsStoredWholeOrNotAtAll() async throws {
     let db = TemporaryDatabase()
-    let store = try TutorStore(path: db.path)
-    var batch = TutorStore.RecordBatch()
+    let store = try LearningRecordStore(path: db.path)
+    var batch = LearningRecordStore.RecordBatch()
     batch.students = [("noor", 5)]
     batch.sessions = [
       StoredSession(
@@ -77,7 +77,7 @@ import Testing
   @Test func everyRecordedTimeComesFromTheStoresClock() async throws {
     let db = TemporaryDatabase()
     let clock = Mutex<Int64>(1_000)
-    let store = try TutorStore(path: db.path) { clock.withLock { $0 } }
+    let store = try LearningRecordStore(path: db.path) { clock.withLock { $0 } }
     let session = try await store.startSession(
       studentId: "kai",
       curriculumId: "photosynthesis",
@@ -103,7 +103,7 @@ import Testing
 
   @Test func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening() async throws {
     let db = TemporaryDatabase()
-    let store = try TutorStore(path: db.path)  // creates the missing folder
+    let store = try LearningRecordStore(path: db.path)  // creates the missing folder
     let session = try await store.startSession(
       studentId: "amira",
       curriculumId: "photosynthesis",
@@ -133,7 +133,7 @@ import Testing
     #expect(second.index == 1)
 
     // A new process opens the same file: everything acknowledged is there.
-    let reopened = try TutorStore(path: db.path)
+    let reopened = try LearningRecordStore(path: db.path)
     #expect(try await reopened.session(id: session.id) == session.with(updatedAtMs: second.createdAtMs))
     let turns = try await reopened.turns(sessionId: session.id)
     #expect(turns.map(\.question) == ["Why are leaves green?", "And at night?"])
@@ -153,7 +153,7 @@ import Testing
 
   @Test func endedAndUnknownSessionsRefuseTurns() async throws {
     let db = TemporaryDatabase()
-    let store = try TutorStore(path: db.path)
+    let store = try LearningRecordStore(path: db.path)
     await #expect(throws: TutorStoreError.sessionNotFound("nope")) {
       try await store.beginTurn(sessionId: "nope", question: "q", snippetIds: [], promptTokens: 1)
     }
@@ -172,7 +172,7 @@ import Testing
 
   @Test func sessionsArePagedNewestFirstWithoutGapsOrRepeats() async throws {
     let db = TemporaryDatabase()
-    let store = try TutorStore(path: db.path)
+    let store = try LearningRecordStore(path: db.path)
     var created: [String] = []
     for i in 0 ..< 7 {
       created.append(
@@ -219,7 +219,7 @@ import Testing
 
   @Test func attemptsUpdateMasteryAndDeletionRemovesEverything() async throws {
     let db = TemporaryDatabase()
-    let store = try TutorStore(path: db.path)
+    let store = try LearningRecordStore(path: db.path)
     let session = try await store.startSession(
       studentId: "eve",
       curriculumId: "fractions-ratios",
