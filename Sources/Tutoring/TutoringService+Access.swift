@@ -9,6 +9,7 @@ extension TutoringService {
   func authorizedSession(_ id: String, caller principal: Principal, write: Bool) async throws -> StoredSession
   {
     guard !id.isEmpty else { throw TutoringError.invalidArgument("session_id is required") }
+    try checkIdentifier(id, field: "session_id")
     guard let session = try await store.session(id: id) else {
       if principal.role == .admin { throw TutoringError.notFound("no session '\(id)'") }
       throw TutoringError.permissionDenied(Principal.notYours)

@@ -98,7 +98,7 @@ extension TutoringService {
     onEvent: (AskEvent) async throws -> Void
   ) async throws -> AskCompletion {
     try caller.authorize(.ask)
-    _ = try await authorizedSession(sessionId, caller: caller, write: true)
+    let session = try await authorizedSession(sessionId, caller: caller, write: true)
     let clock = ContinuousClock()
     let arrived = clock.now
     let question = try studentText(rawQuestion, field: "question")
@@ -108,7 +108,7 @@ extension TutoringService {
         "question is \(questionTokens) tokens long; at most \(limits.maxQuestionTokens) are accepted"
       )
     }
-    let (session, curriculum) = try await activeSession(sessionId)
+    let curriculum = try servedCurriculum(of: session)
     let lesson = curriculum.lesson(session.lessonId) ?? curriculum.lessons.first
     var parameters = try generationParameters(options, curriculum: curriculum)
 

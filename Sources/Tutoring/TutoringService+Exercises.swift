@@ -38,10 +38,10 @@ extension TutoringService {
     answer: String
   ) async throws -> AnswerResult {
     try caller.authorize(.submitAnswer)
-    _ = try await authorizedSession(sessionId, caller: caller, write: true)
+    let session = try await authorizedSession(sessionId, caller: caller, write: true)
     try checkIdentifier(exerciseId, field: "exercise_id")
     let response = try studentText(answer, field: "answer")
-    let (session, curriculum) = try await activeSession(sessionId)
+    let curriculum = try servedCurriculum(of: session)
     guard
       let (lesson, exercise) = curriculum.lessons.lazy.compactMap({ l in
         l.exercise(exerciseId).map { (l, $0) }

@@ -195,14 +195,6 @@ public final class TutoringService: Sendable {
     }
   }
 
-  func existingSession(_ id: String) async throws -> StoredSession {
-    try checkIdentifier(id, field: "session_id")
-    guard let session = try await store.session(id: id) else {
-      throw TutoringError.notFound("no session '\(id)'")
-    }
-    return session
-  }
-
   /// Text a student typed, trimmed: not empty, at most `maxQuestionCharacters`.
   func studentText(_ raw: String, field: String) throws -> String {
     let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -215,18 +207,18 @@ public final class TutoringService: Sendable {
     return text
   }
 
-  /// A session that can still take questions and answers, with its curriculum as served now.
-  func activeSession(_ id: String) async throws -> (StoredSession, Course) {
-    let session = try await existingSession(id)
+  /// The curriculum, as served now, of a session that can still take questions and answers (the
+  /// session as ``authorizedSession(_:caller:write:)`` fetched it).
+  func servedCurriculum(of session: StoredSession) throws -> Course {
     guard session.state == .active else {
-      throw TutoringError.failedPrecondition("session '\(id)' has ended; start a new one")
+      throw TutoringError.failedPrecondition("session '\(session.id)' has ended; start a new one")
     }
     guard let curriculum = catalog.snapshot.curriculum(session.curriculumId) else {
       throw TutoringError.failedPrecondition(
         "the session's curriculum '\(session.curriculumId)' is no longer served"
       )
     }
-    return (session, curriculum)
+    return curriculum
   }
 }
 
