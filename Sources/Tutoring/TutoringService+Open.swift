@@ -18,8 +18,12 @@ extension TutoringService {
     public var databasePath: String
     /// Compute threads per forward pass (nil: one per core).
     public var threads: Int?
+    /// How the model's large matrices are held in memory.
     public var weightFormat: WeightFormat = .float32
+    /// How each generation's attention cache holds keys and values.
     public var kvCacheFormat: KVCacheFormat = .float32
+    /// Generations decoded together in one batch, and those that may wait for a slot
+    /// (RESOURCE_EXHAUSTED beyond).
     public var maxConcurrentGenerations = 4
     public var maxQueuedGenerations = 32
     public var limits = Limits()

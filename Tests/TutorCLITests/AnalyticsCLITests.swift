@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// `tutor export` and `tutor stats` on a database the CLI itself fills (`tutor bench export`):
 /// the two agree with each other, and bad input is refused with a message, not a crash.
@@ -11,7 +12,7 @@ import Testing
     )
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("tutor.sqlite").path
-    let bench = try CLITests.run(["bench", "export", "--turns", "400", "--db", path])
+    let bench = try TutorCLI.run(["bench", "export", "--turns", "400", "--db", path])
     #expect(bench.status == 0, "\(bench.stderr)")
     #expect(bench.stdout.contains("wrote 400 turns and 200 attempts"))
     return (path, directory)
@@ -21,7 +22,7 @@ import Testing
     let (db, directory) = try Self.makeDatabase()
     defer { try? FileManager.default.removeItem(at: directory) }
     let out = directory.appendingPathComponent("record.csv").path
-    let export = try CLITests.run(["export", "--db", db, "--format", "csv", "--out", out])
+    let export = try TutorCLI.run(["export", "--db", db, "--format", "csv", "--out", out])
     #expect(export.status == 0, "\(export.stderr)")
     let csv = try String(contentsOfFile: out, encoding: .utf8)
     let rows = csv.split(separator: "\r\n").dropFirst()
@@ -29,7 +30,7 @@ import Testing
     let attempts = rows.filter { $0.hasPrefix("attempt,") }
     #expect(attempts.count == 200)
 
-    let stats = try CLITests.run(["stats", "--db", db, "--json"])
+    let stats = try TutorCLI.run(["stats", "--db", db, "--json"])
     #expect(stats.status == 0, "\(stats.stderr)")
     let json = try CLITests.json(stats.stdout)
     #expect(json["questions"] as? Int == rows.count - attempts.count)
@@ -38,11 +39,11 @@ import Testing
     #expect(json["sessions"] as? Int == 20 && json["active_students"] as? Int == 2)
 
     // One curriculum, to standard output, as DataShop: one transaction per attempt and per hint.
-    let c0 = try CLITests.run(["export", "--db", db, "--format", "datashop", "--curriculum", "c0"])
+    let c0 = try TutorCLI.run(["export", "--db", db, "--format", "datashop", "--curriculum", "c0"])
     #expect(c0.status == 0, "\(c0.stderr)")
     let transactions = c0.stdout.split(separator: "\n").dropFirst()
     let c0Stats = try CLITests.json(
-      CLITests.run(["stats", "--db", db, "--json", "--curriculum", "c0"]).stdout
+      TutorCLI.run(["stats", "--db", db, "--json", "--curriculum", "c0"]).stdout
     )
     let c0Attempts = try #require(c0Stats["attempts"] as? Int)
     #expect(c0Attempts > 0 && c0Attempts < 200)
@@ -51,7 +52,7 @@ import Testing
       transactions.allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == 30 }
     )
 
-    let table = try CLITests.run(["stats", "--db", db])
+    let table = try TutorCLI.run(["stats", "--db", db])
     #expect(
       table.status == 0 && table.stdout.contains("Per lesson") && table.stdout.contains("Hardest exercises")
     )
@@ -60,17 +61,17 @@ import Testing
   @Test func badInputIsRefusedWithAMessage() throws {
     let (db, directory) = try Self.makeDatabase()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let missing = try CLITests.run([
+    let missing = try TutorCLI.run([
       "export", "--db", directory.appendingPathComponent("nope.sqlite").path, "--format", "csv",
     ])
     #expect(missing.status != 0 && missing.stderr.contains("no database at"))
-    let format = try CLITests.run(["export", "--db", db, "--format", "xls"])
+    let format = try TutorCLI.run(["export", "--db", db, "--format", "xls"])
     #expect(format.status != 0 && format.stderr.contains("xls"))
-    let since = try CLITests.run(["stats", "--db", db, "--since", "yesterday"])
+    let since = try TutorCLI.run(["stats", "--db", db, "--since", "yesterday"])
     #expect(since.status != 0 && since.stderr.contains("--since 'yesterday' is not an ISO 8601 date"))
-    let secret = try CLITests.run(["export", "--db", db, "--format", "csv", "--pseudonymize"])
+    let secret = try TutorCLI.run(["export", "--db", db, "--format", "csv", "--pseudonymize"])
     #expect(secret.status != 0 && secret.stderr.contains("TUTOR_PSEUDONYM_SECRET"))
-    let curricula = try CLITests.run([
+    let curricula = try TutorCLI.run([
       "export", "--db", db, "--format", "datashop", "--curricula", "/nonexistent",
     ])
     #expect(curricula.status != 0 && curricula.stderr.contains("--curricula"))

@@ -5,51 +5,7 @@ import TutorTestSupport
 /// The `tutor` executable end to end: the exact interfaces other tools call, and its errors.
 @Suite struct CLITests {
   static let repository = Repository.root
-  static let model = repository.appendingPathComponent("Tests/EngineTests/Fixtures/gpt2-vocab").path
-
-  /// The built `tutor` binary, next to the test bundle.
-  static var executable: URL {
-    var dir = Bundle.main.bundleURL
-    if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
-    return dir.appendingPathComponent("tutor")
-  }
-
-  struct Output {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  static let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tutor-cli-data")
-    .path
-
-  static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    // Defaults that write (the embedding cache) go to the temporary directory, not the home.
-    process.environment = ProcessInfo.processInfo.environment.merging(["TUTOR_DATA_DIR": dataDirectory]) {
-      a,
-      _ in a
-    }
-    let out = Pipe()
-    let err = Pipe()
-    let input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Output(
-      status: process.terminationStatus,
-      stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self)
-    )
-  }
+  static let model = Repository.tokenizer.path
 
   static func json(_ text: String) throws -> [String: Any] {
     try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
@@ -61,7 +17,7 @@ import TutorTestSupport
     )
     let greedy = try #require((reference["greedy"] as? [[String: Any]])?.first)
     let prompt = try #require((reference["prompts"] as? [[String: Any]])?.first?["text"] as? String)
-    let result = try Self.run([
+    let result = try TutorCLI.run([
       "generate", "--model", Self.model, "--prompt", prompt, "--max-new-tokens", "64", "--json",
     ])
     #expect(result.status == 0, "\(result.stderr)")
@@ -76,17 +32,17 @@ import TutorTestSupport
       "generate", "--model", Self.model, "--prompt", "The teacher said", "--max-new-tokens", "12",
       "--temperature", "0.9", "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--json",
     ]
-    let a = try Self.json(Self.run(args).stdout)
-    let b = try Self.json(Self.run(args).stdout)
+    let a = try Self.json(TutorCLI.run(args).stdout)
+    let b = try Self.json(TutorCLI.run(args).stdout)
     #expect(a["token_ids"] as? [Int] == b["token_ids"] as? [Int])
     #expect((a["token_ids"] as? [Int])?.count == 12)
 
     let greedy = try Self.json(
-      Self.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--json"]).stdout
+      TutorCLI.run(["generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--json"]).stdout
     )
     let text = try #require(greedy["text"] as? String)
     let stopped = try Self.json(
-      Self.run([
+      TutorCLI.run([
         "generate", "--model", Self.model, "--prompt", "Photosynthesis is", "--stop", " desc", "--stop",
         "zzz", "--json",
       ]).stdout
@@ -96,13 +52,13 @@ import TutorTestSupport
   }
 
   @Test func tokenizeReadsStdin() throws {
-    let result = try Self.run(
+    let result = try TutorCLI.run(
       ["tokenize", "--model", Self.model, "--json"],
       stdin: "Hello world<|endoftext|>"
     )
     #expect(result.status == 0)
     #expect(try Self.json(result.stdout)["token_ids"] as? [Int] == [15496, 995, 50256])
-    let plain = try Self.run(["tokenize", "--model", Self.model], stdin: "Hello world")
+    let plain = try TutorCLI.run(["tokenize", "--model", Self.model], stdin: "Hello world")
     #expect(plain.stdout == "15496\n995\n")
   }
 
@@ -112,7 +68,7 @@ import TutorTestSupport
     let expected = try #require(reference["perplexity"] as? [String: Any])
     try (expected["text"] as! String).write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
-    let result = try Self.run(["perplexity", "--model", Self.model, "--file", file.path, "--json"])
+    let result = try TutorCLI.run(["perplexity", "--model", Self.model, "--file", file.path, "--json"])
     #expect(result.status == 0, "\(result.stderr)")
     let output = try Self.json(result.stdout)
     #expect(output["tokens"] as? Int == expected["tokens"] as? Int)
@@ -128,7 +84,7 @@ import TutorTestSupport
     (["tokenize", "--model", "/tmp"], "vocab.json: file not found"),
   ])
   func errorsAreOneClearLine(arguments: [String], message: String) throws {
-    let result = try Self.run(arguments.map { $0 == "MODEL" ? Self.model : $0 })
+    let result = try TutorCLI.run(arguments.map { $0 == "MODEL" ? Self.model : $0 })
     #expect(result.status != 0)
     let lines = result.stderr.split(separator: "\n")
     #expect(lines.count == 1, "\(result.stderr)")
@@ -142,7 +98,7 @@ import TutorTestSupport
     let weights = dir.appendingPathComponent("model.safetensors")
     let data = try Data(contentsOf: weights)
     try data.prefix(data.count / 2).write(to: weights)
-    let result = try Self.run(["generate", "--model", dir.path, "--prompt", "x"])
+    let result = try TutorCLI.run(["generate", "--model", dir.path, "--prompt", "x"])
     #expect(result.status == 1)
     #expect(result.stderr.hasPrefix("error: \(weights.path): corrupt safetensors file:"), "\(result.stderr)")
     #expect(result.stderr.split(separator: "\n").count == 1)

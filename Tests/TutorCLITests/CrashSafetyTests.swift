@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TutorStore
+import TutorTestSupport
 
 /// kill -9 in the middle of many students' questions and answers: after a restart, everything the
 /// server acknowledged is stored, cut-off turns are marked interrupted, the database is sound.
@@ -17,7 +18,7 @@ import TutorStore
     // acknowledgement is appended to the record file the moment it arrives.
     let record = scratch.appendingPathComponent("acknowledged.txt").path
     let load = Process()
-    load.executableURL = CLITests.executable
+    load.executableURL = TutorCLI.executable
     load.arguments = [
       // Longer than the wait below, so that answers are still being generated when the kill comes
       // even on a slow, busy machine (the load test is stopped right after it).

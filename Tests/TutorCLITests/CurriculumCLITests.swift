@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// `tutor curriculum lint` and `tutor curriculum search` as other tools call them.
 @Suite struct CurriculumCLITests {
   static let curricula = CLITests.repository.appendingPathComponent("curricula").path
 
   @Test func lintOfTheShippedCurriculaIsClean() throws {
-    let result = try CLITests.run(["curriculum", "lint", Self.curricula])
+    let result = try TutorCLI.run(["curriculum", "lint", Self.curricula])
     #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     #expect(result.stdout.isEmpty)
     #expect(result.stderr.contains("3 curricula valid"))
@@ -28,7 +29,7 @@ import Testing
         atomically: true,
         encoding: .utf8
       )
-    let result = try CLITests.run(["curriculum", "lint", root.path])
+    let result = try TutorCLI.run(["curriculum", "lint", root.path])
     #expect(result.status == 1)
     let lines = result.stdout.split(separator: "\n").map(String.init)
     #expect(lines.count == 2, "\(result.stdout)")
@@ -42,7 +43,7 @@ import Testing
       }
     )
 
-    let json = try CLITests.run(["curriculum", "lint", "--json", root.path])
+    let json = try TutorCLI.run(["curriculum", "lint", "--json", root.path])
     #expect(json.status == 1)
     let objects = try #require(
       try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
@@ -57,7 +58,7 @@ import Testing
   }
 
   @Test func searchPrintsRankedSnippets() throws {
-    let result = try CLITests.run([
+    let result = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green",
       "--curriculum",
       "photosynthesis", "-k", "3", "--json",
@@ -72,7 +73,7 @@ import Testing
     #expect(scores == scores.sorted(by: >))
     #expect(hits.allSatisfy { ($0["text"] as? String)?.isEmpty == false })
 
-    let unknown = try CLITests.run([
+    let unknown = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "x", "--curriculum", "nope",
     ])
     #expect(unknown.status == 1)
@@ -84,7 +85,7 @@ import Testing
   @Test func searchExplainsBothRankings() throws {
     let cache = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: cache) }
-    let result = try CLITests.run([
+    let result = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--curriculum", "fractions-ratios", "--query",
       "my teacher said I have to cancel it down", "-k", "3", "--explain", "--json", "--embedding-cache",
       cache.path,
@@ -106,20 +107,20 @@ import Testing
       try FileManager.default.contentsOfDirectory(atPath: cache.path).contains { $0.hasSuffix(".embeddings") }
     )
 
-    let text = try CLITests.run([
+    let text = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green", "--explain",
       "--embedding-cache", cache.path,
     ])
     #expect(text.stdout.contains("BM25 rank") && text.stdout.contains("embedding rank"), "\(text.stdout)")
 
-    let plain = try CLITests.run([
+    let plain = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green", "--explain",
       "--no-encoder",
     ])
     #expect(plain.status == 0)
     #expect(plain.stdout.contains("BM25 alone"), "\(plain.stdout)")
 
-    let missing = try CLITests.run([
+    let missing = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "x", "--encoder", "/nonexistent",
     ])
     #expect(missing.status != 0)

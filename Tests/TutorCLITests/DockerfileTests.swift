@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// No Docker engine runs here, so the Dockerfile is checked against what does run: the README's
 /// own run command (same packages, same build and model commands) and the binary's flags.
@@ -52,7 +53,7 @@ import Testing
     let entry = try json("ENTRYPOINT")
     #expect(Array(entry.prefix(2)) == ["tutor", "serve"])
     // Every flag it passes is one `tutor serve` has.
-    let help = try CLITests.run(["serve", "--help"]).stdout
+    let help = try TutorCLI.run(["serve", "--help"]).stdout
     for flag in entry where flag.hasPrefix("--") {
       #expect(help.contains(flag + " "), "tutor serve has no \(flag)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// `tutor eval answers`: the server's Ask path on labelled questions, scored.
 @Suite struct EvalAnswersCLITests {
@@ -17,7 +18,7 @@ import Testing
       relevant: [python-intro/running-python#showing-output-with-print]
     """.write(toFile: questions, atomically: true, encoding: .utf8)
     let out = folder.appendingPathComponent("answers.jsonl").path
-    let result = try CLITests.run([
+    let result = try TutorCLI.run([
       "eval", "answers", "--curricula", CurriculumCLITests.curricula, "--no-encoder", "--max-new-tokens",
       "40",
       "--grounding", "off", "--grounding", "copy:copy=30,sentences=1", "--out", out, "--json", questions,
@@ -52,7 +53,7 @@ import Testing
     #expect(copied.count == 2)
     #expect(copied.allSatisfy { ($0["answer"] as? String)?.hasSuffix(".") == true }, "\(copied)")
 
-    let bad = try CLITests.run(["eval", "answers", "--grounding", "x:copy=high", questions])
+    let bad = try TutorCLI.run(["eval", "answers", "--grounding", "x:copy=high", questions])
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("copy must be a number"))
   }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// The README's first run: `tutor serve` with no flags, from the repository root, serves the
 /// bundled model and `curricula/`, creating its data directory; a second terminal makes a token,
@@ -13,7 +14,7 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: data.path))
 
     let server = Process()
-    server.executableURL = CLITests.executable
+    server.executableURL = TutorCLI.executable
     server.currentDirectoryURL = CLITests.repository
     // Only the port differs from the README's `tutor serve`, so tests can run side by side.
     server.arguments = ["serve", "--port", "0"]
@@ -53,13 +54,13 @@ import Testing
     #expect(cached.contains { $0.hasSuffix(".embeddings") }, "\(cached)")
 
     let token = try ServeCLITests.token(database: database, role: "admin")
-    let start = try CLITests.run([
+    let start = try TutorCLI.run([
       "session", "start", "--server", server_, "--token", token, "--student", "ana", "--curriculum",
       "photosynthesis",
     ])
     #expect(start.status == 0, "\(start.stderr)")
     let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    let ask = try CLITests.run([
+    let ask = try TutorCLI.run([
       "session", "ask", "--server", server_, "--token", token, session, "Why are leaves green?",
       "--max-new-tokens", "40",
     ])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// Every command and every flag of `tutor` explains itself in `--help`, read from the argument
 /// parser's own description of the tool (`--experimental-dump-help`), so a flag added without
@@ -38,7 +39,7 @@ import Testing
   }
 
   @Test func everyCommandAndFlagHasHelpText() throws {
-    let dump = try CLITests.run(["--experimental-dump-help"])
+    let dump = try TutorCLI.run(["--experimental-dump-help"])
     #expect(dump.status == 0, "\(dump.stderr)")
     let tool = try CLITests.json(dump.stdout)
     let root = try #require(tool["command"] as? [String: Any])
@@ -50,7 +51,7 @@ import Testing
   }
 
   @Test func serveHelpNamesTheDefaultsANewUserRunsWith() throws {
-    let help = try CLITests.run(["serve", "--help"])
+    let help = try TutorCLI.run(["serve", "--help"])
     let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
     for expected in ["default: the bundled model, models/tutor", "--curricula", "--db", "--port", "--host"] {
       #expect(text.contains(expected), "\(expected)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TutorTestSupport
 
 /// `tutor serve` and the client commands, as separate processes talking gRPC on loopback.
 @Suite struct ServeCLITests {
@@ -13,14 +14,14 @@ import Testing
     #expect(startLog.seen.contains { $0.contains("tutor token create --role admin") }, "\(startLog.seen)")
 
     // Health needs no token; everything else does.
-    let health = try CLITests.run(["health", "--server", address])
+    let health = try TutorCLI.run(["health", "--server", address])
     #expect(health.status == 0 && health.stdout == "SERVING\n", "\(health.stderr)")
-    let refused = try CLITests.run(["curriculum", "list", "--server", address])
+    let refused = try TutorCLI.run(["curriculum", "list", "--server", address])
     #expect(refused.status == 1 && refused.stderr.contains("UNAUTHENTICATED"), "\(refused.stderr)")
     // A token made while the server runs works at once.
     let token = try Self.token(database: database, role: "admin")
 
-    let list = try CLITests.run(["curriculum", "list", "--server", address, "--token", token])
+    let list = try TutorCLI.run(["curriculum", "list", "--server", address, "--token", token])
     #expect(list.status == 0)
     #expect(
       list.stdout.split(separator: "\n").map { $0.split(separator: "\t")[0] } == [
@@ -28,7 +29,7 @@ import Testing
       ]
     )
 
-    let start = try CLITests.run([
+    let start = try TutorCLI.run([
       "session", "start", "--server", address, "--token", token, "--student", "cli-student", "--curriculum",
       "python-intro",
     ])
@@ -37,12 +38,12 @@ import Testing
     #expect(session.count == 36)
     // A student token starts sessions for its own student without naming it.
     let kid = try Self.token(database: database, role: "student", extra: ["--student", "cli-kid"])
-    let own = try CLITests.run([
+    let own = try TutorCLI.run([
       "session", "start", "--server", address, "--token", kid, "--curriculum", "photosynthesis",
     ])
     #expect(own.status == 0 && own.stderr.contains("student cli-kid"), "\(own.stderr)")
 
-    let ask = try CLITests.run([
+    let ask = try TutorCLI.run([
       "session", "ask", "--server", address, "--token", token, session, "What is a variable?",
       "--max-new-tokens", "12",
     ])
@@ -55,7 +56,7 @@ import Testing
     #expect(sources.contains("(python-intro/"))
     #expect(sources.contains(" › "))
 
-    let show = try CLITests.run(["session", "show", "--server", address, "--token", token, session, "--json"])
+    let show = try TutorCLI.run(["session", "show", "--server", address, "--token", token, session, "--json"])
     #expect(show.status == 0)
     let shown = try CLITests.json(show.stdout)
     let turns = try #require(shown["turns"] as? [[String: Any]])
@@ -66,12 +67,12 @@ import Testing
     #expect(ask.stdout.hasPrefix((turns.first?["answer"] as? String ?? "-") + "\n\nFrom your lessons:\n"))
     #expect((turns.first?["citations"] as? [[String: Any]])?.isEmpty == false, "session show has the sources")
 
-    let listed = try CLITests.run([
+    let listed = try TutorCLI.run([
       "session", "list", "--server", address, "--token", token, "--student", "cli-student",
     ])
     #expect(listed.stdout.hasPrefix(session + "\t"))
 
-    let missing = try CLITests.run([
+    let missing = try TutorCLI.run([
       "session", "show", "--server", address, "--token", token, "no-such-session",
     ])
     #expect(missing.status == 1)
@@ -81,7 +82,7 @@ import Testing
     server.terminate()
     server.waitUntilExit()
     #expect(server.terminationStatus == 0)
-    let down = try CLITests.run(["health", "--server", address, "--timeout", "5"])
+    let down = try TutorCLI.run(["health", "--server", address, "--timeout", "5"])
     #expect(down.status == 1)
     #expect(down.stderr.contains("UNAVAILABLE"))
   }
@@ -95,7 +96,7 @@ extension ServeCLITests {
       "tutor-cli-\(UUID().uuidString)"
     )
     let model = scratch.appendingPathComponent("model").path
-    let made = try CLITests.run([
+    let made = try TutorCLI.run([
       "random-model", "--out", model, "--tokenizer", CLITests.model, "--context", "2048", "--hidden", "64",
     ])
     guard made.status == 0 else { throw CLIFailure(message: "random-model failed: \(made.stderr)") }
@@ -104,7 +105,7 @@ extension ServeCLITests {
 
   /// `tutor token create`: a new token in `database`.
   static func token(database: String, role: String, extra: [String] = []) throws -> String {
-    let made = try CLITests.run(["token", "create", "--db", database, "--role", role] + extra)
+    let made = try TutorCLI.run(["token", "create", "--db", database, "--role", role] + extra)
     guard made.status == 0 else { throw CLIFailure(message: "token create failed: \(made.stderr)") }
     return made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
@@ -112,7 +113,7 @@ extension ServeCLITests {
   /// Starts `tutor serve --port 0` and reads its log until it says where it listens.
   static func startServer(model: String, database: String) throws -> (Process, String, LineReader) {
     let server = Process()
-    server.executableURL = CLITests.executable
+    server.executableURL = TutorCLI.executable
     server.arguments = [
       "serve", "--model", model, "--curricula", CLITests.repository.appendingPathComponent("curricula").path,
       "--db", database, "--port", "0", "--threads", "1",
@@ -149,12 +150,12 @@ extension ServeCLITests {
     let token = try Self.token(database: database, role: "admin")
     let (server, address, _) = try Self.startServer(model: model, database: database)
     defer { if server.isRunning { server.terminate() } }
-    let start = try CLITests.run([
+    let start = try TutorCLI.run([
       "session", "start", "--server", address, "--token", token, "--student", "crash-student", "--curriculum",
       "photosynthesis",
     ])
     let session = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    let done = try CLITests.run([
+    let done = try TutorCLI.run([
       "session", "ask", "--server", address, "--token", token, session, "What is light?", "--max-new-tokens",
       "8",
     ])
@@ -162,7 +163,7 @@ extension ServeCLITests {
 
     // A long answer; kill -9 the server as soon as the first text arrives.
     let ask = Process()
-    ask.executableURL = CLITests.executable
+    ask.executableURL = TutorCLI.executable
     ask.arguments = [
       "session", "ask", "--server", address, "--token", token, session, "Tell me everything about leaves.",
       "--max-new-tokens", "1000", "--temperature", "1", "--seed", "5",
@@ -180,7 +181,7 @@ extension ServeCLITests {
     let (restarted, newAddress, log) = try Self.startServer(model: model, database: database)
     defer { if restarted.isRunning { restarted.terminate() } }
     #expect(log.seen.contains { $0.contains("interrupted") && $0.contains("count=1") }, "\(log.seen)")
-    let show = try CLITests.run([
+    let show = try TutorCLI.run([
       "session", "show", "--server", newAddress, "--token", token, session, "--json",
     ])
     let turns = try #require(try CLITests.json(show.stdout)["turns"] as? [[String: Any]])

@@ -16,13 +16,9 @@ import TutorTestSupport
 struct AccessTests {
   /// The callers of the matrix: a token per role, two students, and a teacher limited to one
   /// curriculum.
-  enum Caller: String, CaseIterable {
+  enum Caller: String, CaseIterable, Sendable {
     case ada, bo, teacher, fractionsTeacher, author, analyst, admin
   }
-
-  /// What a call should meet: the access checks let it through (it may still fail for other
-  /// reasons, which the other suites test), or PERMISSION_DENIED.
-  enum Expect { case allowed, denied }
 
   struct Fixture {
     var tokens: [Caller: String] = [:]
@@ -79,178 +75,180 @@ struct AccessTests {
     }
   }
 
-  @Test("Every RPC checks the caller's role and what it owns")
-  func everyRPCByEveryRole() async throws {
+  /// The generated clients of every service, and the store for setting up calls.
+  struct Clients {
+    let tutor: Tutor_V1_TutorService.Client<HTTP2ClientTransport.Posix>
+    let curriculum: Tutor_V1_CurriculumService.Client<HTTP2ClientTransport.Posix>
+    let model: Tutor_V1_ModelService.Client<HTTP2ClientTransport.Posix>
+    let analytics: Tutor_V1_AnalyticsService.Client<HTTP2ClientTransport.Posix>
+    let admin: Tutor_V1_AdminService.Client<HTTP2ClientTransport.Posix>
+    let store: LearningRecordStore
+
+    init(_ client: GRPCClient<HTTP2ClientTransport.Posix>, store: LearningRecordStore) {
+      tutor = .init(wrapping: client)
+      curriculum = .init(wrapping: client)
+      model = .init(wrapping: client)
+      analytics = .init(wrapping: client)
+      admin = .init(wrapping: client)
+      self.store = store
+    }
+  }
+
+  /// Every RPC of every `tutor.v1` service, who may call it (written out here, apart from the
+  /// core's table), and one valid call of it.
+  enum RPC: String, CaseIterable, Sendable {
+    case StartSession, GetSession, ListSessions, Ask, SubmitAnswer, EndSession
+    case ListCurricula, GetCurriculum, GetLesson, SearchSnippets, ValidateCurriculum, ReloadCurricula
+    case GetModelInfo, Generate, ExportSessions, GetStudentProgress, DeleteStudentData
+
+    var allowed: Set<Caller> {
+      switch self {
+      case .StartSession, .Ask, .SubmitAnswer, .EndSession: [.ada, .admin]
+      case .GetSession, .ListSessions: [.ada, .teacher, .admin]
+      case .ListCurricula, .GetCurriculum, .GetLesson, .SearchSnippets, .GetModelInfo: Set(Caller.allCases)
+      case .ValidateCurriculum, .ReloadCurricula: [.teacher, .fractionsTeacher, .author, .admin]
+      case .Generate: [.author, .admin]
+      case .ExportSessions: [.analyst, .admin]
+      case .GetStudentProgress: [.ada, .teacher, .analyst, .admin]
+      case .DeleteStudentData: [.admin]
+      }
+    }
+
+    func call(_ c: Clients, _ f: Fixture, _ m: Metadata) async throws {
+      switch self {
+      case .StartSession:
+        _ = try await c.tutor.startSession(
+          .with {
+            $0.studentID = "ada"
+            $0.curriculumID = "photosynthesis"
+          },
+          metadata: m
+        )
+      case .GetSession:
+        _ = try await c.tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: m)
+      case .ListSessions:
+        _ = try await c.tutor.listSessions(.with { $0.studentID = "ada" }, metadata: m)
+      case .Ask:
+        try await c.tutor.ask(
+          .with {
+            $0.sessionID = f.adaSession
+            $0.question = "Why are leaves green?"
+            $0.options.maxNewTokens = 2
+          },
+          metadata: m
+        ) { response in for try await _ in response.messages {} }
+      case .SubmitAnswer:
+        _ = try await c.tutor.submitAnswer(
+          .with {
+            $0.sessionID = f.adaSession
+            $0.exerciseID = f.exerciseId
+            $0.answer = "x"
+          },
+          metadata: m
+        )
+      case .EndSession:
+        // A fresh session each time, so one caller's end doesn't change the next one's result.
+        let session = try await c.store.startSession(
+          studentId: "ada",
+          curriculumId: "photosynthesis",
+          lessonId: f.lessonId
+        )
+        _ = try await c.tutor.endSession(.with { $0.sessionID = session.id }, metadata: m)
+      case .ListCurricula:
+        _ = try await c.curriculum.listCurricula(.init(), metadata: m)
+      case .GetCurriculum:
+        _ = try await c.curriculum.getCurriculum(.with { $0.curriculumID = "photosynthesis" }, metadata: m)
+      case .GetLesson:
+        _ = try await c.curriculum.getLesson(
+          .with {
+            $0.curriculumID = "photosynthesis"
+            $0.lessonID = f.lessonId
+          },
+          metadata: m
+        )
+      case .SearchSnippets:
+        _ = try await c.curriculum.searchSnippets(.with { $0.query = "chlorophyll" }, metadata: m)
+      case .ValidateCurriculum:
+        _ = try await c.curriculum.validateCurriculum(.init(), metadata: m)
+      case .ReloadCurricula:
+        _ = try await c.curriculum.reloadCurricula(.init(), metadata: m)
+      case .GetModelInfo:
+        _ = try await c.model.getModelInfo(.init(), metadata: m)
+      case .Generate:
+        try await c.model.generate(
+          .with {
+            $0.prompt = "Plants"
+            $0.options.maxNewTokens = 2
+          },
+          metadata: m
+        ) { response in for try await _ in response.messages {} }
+      case .ExportSessions:
+        try await c.analytics.exportSessions(.with { $0.format = .csv }, metadata: m) { response in
+          for try await _ in response.messages {}
+        }
+      case .GetStudentProgress:
+        _ = try await c.analytics.getStudentProgress(.with { $0.studentID = "ada" }, metadata: m)
+      case .DeleteStudentData:
+        _ = try await c.store.startSession(
+          studentId: "zed",
+          curriculumId: "photosynthesis",
+          lessonId: f.lessonId
+        )
+        _ = try await c.admin.deleteStudentData(.with { $0.studentID = "zed" }, metadata: m)
+      }
+    }
+  }
+
+  @Test("Every RPC of every tutor.v1 service is in the matrix, so a new one can't go untested")
+  func theMatrixCoversEveryRPC() {
+    let methods =
+      Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
+      + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
+      + Tutor_V1_AdminService.Method.descriptors
+    #expect(Set(RPC.allCases.map(\.rawValue)) == Set(methods.map(\.method)))
+    #expect(RPC.allCases.count == methods.count)
+  }
+
+  @Test(
+    "Each RPC checks the caller's role and what it owns; no token or a forged one is UNAUTHENTICATED",
+    arguments: RPC.allCases
+  )
+  func everyRoleCalls(_ rpc: RPC) async throws {
     try await Self.withSecuredServer { server in
       let f = try await Self.fixture(server)
       try await server.withClient { client in
-        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
-        let curriculum = Tutor_V1_CurriculumService.Client(wrapping: client)
-        let model = Tutor_V1_ModelService.Client(wrapping: client)
-        let analytics = Tutor_V1_AnalyticsService.Client(wrapping: client)
-        let admin = Tutor_V1_AdminService.Client(wrapping: client)
-        let store = server.server.tutoring.store
-        typealias Call = @Sendable (Metadata) async throws -> Void
-        let all = Set(Caller.allCases)
-        let rpcs: [(String, Set<Caller>, Call)] = [
-          (
-            "StartSession", [.ada, .admin],
-            { m in
-              _ = try await tutor.startSession(
-                .with {
-                  $0.studentID = "ada"
-                  $0.curriculumID = "photosynthesis"
-                },
-                metadata: m
-              )
-            }
-          ),
-          (
-            "GetSession", [.ada, .teacher, .admin],
-            { m in _ = try await tutor.getSession(.with { $0.sessionID = f.adaSession }, metadata: m) }
-          ),
-          (
-            "ListSessions", [.ada, .teacher, .admin],
-            { m in _ = try await tutor.listSessions(.with { $0.studentID = "ada" }, metadata: m) }
-          ),
-          (
-            "Ask", [.ada, .admin],
-            { m in
-              try await tutor.ask(
-                .with {
-                  $0.sessionID = f.adaSession
-                  $0.question = "Why are leaves green?"
-                  $0.options.maxNewTokens = 2
-                },
-                metadata: m
-              ) { response in for try await _ in response.messages {} }
-            }
-          ),
-          (
-            "SubmitAnswer", [.ada, .admin],
-            { m in
-              _ = try await tutor.submitAnswer(
-                .with {
-                  $0.sessionID = f.adaSession
-                  $0.exerciseID = f.exerciseId
-                  $0.answer = "x"
-                },
-                metadata: m
-              )
-            }
-          ),
-          (
-            "EndSession", [.ada, .admin],
-            { m in
-              // A fresh session each time, so one caller's end doesn't change the next one's result.
-              let session = try await store.startSession(
-                studentId: "ada",
-                curriculumId: "photosynthesis",
-                lessonId: f.lessonId
-              )
-              _ = try await tutor.endSession(.with { $0.sessionID = session.id }, metadata: m)
-            }
-          ),
-          ("ListCurricula", all, { m in _ = try await curriculum.listCurricula(.init(), metadata: m) }),
-          (
-            "GetCurriculum", all,
-            { m in
-              _ = try await curriculum.getCurriculum(
-                .with { $0.curriculumID = "photosynthesis" },
-                metadata: m
-              )
-            }
-          ),
-          (
-            "GetLesson", all,
-            { m in
-              _ = try await curriculum.getLesson(
-                .with {
-                  $0.curriculumID = "photosynthesis"
-                  $0.lessonID = f.lessonId
-                },
-                metadata: m
-              )
-            }
-          ),
-          (
-            "SearchSnippets", all,
-            { m in _ = try await curriculum.searchSnippets(.with { $0.query = "chlorophyll" }, metadata: m) }
-          ),
-          (
-            "ValidateCurriculum", [.teacher, .fractionsTeacher, .author, .admin],
-            { m in _ = try await curriculum.validateCurriculum(.init(), metadata: m) }
-          ),
-          (
-            "ReloadCurricula", [.teacher, .fractionsTeacher, .author, .admin],
-            { m in _ = try await curriculum.reloadCurricula(.init(), metadata: m) }
-          ),
-          ("GetModelInfo", all, { m in _ = try await model.getModelInfo(.init(), metadata: m) }),
-          (
-            "Generate", [.author, .admin],
-            { m in
-              try await model.generate(
-                .with {
-                  $0.prompt = "Plants"
-                  $0.options.maxNewTokens = 2
-                },
-                metadata: m
-              ) { response in for try await _ in response.messages {} }
-            }
-          ),
-          (
-            "ExportSessions", [.analyst, .admin],
-            { m in
-              try await analytics.exportSessions(.with { $0.format = .csv }, metadata: m) { response in
-                for try await _ in response.messages {}
-              }
-            }
-          ),
-          (
-            "GetStudentProgress", [.ada, .teacher, .analyst, .admin],
-            { m in _ = try await analytics.getStudentProgress(.with { $0.studentID = "ada" }, metadata: m) }
-          ),
-          (
-            "DeleteStudentData", [.admin],
-            { m in
-              _ = try await store.startSession(
-                studentId: "zed",
-                curriculumId: "photosynthesis",
-                lessonId: f.lessonId
-              )
-              _ = try await admin.deleteStudentData(.with { $0.studentID = "zed" }, metadata: m)
-            }
-          ),
-        ]
-        // Every RPC of every tutor.v1 service is in the table, so a new one can't go untested.
-        let methods =
-          Tutor_V1_TutorService.Method.descriptors + Tutor_V1_CurriculumService.Method.descriptors
-          + Tutor_V1_ModelService.Method.descriptors + Tutor_V1_AnalyticsService.Method.descriptors
-          + Tutor_V1_AdminService.Method.descriptors
-        #expect(Set(rpcs.map(\.0)) == Set(methods.map(\.method)) && rpcs.count == methods.count)
-        for (name, allowed, call) in rpcs {
-          for caller in Caller.allCases {
-            let code = await Self.status { try await call(f.metadata(caller)) }
-            if allowed.contains(caller) {
-              #expect(
-                code != .permissionDenied && code != .unauthenticated,
-                "\(name) as \(caller): \(String(describing: code))"
-              )
-            } else {
-              #expect(code == .permissionDenied, "\(name) as \(caller): \(String(describing: code))")
-            }
+        let clients = Clients(client, store: server.server.tutoring.store)
+        for caller in Caller.allCases {
+          let code = await Self.status { try await rpc.call(clients, f, f.metadata(caller)) }
+          if rpc.allowed.contains(caller) {
+            #expect(
+              code != .permissionDenied && code != .unauthenticated,
+              "as \(caller): \(String(describing: code))"
+            )
+          } else {
+            #expect(code == .permissionDenied, "as \(caller): \(String(describing: code))")
           }
-          // No token, a made-up one: UNAUTHENTICATED, before anything else is looked at.
-          #expect(await Self.status { try await call([:]) } == .unauthenticated, "\(name) without a token")
-          #expect(
-            await Self.status { try await call(["authorization": "Bearer tutor_0123456789abcdef_forged"]) }
-              == .unauthenticated,
-            "\(name) with a forged token"
-          )
         }
-        // Health needs no token (load balancers).
-        let health = Grpc_Health_V1_Health.Client(wrapping: client)
-        let checked = try await health.check(.init())
+        // No token, a made-up one: UNAUTHENTICATED, before anything else is looked at.
+        #expect(
+          await Self.status { try await rpc.call(clients, f, [:]) } == .unauthenticated,
+          "without a token"
+        )
+        #expect(
+          await Self.status {
+            try await rpc.call(clients, f, ["authorization": "Bearer tutor_0123456789abcdef_forged"])
+          } == .unauthenticated,
+          "with a forged token"
+        )
+      }
+    }
+  }
+
+  @Test("Health needs no token (load balancers probe it)")
+  func healthIsOpen() async throws {
+    try await Self.withSecuredServer { server in
+      try await server.withClient { client in
+        let checked = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init())
         #expect(checked.status == .serving)
       }
     }
