@@ -23,6 +23,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    // The learning record of a deployment with several replicas: PostgreSQL.
+    .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    // TLS to PostgreSQL (`sslmode=require`); already built for gRPC's TLS.
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -110,11 +114,15 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // Students, sessions, turns, attempts and mastery in SQLite (GRDB, WAL, versioned migrations).
+    // Students, sessions, turns, attempts and mastery: in SQLite (GRDB, WAL) on one machine, or in
+    // PostgreSQL (postgres-nio) shared by replicas; versioned migrations for each.
     .target(
       name: "TutorStore",
       dependencies: [
         .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
       ],
       swiftSettings: swiftSettings
@@ -166,6 +174,7 @@ let package = Package(
       dependencies: [
         "Engine",
         "Tutoring",
+        "TutorStore",
         "TutorServer",
         "TutorAPI",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -195,12 +204,18 @@ let package = Package(
     ),
     .testTarget(
       name: "AnalyticsTests",
-      dependencies: ["Analytics", "TutorStore", "TutorBench", .product(name: "CSV", package: "CSV.swift")],
+      dependencies: [
+        "Analytics",
+        "TutorStore",
+        "TutorBench",
+        "TutorTestSupport",
+        .product(name: "CSV", package: "CSV.swift"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "TutorStoreTests",
-      dependencies: ["TutorStore"],
+      dependencies: ["TutorStore", "TutorTestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -231,7 +246,14 @@ let package = Package(
     ),
     .testTarget(
       name: "TutorCLITests",
-      dependencies: ["tutor", "TutorStore", "TutorTestSupport"],
+      dependencies: [
+        "tutor",
+        "TutorStore",
+        "TutorTestSupport",
+        "TutorAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
       swiftSettings: swiftSettings
     ),
   ],

@@ -2,9 +2,11 @@
 # The README's test command: set up, lint, build once in debug, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# SQLite for the store; Python gRPC + protoc for the interop test against Python grpcio; an
-# English word list (wamerican) for `tutor eval answers`.
-tools/bootstrap.sh libsqlite3-dev python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc wamerican
+# SQLite and PostgreSQL for the store (every store test runs on both); nginx as the gRPC load
+# balancer in front of two replicas; Python gRPC + protoc for the interop test against Python
+# grpcio; an English word list (wamerican) for `tutor eval answers`.
+tools/bootstrap.sh libsqlite3-dev postgresql nginx python3-grpcio python3-protobuf protobuf-compiler \
+  protobuf-compiler-grpc wamerican
 # Generated code (listed in .swiftformatignore) is left as protoc wrote it.
 find Sources Tests -name '*.swift' -not -path 'Sources/TutorAPI/Generated/*' -print0 |
   xargs -0 swift format lint --strict Package.swift
@@ -37,7 +39,19 @@ fi
 # that each run empties, so repeated runs do not pile up in /tmp.
 export TMPDIR="$PWD/.build/test-tmp"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
+# A throwaway PostgreSQL cluster on a free loopback port, stopped however the run ends; each test
+# makes a database of its own in it.
+tools/postgres.sh stop .build/pg-test 2>/dev/null || true
+rm -rf .build/pg-test
+TUTOR_TEST_POSTGRES_URL=$(tools/postgres.sh start .build/pg-test)
+export TUTOR_TEST_POSTGRES_URL
+trap 'tools/postgres.sh stop .build/pg-test' EXIT
 swift test --skip-build
+# The server's end-to-end suites once more, each server on a PostgreSQL database of its own (the
+# suites that reach into SQLite itself, like the full-disk fault test, stay SQLite-only).
+echo "again with every test server on PostgreSQL:"
+TUTOR_TEST_SERVER_ENGINE=postgres swift test --skip-build --filter \
+  'TutorServerTests\.(ServerTests|ServiceTests|AskStreamingTests|ExportRPCTests|AccessTests|LimitsTests|ShutdownTests|MetricsTests|HybridSearchServerTests)'
 # The AVX-512 and AVX2 kernels sum in the same order, so they must give the same bits: on a
 # machine with AVX-512, the kernel and forward-pass tests run again on the AVX2 kernels.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then

@@ -96,7 +96,7 @@ struct CurriculumServiceHandler: Tutor_V1_CurriculumService.SimpleServiceProtoco
     request: Tutor_V1_ReloadCurriculaRequest,
     context: ServerContext
   ) async throws -> Tutor_V1_ReloadCurriculaResponse {
-    let report = try tutoring.reloadCurricula(by: try Principal.required())
+    let report = try await tutoring.reloadCurricula(by: try Principal.required())
     return .with {
       $0.reloaded = report.reloaded
       $0.keptPrevious = report.keptPrevious

@@ -44,12 +44,8 @@ public struct TutorServerConfiguration: Sendable {
     case insecureNoAuth
   }
 
-  public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
-    core = .init(
-      modelDirectory: modelDirectory,
-      curriculaDirectory: curriculaDirectory,
-      databasePath: databasePath
-    )
+  public init(modelDirectory: URL, curriculaDirectory: String, database: DatabaseLocation) {
+    core = .init(modelDirectory: modelDirectory, curriculaDirectory: curriculaDirectory, database: database)
   }
 
   public subscript<T>(dynamicMember keyPath: WritableKeyPath<TutoringService.Configuration, T>) -> T {
@@ -106,7 +102,7 @@ public final class GRPCTutorServer: Sendable {
     case .tokens:
       if try await tutoring.activeTokenCount() == 0 {
         logger.warning(
-          "no access tokens yet: every call will be refused as UNAUTHENTICATED. Create the first admin token with: tutor token create --role admin --db \(configuration.databasePath)"
+          "no access tokens yet: every call will be refused as UNAUTHENTICATED. Create the first admin token with: tutor token create --role admin --db \(configuration.database)"
         )
       }
     }
@@ -190,9 +186,10 @@ public final class GRPCTutorServer: Sendable {
       throw error
     }
     await endpoint?.close()
+    await tutoring.releaseLease()
   }
 
-  private enum Event { case stopped, ready, graceElapsed, graceCancelled }
+  private enum Event { case stopped, ready, graceElapsed, graceCancelled, maintenanceEnded }
 
   private func serveGRPC() async throws {
     try await withThrowingTaskGroup(of: Event.self) { group in
@@ -209,6 +206,10 @@ public final class GRPCTutorServer: Sendable {
         self.health.setAll(.serving)
         self.logger.info("serving", metadata: ["address": "\(self.configuration.host):\(port)"])
         return .ready
+      }
+      group.addTask {
+        await self.tutoring.maintain(leaseDuration: self.configuration.leaseDuration)
+        return .maintenanceEnded
       }
       group.addTask {
         for await _ in self.shutdownRequests.stream { break }
@@ -231,7 +232,7 @@ public final class GRPCTutorServer: Sendable {
             metadata: ["grace": "\(configuration.shutdownGracePeriod)"]
           )
           group.cancelAll()
-        case .ready, .graceCancelled:
+        case .ready, .graceCancelled, .maintenanceEnded:
           continue
         }
       }

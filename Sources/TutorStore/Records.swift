@@ -217,6 +217,53 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
   }
 }
 
+/// An access token as stored: who it lets in, never the token itself (only a SHA-256 of its
+/// secret part).
+public struct StoredToken: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "access_token"
+
+  public var id: String
+  public var secretSHA256: Data
+  /// `student`, `teacher`, `author`, `analyst` or `admin`.
+  public var role: String
+  /// The one student a `student` token acts for.
+  public var studentId: String?
+  /// The curricula a `teacher` or `author` token covers; empty: all.
+  public var curricula: [String]
+  /// A note for people (who or what the token is for).
+  public var label: String
+  public var createdAtMs: Int64
+  public var revokedAtMs: Int64?
+
+  public init(
+    id: String,
+    secretSHA256: Data,
+    role: String,
+    studentId: String?,
+    curricula: [String],
+    label: String,
+    createdAtMs: Int64,
+    revokedAtMs: Int64? = nil
+  ) {
+    self.id = id
+    self.secretSHA256 = secretSHA256
+    self.role = role
+    self.studentId = studentId
+    self.curricula = curricula
+    self.label = label
+    self.createdAtMs = createdAtMs
+    self.revokedAtMs = revokedAtMs
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case id, role, curricula, label
+    case secretSHA256 = "secret_sha256"
+    case studentId = "student_id"
+    case createdAtMs = "created_at"
+    case revokedAtMs = "revoked_at"
+  }
+}
+
 /// A student's current mastery estimate of one objective.
 public struct StoredMastery: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
   public static let databaseTableName = "mastery"
@@ -241,6 +288,11 @@ public struct StoredMastery: Codable, Sendable, Equatable, FetchableRecord, Pers
     public static let curriculumId = Column(CodingKeys.curriculumId)
     public static let objectiveId = Column(CodingKeys.objectiveId)
   }
+}
+
+/// The record's tables, parents before children (the order a copy writes them in).
+enum RecordTables {
+  static let all = ["student", "session", "turn", "attempt", "mastery", "mastery_history", "access_token"]
 }
 
 extension Date {

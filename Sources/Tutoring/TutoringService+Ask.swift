@@ -186,6 +186,10 @@ extension TutoringService {
         )
       } catch TutorStoreError.sessionEnded {
         throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
+      } catch let error as TutorStoreError {
+        // Another replica is answering in this session: the database's unique index said so.
+        guard case .sessionBusy = error else { throw error }
+        throw TutoringError.failedPrecondition(error.description)
       }
       // From here the turn is stored, and how it ends is always recorded.
       var outcome: TutorModel.Outcome?

@@ -95,9 +95,15 @@ extension TutoringService {
   }
 
   /// Re-reads the curricula folder (see ``CurriculumCatalog/reload()``).
-  public func reloadCurricula(by caller: Principal) throws -> CurriculumCatalog.ReloadReport {
+  public func reloadCurricula(by caller: Principal) async throws -> CurriculumCatalog.ReloadReport {
     try caller.authorize(.reloadCurricula)
     let report = catalog.reload()
+    // Replicas sharing the record reload too, each from its own copy of the folder.
+    do {
+      try await store.announceReload()
+    } catch {
+      logger.error("cannot tell the other replicas to reload", metadata: ["error": "\(error)"])
+    }
     logger.info(
       "curricula reloaded",
       metadata: [

@@ -15,7 +15,13 @@ extension TutoringService {
     public var encoderDirectory: String?
     /// Where snippet embeddings are cached between runs (nil: not cached).
     public var embeddingCacheFolder: String?
-    public var databasePath: String
+    /// The learning record: a SQLite file (one server) or a PostgreSQL database (replicas).
+    public var database: DatabaseLocation
+    /// The most PostgreSQL connections this process holds.
+    public var databaseConnections = 8
+    /// How long a replica may go without renewing its lease before the turns it is answering
+    /// count as interrupted (it renews three times per lease).
+    public var leaseDuration: Duration = .seconds(15)
     /// Compute threads per forward pass (nil: one per core).
     public var threads: Int?
     /// How the model's large matrices are held in memory.
@@ -28,15 +34,16 @@ extension TutoringService {
     public var maxQueuedGenerations = 32
     public var limits = Limits()
 
-    public init(modelDirectory: URL, curriculaDirectory: String, databasePath: String) {
+    public init(modelDirectory: URL, curriculaDirectory: String, database: DatabaseLocation) {
       self.modelDirectory = modelDirectory
       self.curriculaDirectory = curriculaDirectory
-      self.databasePath = databasePath
+      self.database = database
     }
   }
 
-  /// Opens (or creates) the database, marks turns a previous process left unfinished as
-  /// interrupted, loads the curricula (with the encoder, when there is one) and the model, and
+  /// Opens (or creates) the database, marks turns that processes no longer alive left
+  /// unfinished as interrupted (SQLite: every one; PostgreSQL: those of replicas whose lease
+  /// expired), loads the curricula (with the encoder, when there is one) and the model, and
   /// logs what each step found and cost.
   public static func open(
     _ configuration: Configuration,
@@ -47,20 +54,31 @@ extension TutoringService {
       "\((clock.now - start).milliseconds)"
     }
     var start = clock.now
-    let store = try LearningRecordStore(path: configuration.databasePath)
-    let interrupted = try await store.markInterruptedTurns()
-    let databaseBytes =
-      (try? FileManager.default.attributesOfItem(atPath: configuration.databasePath)[.size] as? Int) ?? 0
-    logger.info(
-      "database open and migrated",
-      metadata: [
-        "path": "\(configuration.databasePath)", "bytes": "\(databaseBytes)",
-        "ms": "\(milliseconds(since: start))",
-      ]
+    let store = try await LearningRecordStore.open(
+      configuration.database,
+      connections: configuration.databaseConnections,
+      logger: logger
     )
+    let interrupted: Int
+    if store.isShared {
+      try await store.renewLease()
+      interrupted = try await store.interruptOrphanedTurns(
+        leaseMilliseconds: configuration.leaseDuration.milliseconds
+      )
+    } else {
+      interrupted = try await store.markInterruptedTurns()
+    }
+    var metadata: Logger.Metadata = [
+      "database": "\(configuration.database)", "replica": "\(store.replicaId)",
+      "ms": "\(milliseconds(since: start))",
+    ]
+    if let path = configuration.database.path {
+      metadata["bytes"] = "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)"
+    }
+    logger.info("database open and migrated", metadata: metadata)
     if interrupted > 0 {
       logger.warning(
-        "marked turns left unfinished by the previous run as interrupted",
+        "marked turns left unfinished by a process no longer running as interrupted",
         metadata: ["count": "\(interrupted)"]
       )
     }
@@ -132,6 +150,55 @@ extension TutoringService {
 
   /// Stops the model's batcher; generations still running finish as cancelled.
   public func shutdown() { model.shutdown() }
+
+  /// What keeps a replica's place among others while it serves, until the task is cancelled:
+  /// it renews its lease three times per `leaseDuration` and marks the turns of replicas whose
+  /// lease expired (they died mid-answer) as interrupted; with PostgreSQL it also reloads the
+  /// curricula when another replica announces a reload.
+  public func maintain(leaseDuration: Duration) async {
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask {
+        while !Task.isCancelled {
+          do {
+            try await self.store.renewLease()
+            let interrupted = try await self.store.interruptOrphanedTurns(
+              leaseMilliseconds: leaseDuration.milliseconds
+            )
+            if interrupted > 0 {
+              self.logger.warning(
+                "marked turns of a replica whose lease expired as interrupted",
+                metadata: ["count": "\(interrupted)"]
+              )
+            }
+          } catch {
+            self.logger.error("cannot renew this replica's lease", metadata: ["error": "\(error)"])
+          }
+          try? await Task.sleep(for: leaseDuration / 3)
+        }
+      }
+      group.addTask {
+        for await _ in self.store.reloadAnnouncements() {
+          let report = self.catalog.reload()
+          self.logger.info(
+            "curricula reloaded: another replica reloaded them",
+            metadata: [
+              "reloaded": "\(report.reloaded)", "kept_previous": "\(report.keptPrevious)",
+              "removed": "\(report.removed)",
+            ]
+          )
+        }
+      }
+    }
+  }
+
+  /// Forgets this replica's lease, after a clean stop (its turns are all finished by then).
+  public func releaseLease() async {
+    do {
+      try await store.releaseLease()
+    } catch {
+      logger.warning("cannot release this replica's lease", metadata: ["error": "\(error)"])
+    }
+  }
 
   /// Closes the database (after ``shutdown()``, when nothing runs any more).
   public func close() throws { try store.close() }

@@ -10,6 +10,7 @@
 @_exported import enum Engine.FinishReason
 @_exported import enum Engine.KVCacheFormat
 @_exported import enum Engine.WeightFormat
+@_exported import enum TutorStore.DatabaseLocation
 @_exported import struct TutorStore.ExportFilter
 @_exported import struct TutorStore.StoredSession
 @_exported import struct TutorStore.StoredTurn

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TutorBench
 import TutorStore
+import TutorTestSupport
 
 /// Every export format parsed back with a real parser and checked field by field.
 @Suite struct ExportTests {
@@ -13,11 +14,9 @@ import TutorStore
 
   /// A store with two students: Ada (a turn, a wrong attempt that revealed hint 1, a right one)
   /// in fractions, and Bo (a turn) in another curriculum.
-  static func makeStore() async throws -> (LearningRecordStore, URL) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "export-\(UUID().uuidString)"
-    )
-    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+  static func makeStore(_ engine: TestDatabase.Engine) async throws -> (LearningRecordStore, TestDatabase) {
+    let database = try TestDatabase(engine)
+    let store = try await database.open()
     let ada = try await store.startSession(studentId: "ada", curriculumId: "fractions", lessonId: "decimals")
     let turn = try await store.beginTurn(
       sessionId: ada.id,
@@ -61,7 +60,7 @@ import TutorStore
       snippetIds: [],
       promptTokens: 99
     )
-    return (store, directory)
+    return (store, database)
   }
 
   static func export(
@@ -84,9 +83,11 @@ import TutorStore
     return String(decoding: data, as: UTF8.self)
   }
 
-  @Test func csvRoundTripsThroughACSVReader() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func csvRoundTripsThroughACSVReader(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let text = try Self.export(store, .csv)
     let reader = try CSVReader(string: text, hasHeaderRow: true)
     #expect(reader.headerRow == AnalyticsExporter.csvColumns)
@@ -120,9 +121,11 @@ import TutorStore
     #expect(rows[3]["student_id"] == "bo" && rows[3]["status"] == "answering")
   }
 
-  @Test func jsonLinesCarryTheSameFields() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func jsonLinesCarryTheSameFields(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let lines = try Self.export(store, .jsonl).split(separator: "\n")
     #expect(lines.count == 4)
     let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -136,9 +139,11 @@ import TutorStore
   }
 
   /// The statement properties xAPI 1.0.3 requires (section 2.4), in the forms it requires.
-  @Test func xapiStatementsHaveTheRequiredProperties() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func xapiStatementsHaveTheRequiredProperties(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let text = try Self.export(store, .xapi)
     let statements = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
     #expect(statements.count == 4)
@@ -188,9 +193,11 @@ import TutorStore
     #expect((exercise["definition"] as? [String: Any])?["interactionType"] as? String == "fill-in")
   }
 
-  @Test func dataShopHasItsColumnsAndOneRowPerAttemptAndHint() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func dataShopHasItsColumnsAndOneRowPerAttemptAndHint(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let lines = try Self.export(store, .datashop).split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines.last == "")
     let header = lines[0].split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -242,9 +249,11 @@ import TutorStore
 
   /// An export that starts between two attempts still numbers and times the later one within
   /// its session.
-  @Test func attemptsKeepTheirPlaceInTheSessionWhenSinceCutsIn() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func attemptsKeepTheirPlaceInTheSessionWhenSinceCutsIn(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let all = try Self.export(store, .jsonl).split(separator: "\n").map {
       try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
     }
@@ -261,9 +270,11 @@ import TutorStore
     #expect(extensions["https://school.example/tutor/xapi/extensions/attempt"] as? Int == 2)
   }
 
-  @Test func pseudonymsAreStableSecretDependentAndHideTheIds() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func pseudonymsAreStableSecretDependentAndHideTheIds(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let options = ExportOptions(pseudonymizer: Pseudonymizer(secret: "s3cret"))
     let first = try Self.export(store, .csv, options: options)
     let again = try Self.export(store, .csv, options: options)
@@ -283,9 +294,11 @@ import TutorStore
     }
   }
 
-  @Test func filtersAndNoTextLeaveRecordsOut() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func filtersAndNoTextLeaveRecordsOut(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let noText = try Self.export(store, .jsonl, options: ExportOptions(includeText: false))
     #expect(!noText.contains("as a decimal") && !noText.contains("leaves") && !noText.contains("0.75"))
     #expect(noText.split(separator: "\n").count == 4)
@@ -306,12 +319,10 @@ import TutorStore
     #expect(try Self.export(store, .xapi, filter: ExportFilter(studentId: "nobody")) == "[]\n")
   }
 
-  @Test func aSyntheticHistoryExportsEveryRecord() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "export-\(UUID().uuidString)"
-    )
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+  @Test(arguments: TestDatabase.engines)
+  func aSyntheticHistoryExportsEveryRecord(engine: TestDatabase.Engine) async throws {
+    let database = try TestDatabase(engine)
+    let store = try await database.open()
     let written = try await store.writeSyntheticHistory(
       students: 7,
       sessionsPerStudent: 3,

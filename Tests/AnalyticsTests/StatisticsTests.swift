@@ -2,6 +2,7 @@ import Analytics
 import Foundation
 import Testing
 import TutorStore
+import TutorTestSupport
 
 /// `LearningRecordStore.statistics` against counts worked out by hand, and its two renderings.
 @Suite struct StatisticsTests {
@@ -9,11 +10,9 @@ import TutorStore
   /// - turns: Ada 1000 ms/10 tokens and 3000 ms/30 tokens, Bo 2000 ms/20 tokens and one still
   ///   answering;
   /// - attempts: Ada a✗(hint 1) a✓ b✓, Bo a✗(hint 1) a✗(hint 2), Cy c✓.
-  static func makeStore() async throws -> (LearningRecordStore, URL) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "stats-\(UUID().uuidString)"
-    )
-    let store = try LearningRecordStore(path: directory.appendingPathComponent("tutor.sqlite").path)
+  static func makeStore(_ engine: TestDatabase.Engine) async throws -> (LearningRecordStore, TestDatabase) {
+    let database = try TestDatabase(engine)
+    let store = try await database.open()
     var clock = Date().millisecondsSince1970
     func session(_ student: String, _ curriculum: String, _ lesson: String) async throws -> String {
       try await store.startSession(studentId: student, curriculumId: curriculum, lessonId: lesson).id
@@ -75,12 +74,14 @@ import TutorStore
     try await attempt(bo, "bo", "fractions", "decimals", "a", correct: false, hint: 1)
     try await attempt(bo, "bo", "fractions", "decimals", "a", correct: false, hint: 2)
     try await attempt(cy, "cy", "photosynthesis", "light", "c", correct: true)
-    return (store, directory)
+    return (store, database)
   }
 
-  @Test func countsRatiosAndPercentilesMatchTheHandCount() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func countsRatiosAndPercentilesMatchTheHandCount(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let s = try await store.statistics(ExportFilter())
     #expect(s.sessions == 3 && s.activeStudents == 3)
     #expect(s.questions == 4 && s.explanations == 3)
@@ -103,9 +104,11 @@ import TutorStore
     #expect(try await store.statistics(ExportFilter(), hardestExercises: 1).hardestExercises.count == 1)
   }
 
-  @Test func filtersNarrowEveryCount() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func filtersNarrowEveryCount(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let light = try await store.statistics(ExportFilter(curriculumId: "photosynthesis"))
     #expect(light.sessions == 1 && light.activeStudents == 1 && light.questions == 0)
     #expect(light.attempts == 1 && light.latencyMs == nil && light.lessons.count == 1)
@@ -120,9 +123,10 @@ import TutorStore
     #expect(future.accuracy == nil && future.lessons.isEmpty && future.hardestExercises.isEmpty)
   }
 
-  @Test func tableAndJSONSayTheSame() async throws {
-    let (store, directory) = try await Self.makeStore()
-    defer { try? FileManager.default.removeItem(at: directory) }
+  @Test(arguments: TestDatabase.engines) func tableAndJSONSayTheSame(engine: TestDatabase.Engine) async throws
+  {
+    let (store, database) = try await Self.makeStore(engine)
+    defer { withExtendedLifetime(database) {} }
     let s = try await store.statistics(ExportFilter())
     let table = StatisticsReport.table(s)
     #expect(table.contains("accuracy                50.0%"))

@@ -111,13 +111,19 @@ extension ServeCLITests {
   }
 
   /// Starts `tutor serve --port 0` and reads its log until it says where it listens.
-  static func startServer(model: String, database: String) throws -> (Process, String, LineReader) {
+  static func startServer(
+    model: String,
+    database: String,
+    curricula: String = CLITests.repository.appendingPathComponent("curricula").path,
+    extra: [String] = []
+  ) throws -> (Process, String, LineReader) {
     let server = Process()
     server.executableURL = TutorCLI.executable
-    server.arguments = [
-      "serve", "--model", model, "--curricula", CLITests.repository.appendingPathComponent("curricula").path,
-      "--db", database, "--port", "0", "--threads", "1",
-    ]
+    server.arguments =
+      [
+        "serve", "--model", model, "--curricula", curricula, "--db", database, "--port", "0", "--threads",
+        "1",
+      ] + extra
     let log = Pipe()
     server.standardError = log
     server.standardOutput = FileHandle.nullDevice

@@ -20,7 +20,7 @@ struct FaultTests {
       let store = server.server.tutoring.store
       // SQLite's page limit on the writer connection stands in for a full disk (SQLITE_FULL).
       func limitPages(_ pages: String) async throws {
-        try await store.pool.writeWithoutTransaction { db in
+        try await #require(store.engine as? SQLiteRecords).pool.writeWithoutTransaction { db in
           let current = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
           try db.execute(sql: "PRAGMA max_page_count = \(pages == "current" ? "\(current)" : pages)")
         }

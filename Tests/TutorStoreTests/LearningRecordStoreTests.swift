@@ -1,23 +1,17 @@
 import Foundation
 import Synchronization
 import Testing
+import TutorTestSupport
 
 @testable import TutorStore
 
-/// The learning record on real temporary databases.
+/// The learning record on real temporary databases: every test on SQLite and on PostgreSQL.
 @Suite struct LearningRecordStoreTests {
-  /// A fresh database file, removed afterwards.
-  final class TemporaryDatabase {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "store-\(UUID().uuidString)"
-    )
-    var path: String { directory.appendingPathComponent("data/tutor.sqlite").path }
-    deinit { try? FileManager.default.removeItem(at: directory) }
-  }
-
-  @Test func aBatchIsStoredWholeOrNotAtAll() async throws {
-    let db = TemporaryDatabase()
-    let store = try LearningRecordStore(path: db.path)
+  @Test(arguments: TestDatabase.engines) func aBatchIsStoredWholeOrNotAtAll(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
+    let store = try await db.open()
     var batch = LearningRecordStore.RecordBatch()
     batch.students = [("noor", 5)]
     batch.sessions = [
@@ -74,10 +68,12 @@ import Testing
     #expect(try await store.turns(sessionId: "s1") == [turn], "ids and times are kept as given")
   }
 
-  @Test func everyRecordedTimeComesFromTheStoresClock() async throws {
-    let db = TemporaryDatabase()
+  @Test(arguments: TestDatabase.engines) func everyRecordedTimeComesFromTheStoresClock(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
     let clock = Mutex<Int64>(1_000)
-    let store = try LearningRecordStore(path: db.path) { clock.withLock { $0 } }
+    let store = try await db.open { clock.withLock { $0 } }
     let session = try await store.startSession(
       studentId: "kai",
       curriculumId: "photosynthesis",
@@ -101,9 +97,11 @@ import Testing
     #expect(ended.endedAtMs == 7_000 && ended.updatedAtMs == 7_000)
   }
 
-  @Test func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening() async throws {
-    let db = TemporaryDatabase()
-    let store = try LearningRecordStore(path: db.path)  // creates the missing folder
+  @Test(arguments: TestDatabase.engines) func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
+    let store = try await db.open()  // creates the missing folder
     let session = try await store.startSession(
       studentId: "amira",
       curriculumId: "photosynthesis",
@@ -133,7 +131,7 @@ import Testing
     #expect(second.index == 1)
 
     // A new process opens the same file: everything acknowledged is there.
-    let reopened = try LearningRecordStore(path: db.path)
+    let reopened = try await db.open()
     #expect(try await reopened.session(id: session.id) == session.with(updatedAtMs: second.createdAtMs))
     let turns = try await reopened.turns(sessionId: session.id)
     #expect(turns.map(\.question) == ["Why are leaves green?", "And at night?"])
@@ -151,9 +149,86 @@ import Testing
     #expect(try reopened.integrityCheck() == "ok")
   }
 
-  @Test func endedAndUnknownSessionsRefuseTurns() async throws {
-    let db = TemporaryDatabase()
-    let store = try LearningRecordStore(path: db.path)
+  @Test(arguments: TestDatabase.engines)
+  func oneQuestionAtATimePerSessionAcrossProcesses(engine: TestDatabase.Engine) async throws {
+    let db = try TestDatabase(engine)
+    // Two stores on one database stand for two replicas.
+    let (first, second) = (try await db.open(), try await db.open())
+    let session = try await first.startSession(studentId: "ada", curriculumId: "c", lessonId: "l")
+    // Both ask at once: the database lets exactly one in.
+    func ask(_ store: LearningRecordStore, _ question: String) async -> Result<StoredTurn, any Error> {
+      do {
+        return .success(
+          try await store.beginTurn(
+            sessionId: session.id,
+            question: question,
+            snippetIds: [],
+            promptTokens: 1
+          )
+        )
+      } catch {
+        return .failure(error)
+      }
+    }
+    async let a = ask(first, "a")
+    async let b = ask(second, "b")
+    let results = await [a, b]
+    let stored = results.compactMap { try? $0.get() }
+    #expect(stored.count == 1)
+    for case .failure(let error) in results {
+      #expect(error as? TutorStoreError == .sessionBusy(session.id))
+    }
+    let answering = try #require(stored.first)
+    try await first.finishTurn(
+      id: answering.id,
+      answer: "done",
+      completionTokens: 1,
+      latencyMilliseconds: 1,
+      status: .completed,
+      finishReason: "end_of_text"
+    )
+    // Once it is answered, the next question may come through either.
+    let next = try await second.beginTurn(
+      sessionId: session.id,
+      question: "c",
+      snippetIds: [],
+      promptTokens: 1
+    )
+    #expect(next.index == 1)
+  }
+
+  @Test(arguments: TestDatabase.engines)
+  func turnsOfAReplicaWhoseLeaseExpiredAreInterruptedByAnother(engine: TestDatabase.Engine) async throws {
+    let db = try TestDatabase(engine)
+    let clock = Mutex<Int64>(10_000)
+    let (alive, dying) = (
+      try await db.open { clock.withLock { $0 } }, try await db.open { clock.withLock { $0 } }
+    )
+    try await alive.renewLease()
+    try await dying.renewLease()
+    let s1 = try await alive.startSession(studentId: "a", curriculumId: "c", lessonId: "l")
+    let s2 = try await dying.startSession(studentId: "b", curriculumId: "c", lessonId: "l")
+    let kept = try await alive.beginTurn(sessionId: s1.id, question: "q", snippetIds: [], promptTokens: 1)
+    let lost = try await dying.beginTurn(sessionId: s2.id, question: "q", snippetIds: [], promptTokens: 1)
+    // Within the lease nothing is touched.
+    clock.withLock { $0 = 14_000 }
+    #expect(try await alive.interruptOrphanedTurns(leaseMilliseconds: 5_000) == 0)
+    // `dying` stops renewing; `alive` renews and, past the lease, interrupts the other's turn only.
+    clock.withLock { $0 = 16_000 }
+    try await alive.renewLease()
+    #expect(try await alive.interruptOrphanedTurns(leaseMilliseconds: 5_000) == 1)
+    #expect(try await alive.turns(sessionId: s2.id).first?.status == .interrupted)
+    #expect(try await alive.turns(sessionId: s2.id).first?.completedAtMs == 16_000)
+    #expect(try await alive.turns(sessionId: s1.id).first?.status == .answering)
+    #expect(try await alive.turns(sessionId: s1.id).first?.id == kept.id && lost.id != kept.id)
+    #expect(try await alive.interruptOrphanedTurns(leaseMilliseconds: 5_000) == 0)
+  }
+
+  @Test(arguments: TestDatabase.engines) func endedAndUnknownSessionsRefuseTurns(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
+    let store = try await db.open()
     await #expect(throws: TutorStoreError.sessionNotFound("nope")) {
       try await store.beginTurn(sessionId: "nope", question: "q", snippetIds: [], promptTokens: 1)
     }
@@ -170,9 +245,11 @@ import Testing
     #expect(try await store.endSession(id: "nope") == nil)
   }
 
-  @Test func sessionsArePagedNewestFirstWithoutGapsOrRepeats() async throws {
-    let db = TemporaryDatabase()
-    let store = try LearningRecordStore(path: db.path)
+  @Test(arguments: TestDatabase.engines) func sessionsArePagedNewestFirstWithoutGapsOrRepeats(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
+    let store = try await db.open()
     var created: [String] = []
     for i in 0 ..< 7 {
       created.append(
@@ -217,9 +294,11 @@ import Testing
     }
   }
 
-  @Test func attemptsUpdateMasteryAndDeletionRemovesEverything() async throws {
-    let db = TemporaryDatabase()
-    let store = try LearningRecordStore(path: db.path)
+  @Test(arguments: TestDatabase.engines) func attemptsUpdateMasteryAndDeletionRemovesEverything(
+    engine: TestDatabase.Engine
+  ) async throws {
+    let db = try TestDatabase(engine)
+    let store = try await db.open()
     let session = try await store.startSession(
       studentId: "eve",
       curriculumId: "fractions-ratios",

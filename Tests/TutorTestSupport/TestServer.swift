@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import SwiftProtobuf
+import Synchronization
 import TutorAPI
 import TutorServer
 import Tutoring
@@ -37,11 +38,26 @@ public struct TestServer: Sendable {
   let task: Task<Void, any Error>
   public let port: Int
 
+  /// A new, empty database for one server: a SQLite file, or, when the run sets
+  /// `TUTOR_TEST_SERVER_ENGINE=postgres` (the README's test command runs the server suites a
+  /// second time so), a database of its own in the test PostgreSQL cluster.
   public static func scratchDatabase() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent(
+    if ProcessInfo.processInfo.environment["TUTOR_TEST_SERVER_ENGINE"] == "postgres" {
+      do {
+        let database = try TestDatabase(.postgres)
+        // Kept for the whole run (the cluster is thrown away after it).
+        postgresDatabases.withLock { $0.append(database) }
+        return database.argument
+      } catch {
+        fatalError("TUTOR_TEST_SERVER_ENGINE=postgres, but no test database: \(error)")
+      }
+    }
+    return FileManager.default.temporaryDirectory.appendingPathComponent(
       "tutor-test-\(UUID().uuidString)/tutor.sqlite"
     ).path
   }
+
+  private static let postgresDatabases = Mutex<[TestDatabase]>([])
 
   public static func start(
     database: String = scratchDatabase(),
@@ -51,7 +67,7 @@ public struct TestServer: Sendable {
     var configuration = TutorServerConfiguration(
       modelDirectory: TestModel.directory,
       curriculaDirectory: curricula,
-      databasePath: database
+      database: try DatabaseLocation(parsing: database)
     )
     configuration.port = 0
     configuration.threads = 1
@@ -90,6 +106,18 @@ public struct TestServer: Sendable {
     ) { client in
       try await body(client)
     }
+  }
+}
+
+/// Runs `body` with a gRPC client of the server (or balancer) on a loopback `port`.
+public func withLoopbackClient<T: Sendable>(
+  port: Int,
+  _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+  try await withGRPCClient(
+    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+  ) { client in
+    try await body(client)
   }
 }
 

@@ -194,7 +194,7 @@ import TutorStore
       #expect(await Self.denied { _ = try await core.deleteStudentData(by: Self.author, studentId: "ada") })
       #expect(await Self.denied { _ = try await core.deleteStudentData(by: Self.ada, studentId: "ada") })
       #expect(try await core.deleteStudentData(by: .localOperator, studentId: "ada").sessions == 1)
-      #expect(await Self.denied { _ = try core.reloadCurricula(by: Self.ada) })
+      #expect(await Self.denied { _ = try await core.reloadCurricula(by: Self.ada) })
       #expect(try core.modelInfo(by: Self.ada).layers > 0)
     }
   }

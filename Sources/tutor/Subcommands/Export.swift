@@ -43,7 +43,7 @@ struct ExportFilterOptions: ParsableArguments {
 }
 
 /// `tutor export`: the learning record of a database as CSV, JSON Lines, xAPI or DataShop.
-struct Export: ParsableCommand {
+struct Export: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Export sessions, questions, explanations and attempts (CSV, JSON Lines, xAPI, DataShop).",
     discussion: """
@@ -53,8 +53,7 @@ struct Export: ParsableCommand {
       """
   )
 
-  @Option(help: "SQLite database (default: the server's).")
-  var db: String?
+  @OptionGroup var database: DatabaseOptions
 
   @Option(help: "csv, jsonl, xapi or datashop.")
   var format: ExportFormat
@@ -89,11 +88,7 @@ struct Export: ParsableCommand {
   @Option(help: "Write here instead of standard output.")
   var out: String?
 
-  func run() throws {
-    let path = db ?? Serve.defaultDatabase()
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw ValidationError("no database at \(path)")
-    }
+  func run() async throws {
     var secret = pseudonymSecret
     if pseudonymize, secret == nil {
       guard let value = ProcessInfo.processInfo.environment["TUTOR_PSEUDONYM_SECRET"], !value.isEmpty else {
@@ -117,7 +112,8 @@ struct Export: ParsableCommand {
       homePage: homePage,
       hintCounts: hintCounts
     )
-    let store = try LearningRecordStore(path: path)
+    let store = try await database.open()
+    defer { try? store.close() }
     let handle: FileHandle
     if let out {
       guard FileManager.default.createFile(atPath: out, contents: nil) else {

@@ -38,7 +38,12 @@ struct LoadTest: AsyncParsableCommand {
   @Option(help: "Tokens per answer.") var maxNewTokens = 16
   @Option(help: "A student's mean pause before each action, in ms (uniform over 0.5–1.5×; 0: none).")
   var thinkMs = 1000
-  @Option(help: "The server's database: per-student tokens, and the lost-record count afterwards.")
+  @Option(
+    help: ArgumentHelp(
+      "The server's database (a SQLite file or a postgres:// URL): per-student tokens, and the lost-record count afterwards.",
+      valueName: "path|url"
+    )
+  )
   var db: String?
   @Option(help: "Append each acknowledged session, turn and attempt id to this file.") var record: String?
   @Flag(help: "Print the report as JSON.") var json = false
@@ -55,11 +60,13 @@ struct LoadTest: AsyncParsableCommand {
     let prefix = "load-\(runId)-"
     var tokens: [String] = []
     var tokenIds: [String] = []
-    let store = try db.map { path in
-      guard FileManager.default.fileExists(atPath: path) else {
+    var store: LearningRecordStore?
+    if let db {
+      let location = try DatabaseLocation(parsing: db)
+      if let path = location.path, !FileManager.default.fileExists(atPath: path) {
         throw ValidationError("no database at \(path)")
       }
-      return try LearningRecordStore(path: path)
+      store = try await LearningRecordStore.open(location, connections: 2)
     }
     if let store {
       for i in 0 ..< students {

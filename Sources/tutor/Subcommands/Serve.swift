@@ -37,14 +37,14 @@ struct Serve: AsyncParsableCommand {
 
   @OptionGroup var retrieval: RetrievalOptions
 
+  @OptionGroup var database: DatabaseOptions
+
   @Option(
-    name: .long,
-    help: ArgumentHelp(
-      "SQLite database, created on first start (default: $TUTOR_DATA_DIR, else $XDG_DATA_HOME/tutor or ~/.local/share/tutor, + /tutor.sqlite).",
-      valueName: "path"
-    )
+    name: .customLong("lease-seconds"),
+    help:
+      "With PostgreSQL: how long a replica may go silent before the questions it was answering are marked interrupted by another."
   )
-  var db: String?
+  var leaseSeconds = 15.0
 
   @Option(name: .long, help: "Address to listen on.")
   var host = "127.0.0.1"
@@ -137,6 +137,7 @@ struct Serve: AsyncParsableCommand {
       throw ValidationError("--metrics-port must be 0...65535, got \(metricsPort)")
     }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    guard leaseSeconds >= 1 else { throw ValidationError("--lease-seconds must be at least 1") }
     guard maxConcurrentGenerations >= 1 else {
       throw ValidationError("--max-concurrent-generations must be at least 1")
     }
@@ -196,8 +197,10 @@ struct Serve: AsyncParsableCommand {
     var configuration = TutorServerConfiguration(
       modelDirectory: URL(fileURLWithPath: model),
       curriculaDirectory: curricula,
-      databasePath: db ?? Self.defaultDatabase()
+      database: try database.location
     )
+    configuration.databaseConnections = database.dbConnections
+    configuration.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
     configuration.encoderDirectory = try retrieval.encoderDirectory
     configuration.embeddingCacheFolder = retrieval.cacheFolder
     configuration.host = host
@@ -247,7 +250,7 @@ struct Serve: AsyncParsableCommand {
       throw ExitCode.failure
     } catch let error as CocoaError {
       Console.error(
-        "error: \(configuration.databasePath): cannot create the database: \(error.localizedDescription)"
+        "error: \(configuration.database): cannot create the database: \(error.localizedDescription)"
       )
       throw ExitCode.failure
     } catch let error where !(error is ExitCode) {
@@ -271,7 +274,7 @@ struct Serve: AsyncParsableCommand {
       try server.tutoring.close()
       logger.info("database closed")
     } catch {
-      Console.error("error: \(configuration.databasePath): closing the database: \(error)")
+      Console.error("error: \(configuration.database): closing the database: \(error)")
       throw ExitCode.failure
     }
   }

@@ -15,8 +15,7 @@ struct Stats: AsyncParsableCommand {
       """
   )
 
-  @Option(help: "SQLite database (default: the server's).")
-  var db: String?
+  @OptionGroup var database: DatabaseOptions
 
   @OptionGroup var filter: ExportFilterOptions
 
@@ -31,11 +30,8 @@ struct Stats: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let path = db ?? Serve.defaultDatabase()
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw ValidationError("no database at \(path)")
-    }
-    let store = try LearningRecordStore(path: path)
+    let store = try await database.open()
+    defer { try? store.close() }
     let statistics = try await store.statistics(try filter.filter(), hardestExercises: hardest)
     print(json ? try StatisticsReport.json(statistics) : StatisticsReport.table(statistics), terminator: "")
   }

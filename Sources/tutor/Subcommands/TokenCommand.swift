@@ -23,7 +23,7 @@ struct TokenCommand: AsyncParsableCommand {
         author (curricula and the raw model), analyst (exports, progress), admin (everything).
         """
     )
-    @Option(help: "SQLite database (default: the server's).") var db: String?
+    @OptionGroup var database: DatabaseOptions
     @Option(help: "student, teacher, author, analyst or admin.") var role: Role
     @Option(help: "The student a student token acts for.") var student: String?
     @Option(name: .customLong("curriculum"), help: "A curriculum a teacher or author token covers (repeat).")
@@ -32,7 +32,8 @@ struct TokenCommand: AsyncParsableCommand {
     @Flag(help: "Print the token and its record as JSON.") var json = false
 
     func run() async throws {
-      let store = try LearningRecordStore(path: db ?? Serve.defaultDatabase())
+      let store = try await database.open(create: true)
+      defer { try? store.close() }
       let created: (token: String, record: StoredToken)
       do {
         created = try await AccessTokens(store: store).create(
@@ -57,16 +58,14 @@ struct TokenCommand: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List tokens (ids and roles, never secrets).")
-    @Option(help: "SQLite database (default: the server's).") var db: String?
+    @OptionGroup var database: DatabaseOptions
     @Flag(help: "Include revoked tokens.") var all = false
     @Flag(help: "Print a JSON array.") var json = false
 
     func run() async throws {
-      let path = db ?? Serve.defaultDatabase()
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw ValidationError("no database at \(path)")
-      }
-      let tokens = try await LearningRecordStore(path: path).tokens(includeRevoked: all)
+      let store = try await database.open()
+      defer { try? store.close() }
+      let tokens = try await store.tokens(includeRevoked: all)
       if json {
         Console.write(try TokenCommand.encode(tokens.map(TokenCommand.json)) + "\n")
         return
@@ -84,15 +83,13 @@ struct TokenCommand: AsyncParsableCommand {
 
   struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Revoke a token: calls with it fail at once.")
-    @Option(help: "SQLite database (default: the server's).") var db: String?
+    @OptionGroup var database: DatabaseOptions
     @Argument(help: "The token's id (tutor token list).") var id: String
 
     func run() async throws {
-      let path = db ?? Serve.defaultDatabase()
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw ValidationError("no database at \(path)")
-      }
-      guard try await LearningRecordStore(path: path).revokeToken(id: id) else {
+      let store = try await database.open()
+      defer { try? store.close() }
+      guard try await store.revokeToken(id: id) else {
         throw ValidationError("no active token '\(id)'")
       }
       Console.error("token \(id) revoked")
@@ -129,16 +126,14 @@ struct StudentCommand: AsyncParsableCommand {
       abstract: "Delete everything stored about a student and say what was removed.",
       discussion: "The DeleteStudentData RPC (admin tokens) does the same on a running server."
     )
-    @Option(help: "SQLite database (default: the server's).") var db: String?
+    @OptionGroup var database: DatabaseOptions
     @Argument(help: "The student's id.") var id: String
     @Flag(help: "Print what was removed as JSON.") var json = false
 
     func run() async throws {
-      let path = db ?? Serve.defaultDatabase()
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw ValidationError("no database at \(path)")
-      }
-      let report = try await LearningRecordStore(path: path).deleteStudentData(studentId: id)
+      let store = try await database.open()
+      defer { try? store.close() }
+      let report = try await store.deleteStudentData(studentId: id)
       guard report.found else { throw ValidationError("nothing is stored about student '\(id)'") }
       let counts: KeyValuePairs<String, Int> = [
         "sessions": report.sessions, "turns": report.turns, "attempts": report.attempts,

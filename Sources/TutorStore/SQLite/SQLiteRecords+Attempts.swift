@@ -2,18 +2,12 @@ import Foundation
 import GRDB
 
 // Attempts at exercises and the mastery estimates they update, in one transaction.
-extension LearningRecordStore {
-  /// Stores a graded attempt and, when given, the objective's new mastery (current value and
-  /// history) in one transaction.
-  public func recordAttempt(_ attempt: StoredAttempt, mastery: Double? = nil) async throws {
-    _ = try await recordAttempt(attempt) { _ in mastery }
-  }
-
+extension SQLiteRecords {
   /// Stores a graded attempt and updates the mastery of its objective from the stored estimate
   /// (nil before the first attempt) in the same transaction, so concurrent attempts never lose
   /// an update. Returns the new estimate (nil when the attempt has no objective or `update`
   /// returns nil).
-  public func recordAttempt(
+  func recordAttempt(
     _ attempt: StoredAttempt,
     updateMastery update: @escaping @Sendable (Double?) -> Double?
   ) async throws -> Double? {
@@ -48,7 +42,7 @@ extension LearningRecordStore {
   }
 
   /// Attempts at one exercise in a session so far: all of them and the wrong ones.
-  public func attemptCounts(sessionId: String, exerciseId: String) async throws -> (total: Int, wrong: Int) {
+  func attemptCounts(sessionId: String, exerciseId: String) async throws -> (total: Int, wrong: Int) {
     try await pool.read { db in
       let row = try Row.fetchOne(
         db,
@@ -61,7 +55,7 @@ extension LearningRecordStore {
   }
 
   /// A student's mastery estimates, optionally in one curriculum.
-  public func mastery(studentId: String, curriculumId: String? = nil) async throws -> [StoredMastery] {
+  func mastery(studentId: String, curriculumId: String?) async throws -> [StoredMastery] {
     try await pool.read { db in
       var request = StoredMastery.filter(StoredMastery.Columns.studentId == studentId)
       if let curriculumId { request = request.filter(StoredMastery.Columns.curriculumId == curriculumId) }

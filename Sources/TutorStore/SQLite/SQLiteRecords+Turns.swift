@@ -3,9 +3,9 @@ import GRDB
 
 // Turns: a question stored before its answer is generated, the answer when it ends, and the
 // turns a dead process left unfinished.
-extension LearningRecordStore {
+extension SQLiteRecords {
   /// A session's turns, oldest first.
-  public func turns(sessionId: String) async throws -> [StoredTurn] {
+  func turns(sessionId: String) async throws -> [StoredTurn] {
     try await pool.read { db in
       try StoredTurn.filter(StoredTurn.Columns.sessionId == sessionId).order(StoredTurn.Columns.index)
         .fetchAll(db)
@@ -14,11 +14,12 @@ extension LearningRecordStore {
 
   /// Stores a question before its answer is generated (status `answering`).
   /// - Throws: ``TutorStoreError/sessionNotFound(_:)`` or ``TutorStoreError/sessionEnded(_:)``.
-  public func beginTurn(
+  func beginTurn(
     sessionId: String,
     question: String,
     snippetIds: [String],
-    promptTokens: Int
+    promptTokens: Int,
+    replicaId: String
   ) async throws -> StoredTurn {
     try await write("beginTurn") { db in
       guard var session = try StoredSession.fetchOne(db, key: sessionId) else {
@@ -48,7 +49,13 @@ extension LearningRecordStore {
         createdAtMs: now,
         completedAtMs: nil
       )
-      try turn.insert(db)
+      do {
+        try turn.insert(db)
+      } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+        // The unique index on a session's `answering` turn: another question is being answered.
+        throw TutorStoreError.sessionBusy(sessionId)
+      }
+      try db.execute(sql: "UPDATE turn SET replica_id = ? WHERE id = ?", arguments: [replicaId, turn.id])
       session.updatedAtMs = now
       try session.update(db)
       return turn
@@ -57,7 +64,7 @@ extension LearningRecordStore {
 
   /// Stores the end of a turn: its answer (complete or partial), usage and how it ended.
   @discardableResult
-  public func finishTurn(
+  func finishTurn(
     id: String,
     answer: String,
     completionTokens: Int,
@@ -78,15 +85,56 @@ extension LearningRecordStore {
     }
   }
 
-  /// Marks turns left `answering` by a previous process as `interrupted`; returns how many.
-  /// Call once at start-up, before serving.
-  public func markInterruptedTurns() async throws -> Int {
+  func markInterruptedTurns() async throws -> Int {
     try await write("markInterruptedTurns") { db in
       try db.execute(
         sql: "UPDATE turn SET status = 'interrupted', completed_at = ? WHERE status = 'answering'",
         arguments: [self.now()]
       )
       return db.changesCount
+    }
+  }
+
+  /// One process per file: nobody else to tell.
+  func announceReload(replicaId: String) async throws {}
+
+  func reloadAnnouncements(excluding replicaId: String) -> AsyncStream<Void> {
+    AsyncStream { $0.finish() }
+  }
+
+  func renewLease(replicaId: String) async throws {
+    try await write("renewLease") { db in
+      try db.execute(
+        sql: """
+          INSERT INTO replica (id, started_at, renewed_at) VALUES (?, ?, ?)
+          ON CONFLICT (id) DO UPDATE SET renewed_at = excluded.renewed_at
+          """,
+        arguments: [replicaId, self.now(), self.now()]
+      )
+    }
+  }
+
+  func releaseLease(replicaId: String) async throws {
+    try await write("releaseLease") { db in
+      try db.execute(sql: "DELETE FROM replica WHERE id = ?", arguments: [replicaId])
+    }
+  }
+
+  func interruptOrphanedTurns(leaseMilliseconds: Int64) async throws -> Int {
+    try await write("interruptOrphanedTurns") { db in
+      let now = self.now()
+      let expired = now - leaseMilliseconds
+      try db.execute(
+        sql: """
+          UPDATE turn SET status = 'interrupted', completed_at = ?
+          WHERE status = 'answering'
+            AND (replica_id IS NULL OR replica_id NOT IN (SELECT id FROM replica WHERE renewed_at >= ?))
+          """,
+        arguments: [now, expired]
+      )
+      let interrupted = db.changesCount
+      try db.execute(sql: "DELETE FROM replica WHERE renewed_at < ?", arguments: [expired])
+      return interrupted
     }
   }
 }

@@ -2,15 +2,15 @@ import Foundation
 import GRDB
 
 // Sessions: starting, reading, ending and paging them, and a student's whole activity.
-extension LearningRecordStore {
+extension SQLiteRecords {
   /// Starts a session, creating the student on first use.
-  public func startSession(
+  func startSession(
     studentId: String,
     curriculumId: String,
     lessonId: String,
-    lessonChosen: Bool = true
+    lessonChosen: Bool
   ) async throws -> StoredSession {
-    let session = try await write("startSession") { db in
+    try await write("startSession") { db in
       let now = self.now()
       try db.execute(
         sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
@@ -30,17 +30,15 @@ extension LearningRecordStore {
       try session.insert(db)
       return session
     }
-    await reportActiveSessions()
-    return session
   }
 
-  public func session(id: String) async throws -> StoredSession? {
+  func session(id: String) async throws -> StoredSession? {
     try await pool.read { db in try StoredSession.fetchOne(db, key: id) }
   }
 
   /// Ends a session; returns it, or nil when it does not exist.
-  public func endSession(id: String) async throws -> StoredSession? {
-    let session: StoredSession? = try await write("endSession") { db in
+  func endSession(id: String) async throws -> StoredSession? {
+    try await write("endSession") { db in
       guard var session = try StoredSession.fetchOne(db, key: id) else { return nil }
       if session.state == .active {
         let now = self.now()
@@ -51,14 +49,12 @@ extension LearningRecordStore {
       }
       return session
     }
-    await reportActiveSessions()
-    return session
   }
 
   /// One page of sessions of a student and/or a curriculum, newest first.
   /// - Parameter pageToken: the `nextPageToken` of the previous page, or nil for the first.
   /// - Throws: ``TutorStoreError/invalidPageToken`` for a token this store did not make.
-  public func listSessions(
+  func listSessions(
     studentId: String?,
     curriculumId: String?,
     pageSize: Int,
@@ -87,9 +83,8 @@ extension LearningRecordStore {
   }
 
   /// How many turns each of `sessionIds` has (sessions without turns are absent).
-  public func turnCounts(sessionIds: [String]) async throws -> [String: Int] {
-    guard !sessionIds.isEmpty else { return [:] }
-    return try await pool.read { db in
+  func turnCounts(sessionIds: [String]) async throws -> [String: Int] {
+    try await pool.read { db in
       var counts: [String: Int] = [:]
       let rows = try Row.fetchAll(
         db,
@@ -104,16 +99,8 @@ extension LearningRecordStore {
     }
   }
 
-  /// Everything recorded about a student's learning, optionally in one curriculum: sessions
-  /// (oldest first), their turns and the student's attempts.
-  public struct StudentActivity: Sendable {
-    public var sessions: [StoredSession]
-    public var turns: [StoredTurn]
-    public var attempts: [StoredAttempt]
-    public var mastery: [StoredMastery]
-  }
-
-  public func activity(studentId: String, curriculumId: String? = nil) async throws -> StudentActivity {
+  func activity(studentId: String, curriculumId: String?) async throws -> LearningRecordStore.StudentActivity
+  {
     try await pool.read { db in
       var sessions = StoredSession.filter(StoredSession.Columns.studentId == studentId)
       var attempts = StoredAttempt.filter(StoredAttempt.Columns.studentId == studentId)
@@ -126,7 +113,7 @@ extension LearningRecordStore {
       let found = try sessions.order(StoredSession.Columns.createdAtMs, StoredSession.Columns.id).fetchAll(db)
       let turns = try StoredTurn.filter(found.map(\.id).contains(StoredTurn.Columns.sessionId))
         .order(StoredTurn.Columns.sessionId, StoredTurn.Columns.index).fetchAll(db)
-      return StudentActivity(
+      return LearningRecordStore.StudentActivity(
         sessions: found,
         turns: turns,
         attempts: try attempts.order(StoredAttempt.Columns.createdAtMs).fetchAll(db),

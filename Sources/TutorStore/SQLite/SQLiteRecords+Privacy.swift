@@ -2,24 +2,12 @@ import Foundation
 import GRDB
 
 // Deleting a student and everything recorded about them, on a privacy request.
-extension LearningRecordStore {
-  /// What ``deleteStudentData(studentId:)`` removed.
-  public struct DeletionReport: Sendable, Equatable {
-    /// Whether the student was known at all (had a session or a token).
-    public var found = false
-    public var sessions = 0
-    public var turns = 0
-    public var attempts = 0
-    public var masteryRecords = 0
-    /// The student's access tokens, deleted with the rest.
-    public var tokens = 0
-  }
-
+extension SQLiteRecords {
   /// Removes a student and everything recorded about them, in one transaction.
-  public func deleteStudentData(studentId: String) async throws -> DeletionReport {
+  func deleteStudentData(studentId: String) async throws -> LearningRecordStore.DeletionReport {
     try await write("deleteStudentData") { db in
       func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [studentId]) ?? 0 }
-      var report = DeletionReport(
+      var report = LearningRecordStore.DeletionReport(
         sessions: try count("SELECT COUNT(*) FROM session WHERE student_id = ?"),
         turns: try count(
           "SELECT COUNT(*) FROM turn JOIN session ON session.id = turn.session_id WHERE student_id = ?"

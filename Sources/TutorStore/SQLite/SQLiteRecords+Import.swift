@@ -3,23 +3,11 @@ import GRDB
 
 // Writing records as they are: imports, copies between databases, and made-up data for
 // benchmarks.
-extension LearningRecordStore {
-  /// Records to store as they are, ids and times included.
-  public struct RecordBatch: Sendable {
-    public var students: [(id: String, createdAtMs: Int64)] = []
-    public var sessions: [StoredSession] = []
-    public var turns: [StoredTurn] = []
-    public var attempts: [StoredAttempt] = []
-
-    public init() {}
-
-    public var count: Int { students.count + sessions.count + turns.count + attempts.count }
-  }
-
+extension SQLiteRecords {
   /// Stores `batch` in one transaction (all of it or nothing): students first (one already
   /// stored is kept), then sessions, turns and attempts, which must refer to students and
   /// sessions stored by now.
-  public func insert(_ batch: RecordBatch) async throws {
+  func insert(_ batch: LearningRecordStore.RecordBatch) async throws {
     try await write("insertBatch") { db in
       for student in batch.students {
         try db.execute(

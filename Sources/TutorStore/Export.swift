@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Which records an export covers. Every condition is optional; times compare with the record's
 /// creation time (`since` inclusive, `until` exclusive).
@@ -54,20 +53,15 @@ public struct AttemptContext: Sendable, Equatable {
   public var isLast: Bool { number == of }
 }
 
-extension LearningRecordStore {
-  /// Reads the turns and attempts that `filter` selects, oldest first, and hands them to `body`
-  /// one at a time.
+/// The export's one query, in SQL both engines run, and how its rows become records.
+enum ExportQuery {
+  /// Turns and attempts that `filter` selects, oldest first.
   ///
-  /// The records come from a database cursor, so memory stays flat however many there are. The
-  /// read runs on one of the pool's reader connections inside one read transaction: it sees one
-  /// consistent snapshot and, the database being in WAL mode, never blocks tutoring's writes.
-  /// It blocks the calling thread: call it from a thread of its own, not from Swift's
-  /// cooperative pool. An error thrown by `body` stops the export and is rethrown.
-  public func exportRecords(_ filter: ExportFilter, _ body: (ExportRecord) throws -> Void) throws {
-    // Attempts are numbered and timed over their whole session, so `since` applies after the
-    // window functions (an export that starts mid-session still says "attempt 3" and times it
-    // from attempt 2); the other conditions select whole sessions, and `until` only cuts off
-    // what comes later, so they apply before.
+  /// Attempts are numbered and timed over their whole session, so `since` applies after the
+  /// window functions (an export that starts mid-session still says "attempt 3" and times it
+  /// from attempt 2); the other conditions select whole sessions, and `until` only cuts off what
+  /// comes later, so they apply before.
+  static func sql(_ filter: ExportFilter) -> (sql: String, arguments: [SQLValue]) {
     var turn = Conditions()
     var attempt = Conditions()
     var attemptSince = Conditions()
@@ -87,24 +81,29 @@ extension LearningRecordStore {
       turn.add("t.created_at >= ?", since)
       attemptSince.add("created_at >= ?", since)
     }
-    // Columns by position (the decoding below reads them by index, which is what keeps an export
-    // of a million records fast): 0 kind, 1 id, 2 session, 3 student, 4 curriculum, 5 lesson,
-    // 6 created_at, 7 turn index / attempt number, 8 question / exercise, 9 answer,
-    // 10 snippet ids / objective, 11 prompt tokens / correct, 12 completion tokens / hints before,
-    // 13 latency / hint revealed, 14 status / attempts in all, 15 finish reason / started at,
-    // 16 completed_at / exercise started at.
+    // Columns by position (decoding reads them by index, which keeps an export of a million
+    // records fast): 0 kind, 1 id, 2 session, 3 student, 4 curriculum, 5 lesson, 6 created_at,
+    // 7 turn index / attempt number, 8 question / exercise, 9 answer, 10 snippet ids / objective;
+    // a turn's 11 prompt tokens, 12 completion tokens, 13 latency, 14 status, 15 finish reason,
+    // 16 completed_at; an attempt's 17 correct, 18 hints before, 19 hint revealed, 20 attempts in
+    // all, 21 started at, 22 exercise started at. Each kind's own columns are typed NULLs in the
+    // other's rows, so that PostgreSQL's UNION finds one type per column.
     let sql = """
-      SELECT 0, t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.created_at, t.idx,
-             t.question, t.answer, t.snippet_ids, t.prompt_tokens, t.completion_tokens, t.latency_ms,
-             t.status, t.finish_reason, t.completed_at
+      SELECT 0, t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.created_at,
+             CAST(t.idx AS BIGINT), t.question, t.answer, t.snippet_ids,
+             t.prompt_tokens, t.completion_tokens, t.latency_ms, t.status, t.finish_reason, t.completed_at,
+             CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+             CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
       FROM turn t JOIN session s ON s.id = t.session_id
       \(turn.whereClause)
       UNION ALL
-      SELECT 1, id, session_id, student_id, curriculum_id, lesson_id, created_at, number, exercise_id,
-             answer, objective_id, correct, hints_revealed, hint_revealed, total, started_at,
-             exercise_started_at
+      SELECT 1, id, session_id, student_id, curriculum_id, lesson_id, created_at,
+             number, exercise_id, answer, objective_id,
+             CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+             CAST(NULL AS TEXT), CAST(NULL AS BIGINT),
+             correct, hints_revealed, hint_revealed, total, started_at, exercise_started_at
       FROM (
-        SELECT *,
+        SELECT numbered.*,
                ROW_NUMBER() OVER (PARTITION BY session_id, exercise_id ORDER BY created_at, id) AS number,
                COUNT(*) OVER (PARTITION BY session_id, exercise_id) AS total,
                MIN(started_at) OVER (PARTITION BY session_id, exercise_id) AS exercise_started_at
@@ -114,60 +113,67 @@ extension LearningRecordStore {
                    AS started_at
           FROM attempt a JOIN session s ON s.id = a.session_id
           \(attempt.whereClause)
-        )
-      )
+        ) AS numbered
+      ) AS timed
       \(attemptSince.whereClause)
       ORDER BY 7, 1, 2
       """
-    let arguments = turn.arguments + attempt.arguments + attemptSince.arguments
-    try pool.read { db in
-      let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-      while let row = try cursor.next() {
-        try body(try Self.exportRecord(row))
-      }
-    }
+    return (sql, turn.arguments + attempt.arguments + attemptSince.arguments)
   }
 
-  private static func exportRecord(_ row: Row) throws -> ExportRecord {
-    let kind: Int = row[0]
-    if kind == 0 {
-      let snippets: String = row[10]
+  /// Runs the export on `reader`, handing each record to `body`.
+  static func run<Reader: SQLReader>(
+    _ filter: ExportFilter,
+    on reader: Reader,
+    _ body: (ExportRecord) throws -> Void
+  ) throws {
+    let (sql, arguments) = Self.sql(filter)
+    try reader.forEachRow(sql, arguments) { row in try body(try record(row)) }
+  }
+
+  static func record(_ row: some SQLRow) throws -> ExportRecord {
+    if try row.int(0) == 0 {
       let turn = StoredTurn(
-        id: row[1],
-        sessionId: row[2],
-        index: row[7],
-        question: row[8],
-        answer: row[9],
-        snippetIds: Self.decodeSnippetIds(snippets),
-        promptTokens: row[11],
-        completionTokens: row[12],
-        latencyMilliseconds: row[13],
-        status: StoredTurn.Status(rawValue: row[14]) ?? .failed,
-        finishReason: row[15],
-        createdAtMs: row[6],
-        completedAtMs: row[16]
+        id: try row.string(1),
+        sessionId: try row.string(2),
+        index: try row.int(7),
+        question: try row.string(8),
+        answer: try row.string(9),
+        snippetIds: Self.decodeSnippetIds(try row.string(10)),
+        promptTokens: try row.int(11),
+        completionTokens: try row.int(12),
+        latencyMilliseconds: try row.optionalInt(13),
+        status: StoredTurn.Status(rawValue: try row.string(14)) ?? .failed,
+        finishReason: try row.text(15),
+        createdAtMs: try row.int64(6),
+        completedAtMs: try row.integer(16)
       )
-      return .turn(turn, studentId: row[3], curriculumId: row[4], lessonId: row[5])
+      return .turn(
+        turn,
+        studentId: try row.string(3),
+        curriculumId: try row.string(4),
+        lessonId: try row.string(5)
+      )
     }
     let attempt = StoredAttempt(
-      id: row[1],
-      sessionId: row[2],
-      studentId: row[3],
-      curriculumId: row[4],
-      lessonId: row[5],
-      exerciseId: row[8],
-      objectiveId: row[10],
-      answer: row[9],
-      correct: row[11],
-      hintsRevealed: row[12],
-      hintRevealed: row[13],
-      createdAtMs: row[6]
+      id: try row.string(1),
+      sessionId: try row.string(2),
+      studentId: try row.string(3),
+      curriculumId: try row.string(4),
+      lessonId: try row.string(5),
+      exerciseId: try row.string(8),
+      objectiveId: try row.text(10),
+      answer: try row.string(9),
+      correct: try row.bool(17),
+      hintsRevealed: try row.int(18),
+      hintRevealed: try row.optionalInt(19),
+      createdAtMs: try row.int64(6)
     )
     let context = AttemptContext(
-      number: row[7],
-      of: row[14],
-      startedAtMs: row[15],
-      exerciseStartedAtMs: row[16]
+      number: try row.int(7),
+      of: try row.int(20),
+      startedAtMs: try row.int64(21),
+      exerciseStartedAtMs: try row.int64(22)
     )
     return .attempt(attempt, context)
   }

@@ -1,6 +1,6 @@
 import GRDB
 
-extension LearningRecordStore {
+extension SQLiteRecords {
   /// Versioned schema. Migrations are append-only: a released migration is never edited.
   /// Times are INTEGER milliseconds since 1970 (UTC): exact to compare and to page on.
   static var migrator: DatabaseMigrator {
@@ -109,6 +109,28 @@ extension LearningRecordStore {
       try db.alter(table: "session") { t in
         t.add(column: "lesson_chosen", .boolean).notNull().defaults(to: true)
       }
+    }
+    migrator.registerMigration("v5: replicas' leases; one question answered at a time per session") { db in
+      // Which process answers each question, and whether it is alive: a turn left `answering`
+      // by a process whose lease expired is marked `interrupted` by another.
+      try db.create(table: "replica") { t in
+        t.primaryKey("id", .text)
+        t.column("started_at", .integer).notNull()
+        t.column("renewed_at", .integer).notNull()
+      }
+      try db.alter(table: "turn") { t in t.add(column: "replica_id", .text) }
+      // Before the index: a session with several turns left answering (it took two processes
+      // on one file) keeps only its last one answering, until the next start interrupts it.
+      try db.execute(
+        sql: """
+          UPDATE turn SET status = 'interrupted', completed_at = created_at
+          WHERE status = 'answering'
+            AND idx < (SELECT MAX(idx) FROM turn AS t2 WHERE t2.session_id = turn.session_id AND t2.status = 'answering')
+          """
+      )
+      try db.execute(
+        sql: "CREATE UNIQUE INDEX turn_one_answering ON turn (session_id) WHERE status = 'answering'"
+      )
     }
     return migrator
   }

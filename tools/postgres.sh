@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests, from Debian's `postgresql` package:
+#   tools/postgres.sh start DIR   initdb (if needed) and start on a free loopback port; prints the
+#                                 superuser URL (postgres://tutor@127.0.0.1:PORT/postgres)
+#   tools/postgres.sh stop DIR    stop it (the files stay until DIR is removed)
+# PostgreSQL refuses to run as root, and CI runs as root: the cluster then belongs to the
+# `postgres` user that the package creates. Trust authentication, loopback only.
+set -euo pipefail
+command=${1:?start or stop}
+dir=$(realpath -m "${2:?cluster directory}")
+bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)")
+[ -x "$bin/pg_ctl" ] || { echo "error: PostgreSQL is not installed (Debian package postgresql)" >&2; exit 1; }
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "$command" in
+start)
+  mkdir -p "$dir"
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$bin/initdb" --pgdata="$dir/data" --username=tutor --auth=trust --encoding=UTF8 \
+      --no-locale >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+  fi
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # fsync stays on: the crash tests on PostgreSQL mean what they say.
+  as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --silent \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=200" \
+    start >&2 || { tail -20 "$dir/server.log" >&2; exit 1; }
+  echo "$port" >"$dir/port"
+  echo "postgres://tutor@127.0.0.1:$port/postgres"
+  ;;
+stop)
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait --silent stop || true
+  fi
+  ;;
+*)
+  echo "usage: $0 start|stop DIR" >&2
+  exit 2
+  ;;
+esac
