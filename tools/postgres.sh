@@ -16,23 +16,36 @@ as_owner() {
 case "$command" in
 start)
   mkdir -p "$dir"
-  [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
-  if [ ! -f "$dir/data/PG_VERSION" ]; then
-    as_owner "$bin/initdb" --pgdata="$dir/data" --username=tutor --auth=trust --encoding=UTF8 \
+  base=$dir
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+      # The postgres user cannot reach a folder inside this checkout (a clone under /root, say):
+      # the cluster lives in a temporary folder instead, named in $dir/base.
+      base=$(mktemp -d /tmp/tutor-pg.XXXXXX)
+      chown postgres: "$base"
+    fi
+  fi
+  echo "$base" >"$dir/base"
+  if [ ! -f "$base/data/PG_VERSION" ]; then
+    as_owner "$bin/initdb" --pgdata="$base/data" --username=tutor --auth=trust --encoding=UTF8 \
       --no-locale >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # fsync stays on: the crash tests on PostgreSQL mean what they say.
-  as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --silent \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=200" \
-    start >&2 || { tail -20 "$dir/server.log" >&2; exit 1; }
+  as_owner "$bin/pg_ctl" --pgdata="$base/data" --log="$base/server.log" --wait --silent \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$base' -c max_connections=200" \
+    start >&2 || { tail -20 "$base/server.log" >&2; exit 1; }
   echo "$port" >"$dir/port"
   echo "postgres://tutor@127.0.0.1:$port/postgres"
   ;;
 stop)
-  if [ -f "$dir/data/postmaster.pid" ]; then
-    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait --silent stop || true
+  base=$(cat "$dir/base" 2>/dev/null || echo "$dir")
+  if [ -f "$base/data/postmaster.pid" ]; then
+    as_owner "$bin/pg_ctl" --pgdata="$base/data" --mode=fast --wait --silent stop || true
   fi
+  # A temporary folder outside the checkout goes with the cluster.
+  case "$base" in /tmp/tutor-pg.*) rm -rf "$base" ;; esac
   ;;
 *)
   echo "usage: $0 start|stop DIR" >&2

@@ -41,10 +41,14 @@ public final class LearningRecordStore: Sendable {
   }
 
   /// Opens the database at `location` (a file path, or a `postgres://` URL) and migrates it.
-  /// - Parameter connections: the most PostgreSQL connections this process holds.
+  /// - Parameters:
+  ///   - connections: the most PostgreSQL connections this process holds.
+  ///   - patience: how long to keep trying a PostgreSQL server that does not answer yet (a
+  ///     server starting beside its database); zero: fail at once.
   public static func open(
     _ location: DatabaseLocation,
     connections: Int = 8,
+    patience: Duration = .zero,
     clock: @escaping @Sendable () -> Int64 = { Date().millisecondsSince1970 },
     logger: Logger = Logger(label: "tutor.store")
   ) async throws -> LearningRecordStore {
@@ -52,7 +56,13 @@ public final class LearningRecordStore: Sendable {
     case .sqlite(let path):
       return try LearningRecordStore(path: path, clock: clock)
     case .postgres(let url):
-      let engine = try await PostgresRecords.open(url, connections: connections, clock: clock, logger: logger)
+      let engine = try await PostgresRecords.open(
+        url,
+        connections: connections,
+        patience: patience,
+        clock: clock,
+        logger: logger
+      )
       return LearningRecordStore(engine: engine, location: location)
     }
   }
@@ -90,6 +100,13 @@ public final class LearningRecordStore: Sendable {
   /// SQLite's `PRAGMA integrity_check` ("ok" for a sound file); PostgreSQL checks its own pages,
   /// and this says "ok" when it answers.
   public func integrityCheck() throws -> String { try engine.integrityCheck() }
+
+  /// `text` as both engines store it: a NUL character (which PostgreSQL's text cannot hold, and
+  /// which a model may well emit: GPT-2's byte-level vocabulary has a token for it) becomes
+  /// U+FFFD, the replacement character. Questions, answers and labels are stored so.
+  public static func storable(_ text: String) -> String {
+    text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+  }
 
   // MARK: Records
 
@@ -204,7 +221,7 @@ public final class LearningRecordStore: Sendable {
     try await timed("beginTurn") {
       try await engine.beginTurn(
         sessionId: sessionId,
-        question: question,
+        question: Self.storable(question),
         snippetIds: snippetIds,
         promptTokens: promptTokens,
         replicaId: replicaId
@@ -225,7 +242,7 @@ public final class LearningRecordStore: Sendable {
     try await timed("finishTurn") {
       try await engine.finishTurn(
         id: id,
-        answer: answer,
+        answer: Self.storable(answer),
         completionTokens: completionTokens,
         latencyMilliseconds: latencyMilliseconds,
         status: status,
@@ -284,7 +301,11 @@ public final class LearningRecordStore: Sendable {
     _ attempt: StoredAttempt,
     updateMastery update: @escaping @Sendable (Double?) -> Double?
   ) async throws -> Double? {
-    try await timed("recordAttempt") { try await engine.recordAttempt(attempt, updateMastery: update) }
+    var attempt = attempt
+    attempt.answer = Self.storable(attempt.answer)
+    return try await timed("recordAttempt") { [attempt] in
+      try await engine.recordAttempt(attempt, updateMastery: update)
+    }
   }
 
   /// Attempts at one exercise in a session so far: all of them and the wrong ones.
@@ -308,12 +329,20 @@ public final class LearningRecordStore: Sendable {
   /// stored is kept), then sessions, turns and attempts, which must refer to students and
   /// sessions stored by now.
   public func insert(_ batch: RecordBatch) async throws {
-    try await timed("insertBatch") { try await engine.insert(batch) }
+    var batch = batch
+    for i in batch.turns.indices {
+      batch.turns[i].question = Self.storable(batch.turns[i].question)
+      batch.turns[i].answer = Self.storable(batch.turns[i].answer)
+    }
+    for i in batch.attempts.indices { batch.attempts[i].answer = Self.storable(batch.attempts[i].answer) }
+    try await timed("insertBatch") { [batch] in try await engine.insert(batch) }
   }
 
   /// Stores a new token (its id must be new).
   public func insertToken(_ token: StoredToken) async throws {
-    try await timed("insertToken") { try await engine.insertToken(token) }
+    var token = token
+    token.label = Self.storable(token.label)
+    try await timed("insertToken") { [token] in try await engine.insertToken(token) }
   }
 
   /// The token with this id, revoked or not.

@@ -203,7 +203,8 @@ extension TutoringService {
       if !clientGone {
         do {
           outcome = try await model.generate(promptTokens: promptTokens, parameters: parameters) { text, _ in
-            try await onEvent(.delta(text))
+            // As stored (see LearningRecordStore.storable): no NUL characters.
+            try await onEvent(.delta(LearningRecordStore.storable(text)))
           }
         } catch {
           engineError = error

@@ -57,6 +57,8 @@ extension TutoringService {
     let store = try await LearningRecordStore.open(
       configuration.database,
       connections: configuration.databaseConnections,
+      // A replica may start before its database does.
+      patience: .seconds(30),
       logger: logger
     )
     let interrupted: Int

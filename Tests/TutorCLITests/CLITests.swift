@@ -82,6 +82,14 @@ import TutorTestSupport
     (["generate", "--model", "MODEL", "--prompt", "x", "--top-p", "1.5"], "invalid top_p"),
     (["generate", "--model", "MODEL", "--prompt", "x", "--temperature=-1"], "invalid temperature"),
     (["tokenize", "--model", "/tmp"], "vocab.json: file not found"),
+    (
+      ["stats", "--db", "postgres://tutor@127.0.0.1:1/tutor"],
+      "error: postgres://tutor@127.0.0.1:1/tutor: cannot open the database: connectionError"
+    ),
+    (
+      ["export", "--format", "csv", "--db", "/no/such/tutor.sqlite"],
+      "error: no database at /no/such/tutor.sqlite"
+    ),
   ])
   func errorsAreOneClearLine(arguments: [String], message: String) throws {
     let result = try TutorCLI.run(arguments.map { $0 == "MODEL" ? Self.model : $0 })

@@ -168,11 +168,19 @@ struct ReplicaTests {
     let long = try ask(front)
     try long.run()
     var answering: (turn: String, replica: String)?
-    for _ in 0 ..< 200 where answering == nil {
+    for _ in 0 ..< 400 where answering == nil && long.isRunning {
       answering = try Self.answeringTurn(database, session: session)
-      if answering == nil { try await Task.sleep(for: .milliseconds(25)) }
     }
-    let (turn, replicaId) = try #require(answering, "no answer started through the balancer")
+    guard let found = answering else {
+      long.waitUntilExit()
+      let stderr = (long.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+      let message = String(decoding: stderr, as: UTF8.self)
+      Issue.record(
+        "no answer seen streaming through the balancer; the ask exited \(long.terminationStatus): \(message)"
+      )
+      return
+    }
+    let (turn, replicaId) = found
     let (victim, survivor) = replicaId == a.id ? (a, b) : (b, a)
     #expect(replicaId == victim.id)
     kill(victim.process.processIdentifier, SIGKILL)
@@ -259,9 +267,11 @@ struct Nginx {
         upstream tutor {
           least_conn;
       \(servers)
+          keepalive_requests 1000000;
         }
         server {
           listen 127.0.0.1:\(port) http2;
+          keepalive_requests 1000000;
           location / {
             grpc_pass grpc://tutor;
             grpc_read_timeout 300s;

@@ -150,6 +150,31 @@ import TutorTestSupport
   }
 
   @Test(arguments: TestDatabase.engines)
+  func aNulCharacterIsStoredAsTheReplacementCharacterOnBothEngines(engine: TestDatabase.Engine) async throws {
+    // GPT-2's vocabulary has a token for byte 0, so a model can emit it; PostgreSQL's text cannot
+    // hold it. Both engines store U+FFFD instead, so that they keep the same record.
+    let db = try TestDatabase(engine)
+    let store = try await db.open()
+    let session = try await store.startSession(studentId: "nul", curriculumId: "c", lessonId: "l")
+    let turn = try await store.beginTurn(
+      sessionId: session.id,
+      question: "a\u{0}b",
+      snippetIds: [],
+      promptTokens: 1
+    )
+    try await store.finishTurn(
+      id: turn.id,
+      answer: "x\u{0}y",
+      completionTokens: 2,
+      latencyMilliseconds: 1,
+      status: .completed,
+      finishReason: "length"
+    )
+    let stored = try #require(try await store.turns(sessionId: session.id).first)
+    #expect(stored.question == "a\u{FFFD}b" && stored.answer == "x\u{FFFD}y")
+  }
+
+  @Test(arguments: TestDatabase.engines)
   func oneQuestionAtATimePerSessionAcrossProcesses(engine: TestDatabase.Engine) async throws {
     let db = try TestDatabase(engine)
     // Two stores on one database stand for two replicas.

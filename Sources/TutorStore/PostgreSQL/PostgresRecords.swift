@@ -34,10 +34,12 @@ final class PostgresRecords: RecordEngine {
     running = Task { await client.run() }
   }
 
-  /// Connects (retrying for a while: a replica may start before its database does) and migrates.
+  /// Connects (retrying for `patience`: a replica may start before its database does) and
+  /// migrates.
   static func open(
     _ url: DatabaseLocation.PostgresURL,
     connections: Int,
+    patience: Duration,
     clock: @escaping @Sendable () -> Int64,
     logger: Logger
   ) async throws -> PostgresRecords {
@@ -71,6 +73,26 @@ final class PostgresRecords: RecordEngine {
     case .prefer: single.tls = .prefer(try NIOSSLContext(configuration: tls))
     case .require: single.tls = .require(try NIOSSLContext(configuration: tls))
     }
+    // One connection first, on its own: the pool retries a failing connection for a minute
+    // behind a generic error, while this says at once, in PostgreSQL's words, what is wrong (no
+    // server there, an unknown role, a wrong password, no such database). Only a server that
+    // does not answer yet is tried again, for `patience`.
+    let deadline = ContinuousClock.now + patience
+    while true {
+      do {
+        let probe = try await PostgresConnection.connect(configuration: single, id: 0, logger: logger)
+        try await probe.close()
+        break
+      } catch let error where Self.isConnectionFailure(error) && ContinuousClock.now < deadline {
+        logger.notice(
+          "PostgreSQL not reachable yet; retrying",
+          metadata: ["database": "\(url.redacted)", "error": "\(Self.message(error))"]
+        )
+        try await Task.sleep(for: .seconds(1))
+      } catch {
+        throw TutorStoreError.cannotOpen(path: url.redacted, reason: Self.message(error))
+      }
+    }
     let records = PostgresRecords(
       client: PostgresClient(configuration: configuration, backgroundLogger: logger),
       connectionConfiguration: single,
@@ -81,23 +103,12 @@ final class PostgresRecords: RecordEngine {
     // Give the pool's `run()` a moment to start: a lease asked for before it runs waits anyway,
     // but with a warning in the log.
     try await Task.sleep(for: .milliseconds(10))
-    let deadline = ContinuousClock.now + .seconds(30)
-    while true {
-      do {
-        try await records.migrate()
-        return records
-      } catch let error
-        where (Self.isConnectionFailure(error) || error is TutorStoreError) && ContinuousClock.now < deadline
-      {
-        logger.notice(
-          "PostgreSQL not reachable yet; retrying",
-          metadata: ["database": "\(url.redacted)", "error": "\(Self.message(error))"]
-        )
-        try await Task.sleep(for: .seconds(1))
-      } catch {
-        records.running.cancel()
-        throw TutorStoreError.cannotOpen(path: url.redacted, reason: Self.message(error))
-      }
+    do {
+      try await records.migrate()
+      return records
+    } catch {
+      records.running.cancel()
+      throw TutorStoreError.cannotOpen(path: url.redacted, reason: Self.message(error))
     }
   }
 
@@ -137,12 +148,12 @@ final class PostgresRecords: RecordEngine {
   }
 
   /// Runs `body` in a transaction on one pooled connection: committed when it returns, rolled
-  /// back when it throws (its error is rethrown as it was).
+  /// back when it throws (its error is rethrown as it was). `operation` names it in errors.
   func transaction<T: Sendable>(
     _ operation: String,
     _ body: (PostgresConnection) async throws -> T
   ) async throws -> T {
-    try await storageErrors {
+    try await storageErrors(operation) {
       try await client.withConnection { connection in
         try await connection.query("BEGIN", logger: logger)
         let value: T
@@ -167,11 +178,13 @@ final class PostgresRecords: RecordEngine {
   /// Errors of the database's reachability or resources become
   /// ``TutorStoreError/storageUnavailable(_:)`` (nothing of the request was stored); the rest
   /// pass through.
-  func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+  func storageErrors<T>(_ operation: String? = nil, _ body: () async throws -> T) async throws -> T {
     do {
       return try await body()
     } catch let error where Self.isConnectionFailure(error) || Self.isResourceFailure(error) {
-      throw TutorStoreError.storageUnavailable("PostgreSQL: \(Self.message(error))")
+      throw TutorStoreError.storageUnavailable(
+        "PostgreSQL\(operation.map { " (\($0))" } ?? ""): \(Self.message(error))"
+      )
     }
   }
 
@@ -274,7 +287,8 @@ extension PostgresRecords {
         case (.boolean, .integer(let flag)): binds.append(flag != 0)
         case (_, .integer(let value)): binds.append(value)
         case (_, .real(let value)): binds.append(value)
-        case (_, .text(let value)): binds.append(value)
+        // Records copied from SQLite may hold NUL characters, which PostgreSQL's text cannot.
+        case (_, .text(let value)): binds.append(LearningRecordStore.storable(value))
         case (_, .blob(let value)): try binds.append(value)
         }
       }

@@ -116,7 +116,11 @@ struct Serve: AsyncParsableCommand {
   )
   var shutdownGraceSeconds: Double = 30
 
-  @Option(name: .long, help: "Calls a second per caller (student, else token); 0: no limit.")
+  @Option(
+    name: .long,
+    help:
+      "Calls a second per caller (student, else token), counted by each replica on its own; 0: no limit."
+  )
   var rateLimit: Double = 10
 
   @Option(name: .long, help: "Calls a caller may make at once before --rate-limit applies.")

@@ -44,8 +44,15 @@ struct DatabaseOptions: ParsableArguments {
   func open(create: Bool = false) async throws -> LearningRecordStore {
     let location = try location
     if !create, let path = location.path, !FileManager.default.fileExists(atPath: path) {
-      throw ValidationError("no database at \(path)")
+      Console.error("error: no database at \(path)")
+      throw ExitCode.failure
     }
-    return try await LearningRecordStore.open(location, connections: dbConnections)
+    do {
+      return try await LearningRecordStore.open(location, connections: dbConnections)
+    } catch let error as TutorStoreError {
+      // One line that says what is wrong (the server, the role, the database), without usage.
+      Console.error("error: \(error)")
+      throw ExitCode.failure
+    }
   }
 }
