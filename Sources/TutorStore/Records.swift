@@ -303,12 +303,60 @@ extension Date {
 }
 
 extension StoredSession {
+  /// A new active session (a new id), started `now`: what either engine stores.
+  static func started(
+    studentId: String,
+    curriculumId: String,
+    lessonId: String,
+    lessonChosen: Bool,
+    at now: Int64
+  ) -> StoredSession {
+    StoredSession(
+      id: UUID().uuidString.lowercased(),
+      studentId: studentId,
+      curriculumId: curriculumId,
+      lessonId: lessonId,
+      lessonChosen: lessonChosen,
+      state: .active,
+      createdAtMs: now,
+      updatedAtMs: now,
+      endedAtMs: nil
+    )
+  }
+
   public var createdAt: Date { Date(millisecondsSince1970: createdAtMs) }
   public var updatedAt: Date { Date(millisecondsSince1970: updatedAtMs) }
   public var endedAt: Date? { endedAtMs.map(Date.init(millisecondsSince1970:)) }
 }
 
 extension StoredTurn {
+  /// A question stored before its answer is generated (a new id, status `answering`), at
+  /// `index` in its session: what either engine stores.
+  static func asked(
+    _ question: String,
+    sessionId: String,
+    index: Int,
+    snippetIds: [String],
+    promptTokens: Int,
+    at now: Int64
+  ) -> StoredTurn {
+    StoredTurn(
+      id: UUID().uuidString.lowercased(),
+      sessionId: sessionId,
+      index: index,
+      question: question,
+      answer: "",
+      snippetIds: snippetIds,
+      promptTokens: promptTokens,
+      completionTokens: 0,
+      latencyMilliseconds: nil,
+      status: .answering,
+      finishReason: nil,
+      createdAtMs: now,
+      completedAtMs: nil
+    )
+  }
+
   public var createdAt: Date { Date(millisecondsSince1970: createdAtMs) }
   public var completedAt: Date? { completedAtMs.map(Date.init(millisecondsSince1970:)) }
 }

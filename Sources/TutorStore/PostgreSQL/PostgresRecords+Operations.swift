@@ -171,16 +171,12 @@ extension PostgresRecords {
     try await transaction("startSession") { connection in
       let now = self.now()
       try await insertStudent(studentId, createdAtMs: now, on: connection)
-      let session = StoredSession(
-        id: UUID().uuidString.lowercased(),
+      let session = StoredSession.started(
         studentId: studentId,
         curriculumId: curriculumId,
         lessonId: lessonId,
         lessonChosen: lessonChosen,
-        state: .active,
-        createdAtMs: now,
-        updatedAtMs: now,
-        endedAtMs: nil
+        at: now
       )
       try await insert(session, on: connection)
       return session
@@ -329,20 +325,13 @@ extension PostgresRecords {
           logger: logger
         ).collect().first?.decode(Int.self) ?? 0
       let now = self.now()
-      let turn = StoredTurn(
-        id: UUID().uuidString.lowercased(),
+      let turn = StoredTurn.asked(
+        question,
         sessionId: sessionId,
         index: index,
-        question: question,
-        answer: "",
         snippetIds: snippetIds,
         promptTokens: promptTokens,
-        completionTokens: 0,
-        latencyMilliseconds: nil,
-        status: .answering,
-        finishReason: nil,
-        createdAtMs: now,
-        completedAtMs: nil
+        at: now
       )
       do {
         try await insert(turn, replicaId: replicaId, on: connection)

@@ -16,16 +16,12 @@ extension SQLiteRecords {
         sql: "INSERT OR IGNORE INTO student (id, created_at) VALUES (?, ?)",
         arguments: [studentId, now]
       )
-      let session = StoredSession(
-        id: UUID().uuidString.lowercased(),
+      let session = StoredSession.started(
         studentId: studentId,
         curriculumId: curriculumId,
         lessonId: lessonId,
         lessonChosen: lessonChosen,
-        state: .active,
-        createdAtMs: now,
-        updatedAtMs: now,
-        endedAtMs: nil
+        at: now
       )
       try session.insert(db)
       return session

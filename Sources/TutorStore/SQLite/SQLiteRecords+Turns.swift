@@ -34,20 +34,13 @@ extension SQLiteRecords {
         )
         ?? 0
       let now = self.now()
-      let turn = StoredTurn(
-        id: UUID().uuidString.lowercased(),
+      let turn = StoredTurn.asked(
+        question,
         sessionId: sessionId,
         index: index,
-        question: question,
-        answer: "",
         snippetIds: snippetIds,
         promptTokens: promptTokens,
-        completionTokens: 0,
-        latencyMilliseconds: nil,
-        status: .answering,
-        finishReason: nil,
-        createdAtMs: now,
-        completedAtMs: nil
+        at: now
       )
       do {
         try turn.insert(db)
