@@ -55,7 +55,7 @@ swift test --skip-build --filter 'ReplicaTests|CrashSafetyTests|DatabaseCopyTest
 # suites that reach into SQLite itself, like the full-disk fault test, stay SQLite-only).
 echo "again with every test server on PostgreSQL:"
 TUTOR_TEST_SERVER_ENGINE=postgres swift test --skip-build --filter \
-  'TutorServerTests\.(ServerTests|ServiceTests|AskStreamingTests|ExportRPCTests|AccessTests|LimitsTests|ShutdownTests|MetricsTests|HybridSearchServerTests|FuzzTests)'
+  'TutorServerTests\.(ServerTests|ServiceTests|AskStreamingTests|ExportRPCTests|AccessTests|LimitsTests|ShutdownTests|MetricsTests|HybridSearchServerTests|FuzzTests|PersonalDataServerTests)'
 # The AVX-512 and AVX2 kernels sum in the same order, so they must give the same bits: on a
 # machine with AVX-512, the kernel and forward-pass tests run again on the AVX2 kernels.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then

@@ -101,7 +101,8 @@ extension TutoringService {
     let session = try await authorizedSession(sessionId, caller: caller, write: true)
     let clock = ContinuousClock()
     let arrived = clock.now
-    let question = try studentText(rawQuestion, field: "question")
+    // Personal data never reaches the prompt, the database or an export.
+    let question = redacted(try studentText(rawQuestion, field: "question"))
     let questionTokens = model.countTokens(question)
     guard questionTokens <= limits.maxQuestionTokens else {
       throw TutoringError.invalidArgument(

@@ -69,7 +69,8 @@ extension TutoringService {
       lessonId: lesson.id,
       exerciseId: exerciseId,
       objectiveId: objective?.id,
-      answer: response,
+      // Graded as typed, stored without personal data.
+      answer: redacted(response),
       correct: correct,
       hintsRevealed: revealedBefore,
       hintRevealed: revealedAfter > revealedBefore ? revealedAfter : nil,

@@ -31,6 +31,9 @@ public final class TutoringService: Sendable {
     public var promptTemplate: String?
     /// Notes in the prompt worst first (the best beside the question); see ``PromptBuilder/notesBestLast``.
     public var notesBestLast = false
+    /// Whether "my name is …" in a question is redacted like emails, phone numbers and street
+    /// addresses (which always are; see ``PersonalDataRedactor``).
+    public var redactNames = false
     /// Snippets a search may ask for, and the number when it does not say.
     public var maxSearchResults = 50
     public var defaultSearchResults = 5
@@ -193,6 +196,12 @@ public final class TutoringService: Sendable {
     guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
       throw TutoringError.invalidArgument("\(field) contains control characters")
     }
+  }
+
+  /// Text a student typed with its personal data replaced (``PersonalDataRedactor``): what is
+  /// stored, prompted and exported.
+  func redacted(_ text: String) -> String {
+    PersonalDataRedactor(redactNames: limits.redactNames).redact(text).text
   }
 
   /// Text a student typed, trimmed: not empty, at most `maxQuestionCharacters`.

@@ -130,6 +130,12 @@ struct Serve: AsyncParsableCommand {
   var maxQuestionTokens = 512
 
   @Flag(
+    help:
+      "Redact names given as \"my name is …\" in questions and answers, as emails, phone numbers and street addresses always are."
+  )
+  var redactNames = false
+
+  @Flag(
     name: .long,
     help: "Serve without authentication: every caller is an admin. Local demos only; never on a network."
   )
@@ -216,6 +222,7 @@ struct Serve: AsyncParsableCommand {
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens
     configuration.limits.maxQuestionTokens = maxQuestionTokens
+    configuration.limits.redactNames = redactNames
     configuration.rateLimit = rateLimit > 0 ? (rateLimit, rateBurst) : nil
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
