@@ -10,8 +10,8 @@ struct BenchExport: AsyncParsableCommand {
     commandName: "export",
     abstract: "Export a generated learning record (default 1,000,000 turns) in every format.",
     discussion: """
-      Writes a database of --turns completed turns (and half as many attempts) once, in --db or a
-      temporary folder, then exports all of it to /dev/null in each format, reporting rows per
+      Writes a database of --turns completed turns (and half as many attempts) once, in --db (a
+      SQLite file or an empty postgres:// database) or a temporary SQLite file, then exports all of it to /dev/null in each format, reporting rows per
       second and the process's peak resident memory after each (constant memory means it does not
       grow with the export).
       """
@@ -20,7 +20,12 @@ struct BenchExport: AsyncParsableCommand {
   @Option(help: "Turns in the generated record (attempts: half as many).")
   var turns = 1_000_000
 
-  @Option(help: "Reuse (or create) this database instead of a temporary one.")
+  @Option(
+    help: ArgumentHelp(
+      "Reuse (or fill, when empty) this database instead of a temporary one: a SQLite file or a postgres:// URL.",
+      valueName: "path|url"
+    )
+  )
   var db: String?
 
   func run() async throws {
@@ -30,9 +35,9 @@ struct BenchExport: AsyncParsableCommand {
         "tutor-bench-export-\(UUID().uuidString).sqlite"
       )
       .path
-    let fresh = !FileManager.default.fileExists(atPath: path)
-    let store = try LearningRecordStore(path: path)
-    if fresh {
+    let location = try DatabaseLocation(parsing: path)
+    let store = try await LearningRecordStore.open(location, connections: 2)
+    if try await store.tableCounts()["turn"] == 0 {
       let start = Date()
       let sessions = max(1, turns / 20)
       let written = try await store.writeSyntheticHistory(
