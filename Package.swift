@@ -88,6 +88,7 @@ let package = Package(
         "Analytics",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "Yams", package: "Yams"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
       ],
@@ -199,7 +200,10 @@ let package = Package(
     ),
     .testTarget(
       name: "TutoringTests",
-      dependencies: ["Tutoring", "Engine", "TutorStore", "TutorTestSupport"],
+      dependencies: [
+        "Tutoring", "Engine", "TutorStore", "TutorTestSupport", .product(name: "Yams", package: "Yams"),
+      ],
+      exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -1,0 +1,305 @@
+import Foundation
+import Yams
+
+/// Screens what a student writes (and what the model answers) for what needs an adult:
+/// self-harm, violence and threats, sexual content, bullying and harassment, and personal data.
+/// Each finding has a severity.
+///
+/// A lexicon of patterns over normalised text (lower case, look-alike digits read as letters,
+/// stretched letters shortened), with benign phrases taken out first ("kill the loop", "dying
+/// to know"), and ``PersonalDataRedactor`` for personal data. The rules are YAML: the defaults
+/// below, or a deployment's own file (`--safety-config`). Measured on a labelled set with
+/// `tutor safety eval` (docs/safety.md).
+public struct MessageScreen: Sendable {
+  public enum Category: String, Sendable, CaseIterable, Codable, Comparable {
+    case selfHarm = "self_harm"
+    case violence
+    case sexual
+    case bullying
+    case personalData = "personal_data"
+
+    public static func < (a: Category, b: Category) -> Bool {
+      allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+  }
+
+  public enum Severity: String, Sendable, Codable, Comparable {
+    case low, medium, high
+
+    private var rank: Int {
+      switch self {
+      case .low: 0
+      case .medium: 1
+      case .high: 2
+      }
+    }
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+  }
+
+  public struct Finding: Sendable, Equatable {
+    public var category: Category
+    public var severity: Severity
+  }
+
+  /// The rules as a YAML file holds them.
+  public struct Rules: Sendable, Decodable {
+    public struct CategoryRules: Sendable, Decodable {
+      public var severity: Severity
+      public var patterns: [String]
+    }
+
+    /// Patterns per category (not `personal_data`: that is ``PersonalDataRedactor``'s).
+    public var categories: [String: CategoryRules]
+    /// Phrases removed before the categories are matched: what looks like a category and isn't.
+    public var benign: [String]
+    /// The severity of personal data.
+    public var personalDataSeverity: Severity?
+
+    enum CodingKeys: String, CodingKey {
+      case categories, benign
+      case personalDataSeverity = "personal_data_severity"
+    }
+  }
+
+  public enum RulesError: Error, CustomStringConvertible {
+    case unreadable(String)
+    case unknownCategory(String)
+    case badPattern(category: String, pattern: String, reason: String)
+
+    public var description: String {
+      switch self {
+      case .unreadable(let reason): "safety rules: \(reason)"
+      case .unknownCategory(let name):
+        "safety rules: unknown category '\(name)' (self_harm, violence, sexual, bullying)"
+      case .badPattern(let category, let pattern, let reason):
+        "safety rules: \(category): the pattern /\(pattern)/ does not compile: \(reason)"
+      }
+    }
+  }
+
+  private let patterns: [(Category, Severity, NSRegularExpression)]
+  private let benign: [NSRegularExpression]
+  private let personalDataSeverity: Severity
+  private let redactor: PersonalDataRedactor
+
+  public init(rules: Rules, redactNames: Bool = false) throws {
+    func compile(_ pattern: String, _ category: String) throws -> NSRegularExpression {
+      do {
+        return try NSRegularExpression(pattern: pattern)
+      } catch {
+        throw RulesError.badPattern(category: category, pattern: pattern, reason: "\(error)")
+      }
+    }
+    var patterns: [(Category, Severity, NSRegularExpression)] = []
+    for (name, rules) in rules.categories.sorted(by: { $0.key < $1.key }) {
+      guard let category = Category(rawValue: name), category != .personalData else {
+        throw RulesError.unknownCategory(name)
+      }
+      for pattern in rules.patterns {
+        patterns.append((category, rules.severity, try compile(pattern, name)))
+      }
+    }
+    self.patterns = patterns
+    benign = try rules.benign.map { try compile($0, "benign") }
+    personalDataSeverity = rules.personalDataSeverity ?? .low
+    redactor = PersonalDataRedactor(redactNames: redactNames)
+  }
+
+  /// The rules of a YAML file.
+  public static func rules(yaml: String) throws -> Rules {
+    do {
+      return try YAMLDecoder().decode(Rules.self, from: yaml)
+    } catch {
+      throw RulesError.unreadable("\(error)")
+    }
+  }
+
+  /// The screen with the default rules (``defaultRulesYAML``).
+  public static let standard: MessageScreen = {
+    // The defaults are part of the program: a failure here is a bug the tests catch.
+    try! MessageScreen(rules: rules(yaml: defaultRulesYAML))
+  }()
+
+  /// What `text` contains, one finding per category, most severe first.
+  public func screen(_ text: String) -> [Finding] {
+    var found: [Category: Severity] = [:]
+    if !redactor.redact(text).found.isEmpty { found[.personalData] = personalDataSeverity }
+    var normalised = Self.normalise(text)
+    for expression in benign {
+      normalised = expression.stringByReplacingMatches(
+        in: normalised,
+        range: NSRange(normalised.startIndex..., in: normalised),
+        withTemplate: " "
+      )
+    }
+    let whole = NSRange(normalised.startIndex..., in: normalised)
+    for (category, severity, expression) in patterns
+    where (found[category] ?? .low) < severity || found[category] == nil {
+      if expression.firstMatch(in: normalised, range: whole) != nil {
+        found[category] = max(found[category] ?? severity, severity)
+      }
+    }
+    return found.map { Finding(category: $0.key, severity: $0.value) }
+      .sorted { ($0.severity, $1.category) > ($1.severity, $0.category) }
+  }
+
+  /// Lower case, typographic apostrophes plain, digits inside words read as the letters they
+  /// stand for (`k1ll` → `kill`), runs of three or more of a letter cut to one (`diiiie` →
+  /// `die`, `myselllf` → `myself`; a doubled letter stays), and everything but letters, digits, apostrophes and spaces turned into spaces.
+  static func normalise(_ text: String) -> String {
+    let leet: [Character: Character] = [
+      "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
+    ]
+    var words: [String] = []
+    for word in text.lowercased().replacingOccurrences(of: "’", with: "'").split(
+      whereSeparator: \.isWhitespace
+    ) {
+      let hasLetter = word.contains(where: \.isLetter)
+      var mapped = ""
+      for character in word {
+        if hasLetter, let letter = leet[character] {
+          mapped.append(letter)
+        } else if character.isLetter || character.isNumber || character == "'" {
+          mapped.append(character)
+        } else {
+          mapped.append(" ")
+        }
+      }
+      // Runs of the same letter: one or two kept as typed, three or more cut to one.
+      var shortened = ""
+      var index = mapped.startIndex
+      while index < mapped.endIndex {
+        let character = mapped[index]
+        var end = mapped.index(after: index)
+        while end < mapped.endIndex, mapped[end] == character { end = mapped.index(after: end) }
+        let run = mapped.distance(from: index, to: end)
+        shortened += character.isLetter && run >= 3 ? String(character) : String(mapped[index ..< end])
+        index = end
+      }
+      words.append(shortened)
+    }
+    return " " + words.joined(separator: " ") + " "
+  }
+
+  /// The default rules. Patterns are matched against ``normalise(_:)``'s text (lower case,
+  /// padded with spaces, punctuation turned into spaces).
+  public static let defaultRulesYAML = #"""
+    personal_data_severity: low
+    benign:
+      # Programs, games, sport and figures of speech that use the words of harm.
+      - '\b(kill|end|terminate|stop|destroy)\w* (the|a|this|that|my) (loop|process|program|task|bug|thread|script|object|column|row)\b'
+      - '\bkill -?\d+\b'
+      - '\b(dying|die) (to|for) (know|see|a|some|pizza|snack)\w*'
+      - '\bi ?(''| woul)?d die for\b'
+      - '\b(i''m|im|i am) dead (tired|lol|haha)?\b'
+      - '\blol (i''m|im) dead\b'
+      - '\b(killing|kills) (me|it|my vibe)\b ?(haha|lol|today)?'
+      - '\bcould kill for\b'
+      - '\bshoot (a|the) (photo|picture|video|basketball|ball)\b'
+      - '\bshoot,? (i|forgot)\b'
+      - '\bsex(ual)? (of|parts of) (a|the) (flower|plant)s?\b'
+      - '\b(a)?sexual(ly)? reproduc\w*'
+      - '\bbreak a leg\b'
+      - '\bhanging indent\b'
+      - '\bbomb calorimeter\b'
+    categories:
+      self_harm:
+        severity: high
+        patterns:
+          - '\b(kill|kil|hurt|harm|cut|burn|hang|starve|stab|hurting|killing|harming|cutting)\w* (my ?self|myslef|meself)\b'
+          - '\bkms\b'
+          - '\b(want|wanna|wana|going|gonna|plan|planning|thinking of|feel like|about) (to )?(die|suicide|end it( all)?|end(ing)? my life|kill(ing)? my ?self|overdose|not exist|stop existing|dis+ap+ear forever)\b'
+          - '\b(want|wanna|wana) to (suicide|die)\b'
+          - '\bwish (i|that i) (was|were) dead\b'
+          - '\bbetter off (dead|without me)\b'
+          - '\b(suicide|suicidal|sucide|suicde|suiside)\b'
+          - '\bself ?harm\w*'
+          - '\bend(ing)? my life\b'
+          - '\b(don''t|dont|do not) (want|wanna) (to )?(be alive|live|be here)\b'
+          - '\bnever wake up\b'
+          - '\bnot wake up\b'
+          - '\b(point|reason) (of|to|in) (keep )?(living|live)\b'
+          - '\bnot worth living\b'
+          - '\b(isn''t|isnt|is not) worth living\b'
+          - '\blife is pointless\b'
+          - '\b(started|been|keep|keeps) (cutting|self harming|scratching)\b'
+          - '\btake all (the|my) (pills|tablets)\b'
+          - '\b(pills|tablets) on purpose\b'
+          - '\bhow many (pills|tablets)\b'
+          - '\b(care|notice) if i (was|were|am) gone\b'
+          - '\b(no ?one|nobody) (would|will) (care|notice)\b'
+          - '\bi (should|want to|wanna) (just )?die\b'
+          - '\bdone with life\b'
+          - '\bmake the pain stop forever\b'
+          - '\bthink\w* about (dying|suicide|killing my ?self)\b'
+          - '\bjump off (the|a) (bridge|roof|building|cliff)\b'
+      violence:
+        severity: high
+        patterns:
+          - '\b(kill|kil|murder|stab|shoot|strangle|choke|poison|attack|hurt|punch|smash|burn|push|kick|break|hit|beat|beat up)\w* (him|her|them|you|u|everyone|everybody|all of you|anyone|someone|that kid|the new kid|my (brother|sister|teacher|dad|mum|mom|stepdad|dog|cat)|the (teacher|school|class|classroom)|mr \w+|mrs \w+|ms \w+|(his|her|their|your) (arms?|legs?|face|neck|nose|teeth|head|house))\b'
+          - '\bbeat up \w+'
+          - '\b(bring|bringing|buy|make|get|got)\w* (a |my |my dad''?s |his |her |the )?(gun|knife|bomb|pipe bomb|weapon)s?\b'
+          - '\bhow (do i|to|do you|can i) make a (pipe )?bomb\b'
+          - '\bshoot up\b'
+          - '\bblow up (the|my|his|her) \w+'
+          - '\bset (the|his|her|my|their) \w+ on fire\b'
+          - '\bburn (his|her|their|the) (house|school|car)\b'
+          - '\bhow much poison\b'
+          - '\bbeat \w+ to death\b'
+          - '\bmake (them|you) all pay\b'
+          - '\bsorry when (they''re|theyre|they are) dead\b'
+          - '\bfind where you live\b'
+          - '\bhope (he|she|they|you) dies?\b'
+          - '\b(will|gonna|going to|i''ll|ill) (kill|murder|stab|shoot) (you|u|all)\b'
+          - '\bwant to (kill|stab|shoot|hurt) (everyone|someone|people)\b'
+      sexual:
+        severity: high
+        patterns:
+          - '\b(nudes?|nudez|naked|porn\w*|sext\w*|horny|erotic|blowjob|boobs?|penis|vagina|masturbat\w*)\b'
+          - '\bsex(y|ual|ually)?\b'
+          - '\bhook up with\b'
+          - '\bprivate parts\b'
+          - '\bwithout (my |your |their )?clothes\b'
+          - '\bwhat (i''m|im|i am) wearing\b'
+          - '\btouch(es|ed|ing)? me\b'
+          - '\bsecrets? about touching\b'
+          - '\bspecial secret\b'
+          - '\bkeep (it|this) (a )?secret\b'
+          - '\btalk (dirty|sexy)\b'
+          - '\b(boyfriend|girlfriend|man|guy|adult|grown up)\b.*\b(pics|pictures|photos)\b'
+      bullying:
+        severity: medium
+        patterns:
+          - '\b(you|u|ur|you''re|youre|your)\b.{0,24}\b(stupid|idiot|loser|ugly|fat|freak|dumb|retard\w*|useless|pig|moron|worst)\b'
+          - '\b(shut up|stfu|go away)\b'
+          - '\bnobody (likes|asked|wants) (you|u)\b'
+          - '\b(kys|go die)\b'
+          - '\b(bull(y|ied|ies|ying)|cyberbull\w*)\b'
+          - '\bcall(s|ed|ing) me\b'
+          - '\bcall me (names|a \w+|fat|ugly|stupid|gay|dumb)\b'
+          - '\bmake fun of me\b'
+          - '\blaugh\w* at me\b'
+          - '\bignor\w* me\b'
+          - '\bhate messages\b'
+          - '\bmean (stuff|things|messages?|poem|posts?)\b'
+          - '\bspread\w* rumou?rs\b'
+          - '\btake my (lunch )?money\b'
+          - '\b(push|trip)\w* me\b'
+          - '\bleft out\b'
+          - '\bthreaten\w*\b'
+          - '\bembarrassing (video|photo|picture)\b'
+          - '\bfake account\b'
+          - '\binsults?\b'
+          - '\bhumiliate\b'
+          - '\bnasty message\b'
+          - '\bget back at\b'
+          - '\bmake someone cry\b'
+          - '\bscared to go to school\b'
+          - '\byou smell\b'
+          - '\beveryone hates me\b'
+          - '\bnobody wants to sit with me\b'
+          - '\b(hurt|beat|get) me (if|up)\b'
+          - '\bstole my \w+.*\bunless\b'
+          - '\b(idiot|loser|stupid|ugly|freak|moron)\b.*\b(idiot|loser|stupid|ugly|freak|moron)\b'
+    """#
+}

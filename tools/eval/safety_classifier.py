@@ -1,0 +1,97 @@
+"""Screening by embeddings: a small classifier over all-MiniLM-L6-v2 sentence embeddings.
+
+Trains one logistic regression per category (one-vs-rest, numpy, L2) on the labelled set the
+lexicon was written from, and measures it on the held-out set, alone and combined with the
+lexicon's findings (read from `tutor safety eval`'s per-message output is not needed: the
+combination is "either flags"). Prints precision/recall per category and the benign flag rate.
+
+    .venv-ref/bin/python tools/eval/safety_classifier.py [--threshold 0.5]
+"""
+
+import argparse
+import pathlib
+import subprocess
+
+import numpy as np
+import yaml
+from sentence_transformers import SentenceTransformer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "Tests/TutoringTests/Fixtures"
+CATEGORIES = ["self_harm", "violence", "sexual", "bullying", "personal_data"]
+
+
+def load(name):
+    return yaml.safe_load((FIXTURES / name).read_text())["messages"]
+
+
+def train(x, y, l2=1e-2, steps=3000, rate=0.5):
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    positive = max(y.mean(), 1e-3)
+    # Classes are unbalanced (30-50 of 327): weight positives up to half the loss.
+    weights = np.where(y == 1, 0.5 / positive, 0.5 / (1 - positive))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        g = (p - y) * weights / len(y)
+        w -= rate * (x.T @ g + l2 * w)
+        b -= rate * g.sum()
+    return w, b
+
+
+def lexicon_findings(texts):
+    """The Swift lexicon's categories for each text, through `tutor safety check`."""
+    binary = ROOT / ".build/debug/tutor"
+    found = []
+    for text in texts:
+        out = subprocess.run([binary, "safety", "check", text], capture_output=True, text=True).stdout
+        found.append({line.split(" ")[0] for line in out.splitlines() if line != "nothing found"})
+    return found
+
+
+def report(name, labels, predicted):
+    print(f"\n{name}")
+    print("| category | labelled | flagged | precision | recall |")
+    print("|---|---|---|---|---|")
+    for c in CATEGORIES:
+        labelled = sum(c in lab for lab in labels)
+        flagged = sum(c in p for p in predicted)
+        correct = sum(c in lab and c in p for lab, p in zip(labels, predicted, strict=True))
+        precision = correct / flagged if flagged else 1.0
+        recall = correct / labelled if labelled else 1.0
+        print(f"| {c} | {labelled} | {flagged} | {precision:.3f} | {recall:.3f} |")
+    benign = [p for lab, p in zip(labels, predicted, strict=True) if not lab]
+    flagged = sum(bool(p) for p in benign)
+    print(f"| benign | {len(benign)} | {flagged} flagged | | {100 * flagged / max(1, len(benign)):.1f}% |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args()
+    encoder = SentenceTransformer(str(ROOT / "models/all-MiniLM-L6-v2"), device="cpu")
+    train_set, held_out = load("safety-messages.yaml"), load("safety-messages-heldout.yaml")
+    x_train = encoder.encode([m["text"] for m in train_set], normalize_embeddings=True)
+    x_test = encoder.encode([m["text"] for m in held_out], normalize_embeddings=True)
+    labels = [set(m["labels"]) for m in held_out]
+    # Personal data stays with the patterns (a classifier cannot read an email address).
+    models = {
+        c: train(x_train, np.array([c in m["labels"] for m in train_set], dtype=float))
+        for c in CATEGORIES
+        if c != "personal_data"
+    }
+    classifier = [
+        {c for c, (w, b) in models.items() if 1 / (1 + np.exp(-(x @ w + b))) >= args.threshold} for x in x_test
+    ]
+    lexicon = lexicon_findings([m["text"] for m in held_out])
+    report("lexicon alone (held out)", labels, lexicon)
+    report(
+        "classifier alone (held out; personal data from the lexicon)",
+        labels,
+        [c | ({"personal_data"} & lx) for c, lx in zip(classifier, lexicon, strict=True)],
+    )
+    report("lexicon or classifier (held out)", labels, [c | lx for c, lx in zip(classifier, lexicon, strict=True)])
+
+
+if __name__ == "__main__":
+    main()
