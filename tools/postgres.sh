@@ -11,7 +11,8 @@ dir=$(realpath -m "${2:?cluster directory}")
 bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)")
 [ -x "$bin/pg_ctl" ] || { echo "error: PostgreSQL is not installed (Debian package postgresql)" >&2; exit 1; }
 as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /, since the postgres user may not be allowed into the current folder (paths are absolute).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 case "$command" in
 start)
