@@ -15,7 +15,7 @@ import TutorTestSupport
   /// A store with two students: Ada (a turn, a wrong attempt that revealed hint 1, a right one)
   /// in fractions, and Bo (a turn) in another curriculum.
   static func makeStore(_ engine: TestDatabase.Engine) async throws -> (LearningRecordStore, TestDatabase) {
-    let database = try TestDatabase(engine)
+    let database = try await TestDatabase.make(engine)
     let store = try await database.open()
     let ada = try await store.startSession(studentId: "ada", curriculumId: "fractions", lessonId: "decimals")
     let turn = try await store.beginTurn(
@@ -321,7 +321,7 @@ import TutorTestSupport
 
   @Test(arguments: TestDatabase.engines)
   func aSyntheticHistoryExportsEveryRecord(engine: TestDatabase.Engine) async throws {
-    let database = try TestDatabase(engine)
+    let database = try await TestDatabase.make(engine)
     let store = try await database.open()
     let written = try await store.writeSyntheticHistory(
       students: 7,

@@ -11,7 +11,7 @@ import TutorTestSupport
   ///   answering;
   /// - attempts: Ada a✗(hint 1) a✓ b✓, Bo a✗(hint 1) a✗(hint 2), Cy c✓.
   static func makeStore(_ engine: TestDatabase.Engine) async throws -> (LearningRecordStore, TestDatabase) {
-    let database = try TestDatabase(engine)
+    let database = try await TestDatabase.make(engine)
     let store = try await database.open()
     var clock = Date().millisecondsSince1970
     func session(_ student: String, _ curriculum: String, _ lesson: String) async throws -> String {

@@ -14,7 +14,7 @@ import TutorTestSupport
   func killNineUnderLoadLosesNothingAcknowledged(engine: TestDatabase.Engine) async throws {
     let (scratch, model) = try ServeCLITests.scratchWithModel()
     defer { try? FileManager.default.removeItem(at: scratch) }
-    let testDatabase = try TestDatabase(engine)
+    let testDatabase = try await TestDatabase.make(engine)
     let database = testDatabase.argument
     let admin = try ServeCLITests.token(database: database, role: "admin")
     let (server, address, _) = try ServeCLITests.startServer(

@@ -35,7 +35,7 @@ struct DatabaseCopyTests {
     )
     try store.close()
 
-    let postgres = try TestDatabase(.postgres)
+    let postgres = try await TestDatabase.make(.postgres)
     let there = try TutorCLI.run(["db", "copy", "--from", original, "--to", postgres.argument])
     #expect(there.status == 0, "\(there.stderr)")
     #expect(

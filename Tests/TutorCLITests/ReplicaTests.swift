@@ -48,7 +48,7 @@ struct ReplicaTests {
 
   @Test("Sessions, one-at-a-time questions, revoked tokens, reloads and a kill -9 across two replicas")
   func twoReplicasBehindABalancerAreOneService() async throws {
-    let database = try TestDatabase(.postgres)
+    let database = try await TestDatabase.make(.postgres)
     let (scratch, model) = try ServeCLITests.scratchWithModel()
     defer { try? FileManager.default.removeItem(at: scratch) }
     // The curricula folder both replicas read (a shared volume, in a deployment).

@@ -10,7 +10,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func aBatchIsStoredWholeOrNotAtAll(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()
     var batch = LearningRecordStore.RecordBatch()
     batch.students = [("noor", 5)]
@@ -71,7 +71,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func everyRecordedTimeComesFromTheStoresClock(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let clock = Mutex<Int64>(1_000)
     let store = try await db.open { clock.withLock { $0 } }
     let session = try await store.startSession(
@@ -100,7 +100,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func aTurnIsStoredBeforeItsAnswerAndSurvivesReopening(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()  // creates the missing folder
     let session = try await store.startSession(
       studentId: "amira",
@@ -153,7 +153,7 @@ import TutorTestSupport
   func aNulCharacterIsStoredAsTheReplacementCharacterOnBothEngines(engine: TestDatabase.Engine) async throws {
     // GPT-2's vocabulary has a token for byte 0, so a model can emit it; PostgreSQL's text cannot
     // hold it. Both engines store U+FFFD instead, so that they keep the same record.
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()
     let session = try await store.startSession(studentId: "nul", curriculumId: "c", lessonId: "l")
     let turn = try await store.beginTurn(
@@ -176,7 +176,7 @@ import TutorTestSupport
 
   @Test(arguments: TestDatabase.engines)
   func oneQuestionAtATimePerSessionAcrossProcesses(engine: TestDatabase.Engine) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     // Two stores on one database stand for two replicas.
     let (first, second) = (try await db.open(), try await db.open())
     let session = try await first.startSession(studentId: "ada", curriculumId: "c", lessonId: "l")
@@ -224,7 +224,7 @@ import TutorTestSupport
 
   @Test(arguments: TestDatabase.engines)
   func turnsOfAReplicaWhoseLeaseExpiredAreInterruptedByAnother(engine: TestDatabase.Engine) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let clock = Mutex<Int64>(10_000)
     let (alive, dying) = (
       try await db.open { clock.withLock { $0 } }, try await db.open { clock.withLock { $0 } }
@@ -252,7 +252,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func endedAndUnknownSessionsRefuseTurns(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()
     await #expect(throws: TutorStoreError.sessionNotFound("nope")) {
       try await store.beginTurn(sessionId: "nope", question: "q", snippetIds: [], promptTokens: 1)
@@ -273,7 +273,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func sessionsArePagedNewestFirstWithoutGapsOrRepeats(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()
     var created: [String] = []
     for i in 0 ..< 7 {
@@ -322,7 +322,7 @@ import TutorTestSupport
   @Test(arguments: TestDatabase.engines) func attemptsUpdateMasteryAndDeletionRemovesEverything(
     engine: TestDatabase.Engine
   ) async throws {
-    let db = try TestDatabase(engine)
+    let db = try await TestDatabase.make(engine)
     let store = try await db.open()
     let session = try await store.startSession(
       studentId: "eve",

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TutorStore
 
 /// A fresh, empty learning record for one test, on either engine: a SQLite file in a temporary
@@ -23,30 +24,81 @@ public final class TestDatabase: Sendable {
   private let directory: URL
   private let postgresName: String?
 
-  public init(_ engine: Engine) throws {
+  private init(engine: Engine, location: DatabaseLocation, directory: URL, postgresName: String?) {
     self.engine = engine
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+    self.location = location
+    self.directory = directory
+    self.postgresName = postgresName
+  }
+
+  /// A new database. With PostgreSQL, `CREATE DATABASE` runs in `psql` while this task waits
+  /// without holding a thread of Swift's small cooperative pool (a blocked pool stalls every
+  /// test server in the process).
+  public static func make(_ engine: Engine) async throws -> TestDatabase {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "store-\(UUID().uuidString)"
+    )
     switch engine {
     case .sqlite:
-      postgresName = nil
-      location = .sqlite(path: directory.appendingPathComponent("data/tutor.sqlite").path)
+      return TestDatabase(
+        engine: engine,
+        location: .sqlite(path: directory.appendingPathComponent("data/tutor.sqlite").path),
+        directory: directory,
+        postgresName: nil
+      )
     case .postgres:
-      guard let admin = Self.postgresAdminURL, case .postgres(var url) = try DatabaseLocation(parsing: admin)
-      else {
-        throw TestDatabaseError("TUTOR_TEST_POSTGRES_URL is not set: run the tests with tools/test.sh")
-      }
-      let name = "tutor_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-      try Self.psql(admin, "CREATE DATABASE \(name)")
-      postgresName = name
-      url.database = name
-      location = .postgres(url)
+      let (admin, name, url) = try postgresTarget()
+      try await psql(admin, "CREATE DATABASE \(name)")
+      return TestDatabase(engine: engine, location: .postgres(url), directory: directory, postgresName: name)
     }
   }
 
+  /// The same, for synchronous callers (blocks the thread while `psql` runs).
+  public convenience init(blocking engine: Engine) throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "store-\(UUID().uuidString)"
+    )
+    switch engine {
+    case .sqlite:
+      self.init(
+        engine: engine,
+        location: .sqlite(path: directory.appendingPathComponent("data/tutor.sqlite").path),
+        directory: directory,
+        postgresName: nil
+      )
+    case .postgres:
+      let (admin, name, url) = try Self.postgresTarget()
+      let process = try Self.psqlProcess(admin, "CREATE DATABASE \(name)")
+      process.waitUntilExit()
+      try Self.check(process, "CREATE DATABASE \(name)")
+      self.init(engine: engine, location: .postgres(url), directory: directory, postgresName: name)
+    }
+  }
+
+  private static func postgresTarget() throws -> (
+    admin: String, name: String, url: DatabaseLocation.PostgresURL
+  ) {
+    guard let admin = postgresAdminURL, case .postgres(var url) = try DatabaseLocation(parsing: admin) else {
+      throw TestDatabaseError("TUTOR_TEST_POSTGRES_URL is not set: run the tests with tools/test.sh")
+    }
+    let name = "tutor_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    url.database = name
+    return (admin, name, url)
+  }
+
+  /// `DROP DATABASE` processes still running, kept until they end.
+  private static let dropping = Mutex<[UUID: Process]>([:])
+
   deinit {
     try? FileManager.default.removeItem(at: directory)
+    // Dropped in the background, not waited for (the cluster goes at the end of the run anyway).
     if let postgresName, let admin = Self.postgresAdminURL {
-      try? Self.psql(admin, "DROP DATABASE IF EXISTS \(postgresName) WITH (FORCE)")
+      let id = UUID()
+      let process = try? Self.psqlProcess(admin, "DROP DATABASE IF EXISTS \(postgresName) WITH (FORCE)") {
+        _ in
+        _ = Self.dropping.withLock { $0.removeValue(forKey: id) }
+      }
+      if let process { Self.dropping.withLock { $0[id] = process } }
     }
   }
 
@@ -65,19 +117,35 @@ public final class TestDatabase: Sendable {
     try await LearningRecordStore.open(location, connections: 4, clock: clock)
   }
 
-  /// Runs one SQL command through `psql` as the cluster's superuser.
-  public static func psql(_ url: String, _ command: String) throws {
+  /// Runs one SQL command through `psql` as the cluster's superuser, waiting for it without
+  /// blocking a thread.
+  public static func psql(_ url: String, _ command: String) async throws {
+    let finished = AsyncStream<Void>.makeStream()
+    let process = try psqlProcess(url, command) { _ in finished.continuation.finish() }
+    for await _ in finished.stream {}
+    try check(process, command)
+  }
+
+  /// `psql URL -c COMMAND`, started.
+  static func psqlProcess(
+    _ url: String,
+    _ command: String,
+    whenDone: (@Sendable (Process) -> Void)? = nil
+  ) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["psql", url, "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", command]
-    let errors = Pipe()
-    process.standardError = errors
+    process.standardError = Pipe()
     process.standardOutput = FileHandle.nullDevice
+    process.terminationHandler = whenDone
     try process.run()
-    process.waitUntilExit()
+    return process
+  }
+
+  static func check(_ process: Process, _ command: String) throws {
     guard process.terminationStatus == 0 else {
-      let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      throw TestDatabaseError("psql -c \(command): \(message)")
+      let errors = (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+      throw TestDatabaseError("psql -c \(command): \(String(decoding: errors, as: UTF8.self))")
     }
   }
 }

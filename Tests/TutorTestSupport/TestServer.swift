@@ -44,7 +44,7 @@ public struct TestServer: Sendable {
   public static func scratchDatabase() -> String {
     if ProcessInfo.processInfo.environment["TUTOR_TEST_SERVER_ENGINE"] == "postgres" {
       do {
-        let database = try TestDatabase(.postgres)
+        let database = try TestDatabase(blocking: .postgres)
         // Kept for the whole run (the cluster is thrown away after it).
         postgresDatabases.withLock { $0.append(database) }
         return database.argument

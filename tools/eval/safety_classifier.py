@@ -5,7 +5,11 @@ lexicon was written from, and measures it on the held-out set, alone and combine
 lexicon's findings (read from `tutor safety eval`'s per-message output is not needed: the
 combination is "either flags"). Prints precision/recall per category and the benign flag rate.
 
-    .venv-ref/bin/python tools/eval/safety_classifier.py [--threshold 0.5]
+    .venv-ref/bin/python tools/eval/safety_classifier.py [--threshold 0.5] [--cv-thresholds]
+
+With --cv-thresholds each category's threshold is chosen by 5-fold cross-validation on the
+training set alone (the lowest threshold at which at most 2% of the held-in benign messages are
+flagged), never by looking at the held-out set.
 """
 
 import argparse
@@ -39,6 +43,31 @@ def train(x, y, l2=1e-2, steps=3000, rate=0.5):
     return w, b
 
 
+def probabilities(models, x):
+    return {c: 1 / (1 + np.exp(-(x @ w + b))) for c, (w, b) in models.items()}
+
+
+def cv_thresholds(x, train_set, folds=5, benign_rate=0.02):
+    """Per category: the lowest threshold whose out-of-fold benign flag rate is within the budget."""
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(train_set))
+    scores = {c: np.zeros(len(train_set)) for c in CATEGORIES if c != "personal_data"}
+    for k in range(folds):
+        held = order[k::folds]
+        kept = np.setdiff1d(order, held)
+        for c in scores:
+            y = np.array([c in train_set[i]["labels"] for i in kept], dtype=float)
+            w, b = train(x[kept], y)
+            scores[c][held] = 1 / (1 + np.exp(-(x[held] @ w + b)))
+    benign = np.array([not m["labels"] for m in train_set])
+    thresholds = {}
+    for c, p in scores.items():
+        candidates = np.linspace(0.05, 0.95, 91)
+        ok = [t for t in candidates if (p[benign] >= t).mean() <= benign_rate / len(scores)]
+        thresholds[c] = float(min(ok)) if ok else 0.95
+    return thresholds
+
+
 def lexicon_findings(texts):
     """The Swift lexicon's categories for each text, through `tutor safety check`."""
     binary = ROOT / ".build/debug/tutor"
@@ -68,6 +97,7 @@ def report(name, labels, predicted):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--cv-thresholds", action="store_true")
     args = parser.parse_args()
     encoder = SentenceTransformer(str(ROOT / "models/all-MiniLM-L6-v2"), device="cpu")
     train_set, held_out = load("safety-messages.yaml"), load("safety-messages-heldout.yaml")
@@ -80,9 +110,12 @@ def main():
         for c in CATEGORIES
         if c != "personal_data"
     }
-    classifier = [
-        {c for c, (w, b) in models.items() if 1 / (1 + np.exp(-(x @ w + b))) >= args.threshold} for x in x_test
-    ]
+    thresholds = {c: args.threshold for c in models}
+    if args.cv_thresholds:
+        thresholds = cv_thresholds(x_train, train_set)
+        print("thresholds from cross-validation:", {c: round(t, 2) for c, t in thresholds.items()})
+    p_test = probabilities(models, x_test)
+    classifier = [{c for c in models if p_test[c][i] >= thresholds[c]} for i in range(len(held_out))]
     lexicon = lexicon_findings([m["text"] for m in held_out])
     report("lexicon alone (held out)", labels, lexicon)
     report(
