@@ -10,7 +10,6 @@ import PostgresNIO
 /// advisory lock so that replicas starting together migrate once.
 final class PostgresRecords: RecordEngine {
   let client: PostgresClient
-  let url: DatabaseLocation.PostgresURL
   /// For connections outside the pool (snapshot reads, notifications).
   let connectionConfiguration: PostgresConnection.Configuration
   let logger: Logger
@@ -22,13 +21,11 @@ final class PostgresRecords: RecordEngine {
   private init(
     client: PostgresClient,
     connectionConfiguration: PostgresConnection.Configuration,
-    url: DatabaseLocation.PostgresURL,
     clock: @escaping @Sendable () -> Int64,
     logger: Logger
   ) {
     self.client = client
     self.connectionConfiguration = connectionConfiguration
-    self.url = url
     self.now = clock
     self.logger = logger
     running = Task { await client.run() }
@@ -96,7 +93,6 @@ final class PostgresRecords: RecordEngine {
     let records = PostgresRecords(
       client: PostgresClient(configuration: configuration, backgroundLogger: logger),
       connectionConfiguration: single,
-      url: url,
       clock: clock,
       logger: logger
     )
