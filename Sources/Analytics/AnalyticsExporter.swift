@@ -34,7 +34,7 @@ public struct AnalyticsExporter: Sendable {
     "record_type", "id", "session_id", "student_id", "curriculum_id", "lesson_id", "exercise_id",
     "objective_id", "created_at", "completed_at", "question", "answer", "status", "finish_reason",
     "correct", "attempt_number", "hints_before", "hint_revealed", "prompt_tokens", "completion_tokens",
-    "latency_ms", "snippet_ids",
+    "latency_ms", "snippet_ids", "flags",
   ]
 
   /// DataShop's transaction columns, in its order.
@@ -141,6 +141,9 @@ public struct AnalyticsExporter: Sendable {
         .text(turn.status.rawValue), optional(turn.finishReason, Field.text), .none, .none, .none, .none,
         .number(turn.promptTokens), .number(turn.completionTokens),
         optional(turn.latencyMilliseconds, Field.number), .list(turn.snippetIds),
+        // What screening found, as `source:category:severity` (`question:self_harm:high`).
+        turn.flags.isEmpty
+          ? .none : .list(turn.flags.map { "\($0.source.rawValue):\($0.category):\($0.severity)" }),
       ]
       for (i, field) in fields.enumerated() { body(i, field) }
     case .attempt(let attempt, let context):
@@ -150,7 +153,7 @@ public struct AnalyticsExporter: Sendable {
         optional(attempt.objectiveId, Field.text), .time(attempt.createdAtMs), .none, .none,
         optional(text(attempt.answer), Field.text), .none, .none, .bool(attempt.correct),
         .number(context.number), .number(attempt.hintsRevealed), optional(attempt.hintRevealed, Field.number),
-        .none, .none, .none, .none,
+        .none, .none, .none, .none, .none,
       ]
       for (i, field) in fields.enumerated() { body(i, field) }
     }

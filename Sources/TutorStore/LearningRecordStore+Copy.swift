@@ -47,7 +47,7 @@ struct CopyTable: Sendable {
         ("id", .text), ("session_id", .text), ("idx", .integer), ("question", .text), ("answer", .text),
         ("snippet_ids", .text), ("prompt_tokens", .integer), ("completion_tokens", .integer),
         ("latency_ms", .integer), ("status", .text), ("finish_reason", .text), ("created_at", .integer),
-        ("completed_at", .integer),
+        ("completed_at", .integer), ("flags", .text),
       ],
       order: "id"
     ),

@@ -216,7 +216,8 @@ public final class LearningRecordStore: Sendable {
     sessionId: String,
     question: String,
     snippetIds: [String],
-    promptTokens: Int
+    promptTokens: Int,
+    flags: [TurnFlag] = []
   ) async throws -> StoredTurn {
     try await timed("beginTurn") {
       try await engine.beginTurn(
@@ -224,6 +225,7 @@ public final class LearningRecordStore: Sendable {
         question: Self.storable(question),
         snippetIds: snippetIds,
         promptTokens: promptTokens,
+        flags: flags,
         replicaId: replicaId
       )
     }
@@ -237,7 +239,8 @@ public final class LearningRecordStore: Sendable {
     completionTokens: Int,
     latencyMilliseconds: Int,
     status: StoredTurn.Status,
-    finishReason: String?
+    finishReason: String?,
+    flags: [TurnFlag]? = nil
   ) async throws -> StoredTurn {
     try await timed("finishTurn") {
       try await engine.finishTurn(
@@ -246,9 +249,24 @@ public final class LearningRecordStore: Sendable {
         completionTokens: completionTokens,
         latencyMilliseconds: latencyMilliseconds,
         status: status,
-        finishReason: finishReason
+        finishReason: finishReason,
+        flags: flags
       )
     }
+  }
+
+  /// One page of turns that screening flagged, newest first.
+  /// - Throws: ``TutorStoreError/invalidPageToken`` for a token this store did not make.
+  public func flaggedTurns(_ filter: FlagFilter) async throws -> FlaggedTurnsPage {
+    try await timed("flaggedTurns") { try await engine.flaggedTurns(filter) }
+  }
+
+  /// Retention: removes the question and answer text of turns, and the responses of attempts,
+  /// created before `date`, keeping the rows (counts, times, mastery and flags' categories stay
+  /// right). Returns how many turns and attempts were cleared.
+  @discardableResult
+  public func purgeText(before date: Date) async throws -> (turns: Int, attempts: Int) {
+    try await timed("purgeText") { try await engine.purgeText(before: date.millisecondsSince1970) }
   }
 
   /// Marks every turn left `answering` as `interrupted`; returns how many. For a database that

@@ -31,18 +31,27 @@ protocol RecordEngine: Sendable {
     question: String,
     snippetIds: [String],
     promptTokens: Int,
+    flags: [TurnFlag],
     replicaId: String
   ) async throws -> StoredTurn
+  /// `flags`, when given, replace the turn's (the question's and the answer's together).
   func finishTurn(
     id: String,
     answer: String,
     completionTokens: Int,
     latencyMilliseconds: Int,
     status: StoredTurn.Status,
-    finishReason: String?
+    finishReason: String?,
+    flags: [TurnFlag]?
   ) async throws -> StoredTurn
   /// Marks every `answering` turn interrupted (one process per database, at its start).
   func markInterruptedTurns() async throws -> Int
+
+  /// Flagged turns that `filter` selects, newest first, with their sessions' students.
+  func flaggedTurns(_ filter: FlagFilter) async throws -> FlaggedTurnsPage
+  /// Removes the question and answer text of turns, and the responses of attempts, created
+  /// before `cutoffMs`; returns how many of each were cleared.
+  func purgeText(before cutoffMs: Int64) async throws -> (turns: Int, attempts: Int)
 
   // Replicas
   /// Records that `replicaId` is alive now.

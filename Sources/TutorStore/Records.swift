@@ -91,6 +91,9 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
   public var completedAtMs: Int64?
+  /// What screening found in the question and the answer (stored as a JSON array); empty for
+  /// most turns. Kept when retention removes the text.
+  public var flags: [TurnFlag]
 
   public init(
     id: String,
@@ -105,7 +108,8 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
     status: Status,
     finishReason: String?,
     createdAtMs: Int64,
-    completedAtMs: Int64?
+    completedAtMs: Int64?,
+    flags: [TurnFlag] = []
   ) {
     self.id = id
     self.sessionId = sessionId
@@ -120,10 +124,11 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
     self.finishReason = finishReason
     self.createdAtMs = createdAtMs
     self.completedAtMs = completedAtMs
+    self.flags = flags
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, question, answer, status
+    case id, question, answer, status, flags
     case sessionId = "session_id"
     case index = "idx"
     case snippetIds = "snippet_ids"
@@ -142,6 +147,45 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
     public static let index = Column(CodingKeys.index)
     public static let status = Column(CodingKeys.status)
     public static let createdAtMs = Column(CodingKeys.createdAtMs)
+  }
+}
+
+/// Something screening found in a turn that an adult should see: a category (`self_harm`,
+/// `violence`, `sexual`, `bullying`, `personal_data`, or a deployment's own) and a severity
+/// (`low`, `medium`, `high`), in the question or in the answer.
+public struct TurnFlag: Codable, Sendable, Hashable {
+  public enum Source: String, Codable, Sendable {
+    case question, answer
+  }
+
+  public var source: Source
+  public var category: String
+  public var severity: String
+
+  public init(source: Source, category: String, severity: String) {
+    self.source = source
+    self.category = category
+    self.severity = severity
+  }
+
+  /// `[{"source":…,"category":…,"severity":…}]`, as the `flags` column holds them.
+  static func json(_ flags: [TurnFlag]) -> String {
+    guard !flags.isEmpty, let data = try? JSONEncoder.sorted.encode(flags) else { return "[]" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  static func decode(_ json: String) -> [TurnFlag] {
+    if json == "[]" || json.isEmpty { return [] }
+    return (try? JSONDecoder().decode([TurnFlag].self, from: Data(json.utf8))) ?? []
+  }
+}
+
+extension JSONEncoder {
+  /// Keys sorted: equal values give equal bytes.
+  static var sorted: JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
   }
 }
 
@@ -338,6 +382,7 @@ extension StoredTurn {
     index: Int,
     snippetIds: [String],
     promptTokens: Int,
+    flags: [TurnFlag] = [],
     at now: Int64
   ) -> StoredTurn {
     StoredTurn(
@@ -353,7 +398,8 @@ extension StoredTurn {
       status: .answering,
       finishReason: nil,
       createdAtMs: now,
-      completedAtMs: nil
+      completedAtMs: nil,
+      flags: flags
     )
   }
 

@@ -28,6 +28,24 @@ struct Conditions: Sendable {
     arguments.append(.text(value))
   }
 
+  /// `column IN (?, ?, …)` over `values`; an empty list selects nothing.
+  mutating func add(_ column: String, in values: [String]) {
+    guard !values.isEmpty else {
+      sql.append("1 = 0")
+      return
+    }
+    sql.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+    arguments += values.map(SQLValue.text)
+  }
+
+  mutating func add(_ condition: String, _ values: [SQLValue]) {
+    sql.append(condition)
+    arguments += values
+  }
+
+  /// A condition with no arguments.
+  mutating func add(_ condition: String) { sql.append(condition) }
+
   var whereClause: String { sql.isEmpty ? "" : "WHERE " + sql.joined(separator: " AND ") }
 
   /// A WHERE clause with `extra` as well.

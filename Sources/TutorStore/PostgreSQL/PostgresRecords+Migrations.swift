@@ -107,7 +107,14 @@ extension PostgresRecords {
         """,
         "CREATE INDEX access_token_by_student ON access_token (student_id)",
       ]
-    )
+    ),
+    (
+      "2: what screening found in each turn",
+      [
+        "ALTER TABLE turn ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX turn_flagged ON turn (created_at, id) WHERE flags <> '[]'",
+      ]
+    ),
   ]
 
   /// A constant key for `pg_advisory_xact_lock`: replicas starting together queue on it, and

@@ -9,7 +9,7 @@ extension PostgresRecords {
     "id, student_id, curriculum_id, lesson_id, lesson_chosen, state, created_at, updated_at, ended_at"
   static let turnColumns = """
     id, session_id, idx, question, answer, snippet_ids, prompt_tokens, completion_tokens, latency_ms, status,
-    finish_reason, created_at, completed_at
+    finish_reason, created_at, completed_at, flags
     """
   static let attemptColumns = """
     id, session_id, student_id, curriculum_id, lesson_id, exercise_id, objective_id, answer, correct,
@@ -38,9 +38,10 @@ extension PostgresRecords {
   static func turn(_ row: PostgresRow) throws -> StoredTurn {
     let (
       id, session, index, question, answer, snippets, promptTokens, completionTokens, latency, status, reason,
-      created, completed
+      created, completed, flags
     ) = try row.decode(
-      (String, String, Int, String, String, String, Int, Int, Int?, String, String?, Int64, Int64?).self
+      (String, String, Int, String, String, String, Int, Int, Int?, String, String?, Int64, Int64?, String)
+        .self
     )
     return StoredTurn(
       id: id,
@@ -55,7 +56,8 @@ extension PostgresRecords {
       status: StoredTurn.Status(rawValue: status) ?? .failed,
       finishReason: reason,
       createdAtMs: created,
-      completedAtMs: completed
+      completedAtMs: completed,
+      flags: TurnFlag.decode(flags)
     )
   }
 
@@ -134,7 +136,7 @@ extension PostgresRecords {
       VALUES (\(turn.id), \(turn.sessionId), \(Int64(turn.index)), \(turn.question), \(turn.answer),
               \(Self.json(turn.snippetIds)), \(Int64(turn.promptTokens)), \(Int64(turn.completionTokens)),
               \(turn.latencyMilliseconds.map(Int64.init)), \(turn.status.rawValue), \(turn.finishReason),
-              \(turn.createdAtMs), \(turn.completedAtMs), \(replicaId))
+              \(turn.createdAtMs), \(turn.completedAtMs), \(TurnFlag.json(turn.flags)), \(replicaId))
       """,
       logger: logger
     )
@@ -306,6 +308,7 @@ extension PostgresRecords {
     question: String,
     snippetIds: [String],
     promptTokens: Int,
+    flags: [TurnFlag],
     replicaId: String
   ) async throws -> StoredTurn {
     try await transaction("beginTurn") { connection in
@@ -331,6 +334,7 @@ extension PostgresRecords {
         index: index,
         snippetIds: snippetIds,
         promptTokens: promptTokens,
+        flags: flags,
         at: now
       )
       do {
@@ -353,19 +357,40 @@ extension PostgresRecords {
     completionTokens: Int,
     latencyMilliseconds: Int,
     status: StoredTurn.Status,
-    finishReason: String?
+    finishReason: String?,
+    flags: [TurnFlag]?
   ) async throws -> StoredTurn {
     guard
       let row = try await rows(
         """
         UPDATE turn SET answer = \(answer), completion_tokens = \(Int64(completionTokens)),
           latency_ms = \(Int64(latencyMilliseconds)), status = \(status.rawValue), finish_reason = \(finishReason),
-          completed_at = \(now())
+          completed_at = \(now()), flags = COALESCE(\(flags.map(TurnFlag.json)), flags)
         WHERE id = \(id) RETURNING \(unescaped: Self.turnColumns)
         """
       ).first
     else { throw TutorStoreError.turnNotFound(id) }
     return try Self.turn(row)
+  }
+
+  func flaggedTurns(_ filter: FlagFilter) async throws -> FlaggedTurnsPage {
+    let (sql, arguments) = try FlagQuery.sql(filter)
+    let rows = try await rows(Self.query(sql, arguments)).map(PostgresBlockingReader.Row.init)
+    return try FlagQuery.page(rows, pageSize: filter.pageSize)
+  }
+
+  func purgeText(before cutoffMs: Int64) async throws -> (turns: Int, attempts: Int) {
+    try await transaction("purgeText") { connection in
+      let turns = try await connection.query(
+        Self.query(FlagQuery.purgeTurns + " RETURNING id", [.integer(cutoffMs)]),
+        logger: logger
+      ).collect().count
+      let attempts = try await connection.query(
+        Self.query(FlagQuery.purgeAttempts + " RETURNING id", [.integer(cutoffMs)]),
+        logger: logger
+      ).collect().count
+      return (turns, attempts)
+    }
   }
 
   func markInterruptedTurns() async throws -> Int {

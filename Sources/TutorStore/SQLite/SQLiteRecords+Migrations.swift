@@ -132,6 +132,11 @@ extension SQLiteRecords {
         sql: "CREATE UNIQUE INDEX turn_one_answering ON turn (session_id) WHERE status = 'answering'"
       )
     }
+    migrator.registerMigration("v6: what screening found in each turn") { db in
+      // A JSON array of {source, category, severity}; teachers list the flagged turns by time.
+      try db.alter(table: "turn") { t in t.add(column: "flags", .jsonText).notNull().defaults(to: "[]") }
+      try db.execute(sql: "CREATE INDEX turn_flagged ON turn (created_at, id) WHERE flags <> '[]'")
+    }
     return migrator
   }
 }

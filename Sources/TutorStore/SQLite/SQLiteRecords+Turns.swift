@@ -19,6 +19,7 @@ extension SQLiteRecords {
     question: String,
     snippetIds: [String],
     promptTokens: Int,
+    flags: [TurnFlag],
     replicaId: String
   ) async throws -> StoredTurn {
     try await write("beginTurn") { db in
@@ -40,6 +41,7 @@ extension SQLiteRecords {
         index: index,
         snippetIds: snippetIds,
         promptTokens: promptTokens,
+        flags: flags,
         at: now
       )
       do {
@@ -63,7 +65,8 @@ extension SQLiteRecords {
     completionTokens: Int,
     latencyMilliseconds: Int,
     status: StoredTurn.Status,
-    finishReason: String?
+    finishReason: String?,
+    flags: [TurnFlag]?
   ) async throws -> StoredTurn {
     try await write("finishTurn") { db in
       guard var turn = try StoredTurn.fetchOne(db, key: id) else { throw TutorStoreError.turnNotFound(id) }
@@ -73,6 +76,7 @@ extension SQLiteRecords {
       turn.status = status
       turn.finishReason = finishReason
       turn.completedAtMs = self.now()
+      if let flags { turn.flags = flags }
       try turn.update(db)
       return turn
     }
@@ -128,6 +132,25 @@ extension SQLiteRecords {
       let interrupted = db.changesCount
       try db.execute(sql: "DELETE FROM replica WHERE renewed_at < ?", arguments: [expired])
       return interrupted
+    }
+  }
+}
+
+// Flags and retention.
+extension SQLiteRecords {
+  func flaggedTurns(_ filter: FlagFilter) async throws -> FlaggedTurnsPage {
+    let (sql, arguments) = try FlagQuery.sql(filter)
+    return try await pool.read { db in
+      try FlagQuery.page(GRDBReader(db: db).rows(sql, arguments), pageSize: filter.pageSize)
+    }
+  }
+
+  func purgeText(before cutoffMs: Int64) async throws -> (turns: Int, attempts: Int) {
+    try await write("purgeText") { db in
+      try db.execute(sql: FlagQuery.purgeTurns, arguments: [cutoffMs])
+      let turns = db.changesCount
+      try db.execute(sql: FlagQuery.purgeAttempts, arguments: [cutoffMs])
+      return (turns, db.changesCount)
     }
   }
 }
