@@ -22,6 +22,8 @@ public struct GenerationParameters: Sendable, Equatable {
   /// Steering toward source texts (copy support, context-aware decoding, no repeated n-grams,
   /// ending at a sentence); all off by default.
   public var grounding: Grounding
+  /// Text the generation must not write (``BannedText``); none by default.
+  public var bannedText: BannedText
 
   public init(
     maxNewTokens: Int = 128,
@@ -32,7 +34,8 @@ public struct GenerationParameters: Sendable, Equatable {
     seed: UInt64? = nil,
     stopSequences: [String] = [],
     stopAtEndOfText: Bool = true,
-    grounding: Grounding = Grounding()
+    grounding: Grounding = Grounding(),
+    bannedText: BannedText = BannedText()
   ) {
     self.maxNewTokens = maxNewTokens
     self.temperature = temperature
@@ -43,6 +46,7 @@ public struct GenerationParameters: Sendable, Equatable {
     self.stopSequences = stopSequences
     self.stopAtEndOfText = stopAtEndOfText
     self.grounding = grounding
+    self.bannedText = bannedText
   }
 
   /// Whether tokens are drawn at random (temperature > 0) rather than chosen by argmax.
@@ -78,5 +82,6 @@ public struct GenerationParameters: Sendable, Equatable {
       throw EngineError.invalidParameter(name: "stop", reason: "stop strings must not be empty")
     }
     try grounding.validate()
+    try bannedText.validate()
   }
 }

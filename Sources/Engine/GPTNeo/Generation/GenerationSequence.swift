@@ -30,6 +30,8 @@ struct GenerationSequence {
   /// otherwise no token is decoded for it, and plain generation pays nothing.
   private let tracksSentences: Bool
   private var sentences = 0
+  /// Text the generation must not write (nil: none).
+  private let banned: BannedTextMatcher?
   private(set) var finishReason: FinishReason?
   private let clock = ContinuousClock()
   private let started: ContinuousClock.Instant
@@ -85,6 +87,7 @@ struct GenerationSequence {
       copy = CopySupport(sources: grounding.sources, bias: grounding.copyBias)
     }
     tracksSentences = copy != nil || grounding.maxSentences > 0 || grounding.endAtSentenceBoundary
+    banned = BannedTextMatcher(parameters.bannedText) { tokenizer.decode($0) }
     started = clock.now
   }
 
@@ -150,7 +153,20 @@ struct GenerationSequence {
       }
     }
     copy?.apply(to: &logits)
-    let id = sampler.next(logits: &logits, context: context)
+    var id = sampler.next(logits: &logits, context: context)
+    if let banned {
+      // A token that would write banned text is ruled out, and the sampler picks again; when
+      // the model's next few choices all would, it is set on writing it, and the text stops here.
+      var redraws = 0
+      while banned.forbids(id, after: generated) {
+        logits[id] = -.infinity
+        redraws += 1
+        guard redraws <= BannedText.redrawsBeforeStopping, let next = sampler.redraw(logits: logits) else {
+          return finish(.stopSequence)
+        }
+        id = next
+      }
+    }
     if tracksSentences, sentenceMayEnd, id == eos || startsWithSpace(id) {
       // The sentence is over; stop before the next one when enough were written or the budget
       // is nearly spent (unless the model ends the text itself, which is reported as such).

@@ -31,6 +31,26 @@ public struct TokenSampler: Sendable {
     return last  // rounding left u above the total
   }
 
+  /// Picks again from `logits` as ``next(logits:context:)`` left them, after the caller ruled
+  /// out its choice (set it to -inf): the next most likely token, or a draw from the rest
+  /// (renormalised). Returns nil when no token is left.
+  public mutating func redraw(logits: [Float]) -> Int? {
+    guard logits.contains(where: { $0 > -.infinity }) else { return nil }
+    guard parameters.isSampling else {
+      return logits.withUnsafeBufferPointer { gn_argmax($0.baseAddress!, $0.count) }
+    }
+    let probabilities = Self.softmax(logits)
+    let u = random.nextUnit()
+    var cumulative = 0.0
+    var last: Int?
+    for (i, p) in probabilities.enumerated() where p > 0 {
+      cumulative += p
+      last = i
+      if u < cumulative { return i }
+    }
+    return last
+  }
+
   /// Scores of tokens already seen are divided by the penalty when positive and multiplied when
   /// negative (each token once, however often it occurred).
   func applyRepetitionPenalty(_ logits: inout [Float], context: [Int]) {
