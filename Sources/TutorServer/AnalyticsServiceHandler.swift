@@ -4,6 +4,7 @@ import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
+import TutorStore
 import Tutoring
 
 /// `tutor.v1.AnalyticsService`: learning records for teachers and researchers.
@@ -61,6 +62,29 @@ struct AnalyticsServiceHandler: Tutor_V1_AnalyticsService.SimpleServiceProtocol 
         }
       )
       first = false
+    }
+  }
+
+  func listFlaggedTurns(
+    request: Tutor_V1_ListFlaggedTurnsRequest,
+    context: ServerContext
+  ) async throws -> Tutor_V1_ListFlaggedTurnsResponse {
+    if case .UNRECOGNIZED(let value) = request.minSeverity {
+      throw RPCError(code: .invalidArgument, message: "min_severity \(value) is not a severity")
+    }
+    let filter = FlagFilter(
+      since: request.hasSince ? request.since.date : nil,
+      until: request.hasUntil ? request.until.date : nil,
+      curriculumIds: request.curriculumID.isEmpty ? nil : [request.curriculumID],
+      studentId: request.studentID.isEmpty ? nil : request.studentID,
+      minimumSeverity: request.minSeverity.name,
+      pageSize: Int(request.pageSize),
+      pageToken: request.pageToken.isEmpty ? nil : request.pageToken
+    )
+    let page = try await tutoring.listFlaggedTurns(by: try Principal.required(), filter: filter)
+    return .with {
+      $0.turns = page.turns.map(Tutor_V1_FlaggedTurn.init)
+      $0.nextPageToken = page.nextPageToken ?? ""
     }
   }
 

@@ -3,6 +3,7 @@ import GRPCCore
 import Logging
 import SwiftProtobuf
 import TutorAPI
+import TutorStore
 import Tutoring
 
 // Mapping between the tutoring core and the `tutor.v1` messages.
@@ -32,6 +33,90 @@ extension Tutor_V1_FinishReason {
     case .length: self = .length
     case .cancelled: self = .cancelled
     case nil: self = .unspecified
+    }
+  }
+}
+
+extension Tutor_V1_FinishReason {
+  /// A stored turn's finish reason: the engine's, or screening's.
+  init(stored: String?) {
+    switch stored {
+    case TutoringService.safetyReplyFinishReason: self = .safetyReply
+    case TutoringService.withheldFinishReason: self = .withheld
+    default: self.init(stored.flatMap(FinishReason.init(rawValue:)))
+    }
+  }
+
+  /// How an answer ended, as the student is told: screening's outcome first.
+  init(_ completion: TutoringService.AskCompletion) {
+    switch completion.safety {
+    case .replied: self = .safetyReply
+    case .withheld: self = .withheld
+    case nil: self.init(completion.finishReason)
+    }
+  }
+}
+
+extension Tutor_V1_ExerciseHelp {
+  init(_ help: TutoringService.ExerciseHelp) {
+    self.init()
+    exerciseID = help.exerciseId
+    switch help.level {
+    case .guidingQuestion: level = .guidingQuestion
+    case .hint: level = .hint
+    case .workedExample: level = .workedExample
+    }
+    hints = help.hints
+    recognised = help.recognised
+    wrongAttempts = Int32(help.wrongAttempts)
+  }
+}
+
+extension Tutor_V1_SafetySeverity {
+  init(_ name: String) {
+    switch name {
+    case "low": self = .low
+    case "medium": self = .medium
+    case "high": self = .high
+    default: self = .unspecified
+    }
+  }
+
+  /// The store's name for a severity; nil for unspecified.
+  var name: String? {
+    switch self {
+    case .low: "low"
+    case .medium: "medium"
+    case .high: "high"
+    case .unspecified, .UNRECOGNIZED: nil
+    }
+  }
+
+  var rank: Int { name.flatMap { FlagFilter.severities.firstIndex(of: $0) } ?? -1 }
+}
+
+extension Tutor_V1_FlaggedTurn {
+  init(_ f: FlaggedTurn) {
+    self.init()
+    turnID = f.turn.id
+    sessionID = f.turn.sessionId
+    studentID = f.studentId
+    curriculumID = f.curriculumId
+    lessonID = f.lessonId
+    index = Int32(f.turn.index)
+    question = f.turn.question
+    answer = f.turn.answer
+    createdAt = .init(milliseconds: f.turn.createdAtMs)
+    flags = f.turn.flags.map { flag in
+      .with {
+        $0.category = flag.category
+        $0.severity = .init(flag.severity)
+        $0.source = flag.source == .question ? .question : .answer
+      }
+    }
+    if let worst = flags.max(by: { $0.severity.rank < $1.severity.rank }) {
+      severity = worst.severity
+      category = worst.category
     }
   }
 }
@@ -91,7 +176,7 @@ extension Tutor_V1_Turn {
     case .interrupted: status = .interrupted
     case .failed: status = .failed
     }
-    finishReason = .init(t.finishReason.flatMap(FinishReason.init(rawValue:)))
+    finishReason = .init(stored: t.finishReason)
     createdAt = .init(milliseconds: t.createdAtMs)
     if let done = t.completedAtMs { completedAt = .init(milliseconds: done) }
   }

@@ -208,7 +208,10 @@ public final class GRPCTutorServer: Sendable {
         return .ready
       }
       group.addTask {
-        await self.tutoring.maintain(leaseDuration: self.configuration.leaseDuration)
+        await self.tutoring.maintain(
+          leaseDuration: self.configuration.leaseDuration,
+          retention: self.configuration.retention
+        )
         return .maintenanceEnded
       }
       group.addTask {

@@ -58,6 +58,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
       by: try Principal.required(),
       sessionId: request.sessionID,
       question: request.question,
+      exerciseId: request.exerciseID.isEmpty ? nil : request.exerciseID,
       options: .init(request.options)
     ) { event in
       switch event {
@@ -85,8 +86,9 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
             $0.promptTokens = Int32(completion.promptTokens)
             $0.completionTokens = Int32(completion.completionTokens)
           }
-          $0.finishReason = .init(completion.finishReason)
+          $0.finishReason = .init(completion)
           $0.latency = .init(completion.latency)
+          if let help = completion.exerciseHelp { $0.exerciseHelp = .init(help) }
         }
       }
     )

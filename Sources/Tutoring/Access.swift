@@ -30,12 +30,13 @@ public enum Role: String, CaseIterable, Sendable, Codable {
 /// | generate (raw model) | | | ✓ | | ✓ |
 /// | exportSessions | | | | ✓ | ✓ |
 /// | studentProgress | own | their curricula | | ✓ | ✓ |
+/// | listFlaggedTurns | | their curricula | | ✓ | ✓ |
 /// | deleteStudentData | | | | | ✓ |
 public enum CoreOperation: String, CaseIterable, Sendable {
   case startSession, getSession, listSessions, ask, submitAnswer, endSession
   case listCurricula, getCurriculum, getLesson, searchSnippets, validateCurriculum, reloadCurricula
   case modelInfo, generate
-  case exportSessions, studentProgress
+  case exportSessions, studentProgress, listFlaggedTurns
   case deleteStudentData
 
   /// The roles that may ask for this operation at all.
@@ -48,6 +49,7 @@ public enum CoreOperation: String, CaseIterable, Sendable {
     case .generate: [.author, .admin]
     case .exportSessions: [.analyst, .admin]
     case .studentProgress: [.student, .teacher, .analyst, .admin]
+    case .listFlaggedTurns: [.teacher, .analyst, .admin]
     case .deleteStudentData: [.admin]
     }
   }

@@ -83,6 +83,15 @@ public final class CurriculumCatalog: Sendable {
     }
   }
 
+  /// The sentence encoder's vector of `text` on the retrieval queue (cached, so the search for
+  /// the same question reuses it); nil without an encoder.
+  public func embedding(_ text: String) async -> [Float]? {
+    guard let encoder = retrieval.encoder else { return nil }
+    return await withCheckedContinuation { continuation in
+      Self.retrievalQueue.async { continuation.resume(returning: try? encoder.embed([text]).first) }
+    }
+  }
+
   /// Cosine similarity of `query` to each of `texts` by the sentence encoder, on the retrieval
   /// queue; nil without an encoder (or if it fails). Note sentences' vectors were computed with
   /// the snapshot; other texts are embedded now.

@@ -39,6 +39,19 @@ public struct MessageScreen: Sendable {
   public struct Finding: Sendable, Equatable {
     public var category: Category
     public var severity: Severity
+
+    public init(category: Category, severity: Severity) {
+      self.category = category
+      self.severity = severity
+    }
+  }
+
+  /// What a finding in a student's message does.
+  public enum Action: String, Sendable, Decodable {
+    /// The model is not asked: the student reads the configured reply, and the turn is flagged.
+    case reply
+    /// The tutor answers as usual; the turn is flagged for an adult.
+    case flag
   }
 
   /// The rules as a YAML file holds them.
@@ -46,6 +59,10 @@ public struct MessageScreen: Sendable {
     public struct CategoryRules: Sendable, Decodable {
       public var severity: Severity
       public var patterns: [String]
+      /// `reply` or `flag`; default: `reply` for high severity, else `flag`.
+      public var action: Action?
+      /// This category's reply (else the curriculum's, then the rules' `reply`).
+      public var reply: String?
     }
 
     /// Patterns per category (not `personal_data`: that is ``PersonalDataRedactor``'s).
@@ -54,10 +71,18 @@ public struct MessageScreen: Sendable {
     public var benign: [String]
     /// The severity of personal data.
     public var personalDataSeverity: Severity?
+    /// The reply to a message whose category's action is `reply` (who to talk to).
+    public var reply: String?
+    /// What the student reads in place of an answer that failed screening.
+    public var withheldReply: String?
+    /// Whether the embedding classifier adds its findings to the lexicon's (default: yes, when
+    /// the server has the sentence encoder).
+    public var classifier: Bool?
 
     enum CodingKeys: String, CodingKey {
-      case categories, benign
+      case categories, benign, reply, classifier
       case personalDataSeverity = "personal_data_severity"
+      case withheldReply = "withheld_reply"
     }
   }
 
@@ -81,6 +106,16 @@ public struct MessageScreen: Sendable {
   private let benign: [NSRegularExpression]
   private let personalDataSeverity: Severity
   private let redactor: PersonalDataRedactor
+  /// What each category's finding in a student's message does, and the replies.
+  public let actions: [Category: Action]
+  public let replies: [Category: String]
+  public let defaultReply: String
+  public let withheldReply: String
+  /// Each category's severity (the rules'; personal data's from `personal_data_severity`).
+  public let severities: [Category: Severity]
+  /// Scores a message's sentence embedding (nil: the lexicon alone; the rules' `classifier:
+  /// false` turns it off).
+  public let classifier: SafetyClassifier?
 
   public init(rules: Rules, redactNames: Bool = false) throws {
     func compile(_ pattern: String, _ category: String) throws -> NSRegularExpression {
@@ -91,9 +126,17 @@ public struct MessageScreen: Sendable {
       }
     }
     var patterns: [(Category, Severity, NSRegularExpression)] = []
+    var actions: [Category: Action] = [.personalData: .flag]
+    var replies: [Category: String] = [:]
+    var severities: [Category: Severity] = [.personalData: rules.personalDataSeverity ?? .low]
     for (name, rules) in rules.categories.sorted(by: { $0.key < $1.key }) {
       guard let category = Category(rawValue: name), category != .personalData else {
         throw RulesError.unknownCategory(name)
+      }
+      actions[category] = rules.action ?? (rules.severity == .high ? .reply : .flag)
+      severities[category] = rules.severity
+      if let reply = rules.reply?.trimmingCharacters(in: .whitespacesAndNewlines), !reply.isEmpty {
+        replies[category] = reply
       }
       for pattern in rules.patterns {
         patterns.append((category, rules.severity, try compile(pattern, name)))
@@ -103,6 +146,39 @@ public struct MessageScreen: Sendable {
     benign = try rules.benign.map { try compile($0, "benign") }
     personalDataSeverity = rules.personalDataSeverity ?? .low
     redactor = PersonalDataRedactor(redactNames: redactNames)
+    self.actions = actions
+    self.replies = replies
+    self.severities = severities
+    classifier = rules.classifier == false ? nil : .standard
+    func text(_ value: String?, _ fallback: String) -> String {
+      let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+      return trimmed.isEmpty ? fallback : trimmed
+    }
+    defaultReply = text(rules.reply, Self.standardReply)
+    withheldReply = text(rules.withheldReply, Self.standardWithheldReply)
+  }
+
+  /// The reply when neither the rules nor the curriculum give one.
+  public static let standardReply = """
+    I'm really glad you told me. What you're feeling matters, and you don't have to deal with it \
+    on your own. Please talk to an adult you trust today: a parent, a teacher or your school's \
+    counsellor. If you or someone else is in danger right now, call your local emergency number. \
+    I'm here to help with your lessons whenever you want to come back to them.
+    """
+
+  public static let standardWithheldReply =
+    "Let's keep to the lesson. Could you ask me about it in a different way?"
+
+  /// The findings among `findings` whose action is `reply`, most severe first (empty: answer).
+  public func replyFindings(_ findings: [Finding]) -> [Finding] {
+    findings.filter { actions[$0.category] == .reply }
+  }
+
+  /// What the student reads for `findings` (of ``replyFindings(_:)``): the most severe
+  /// category's own reply from the rules, else the curriculum's, else the rules' default.
+  public func reply(to findings: [Finding], curriculumReply: String?) -> String {
+    if let first = findings.first, let own = replies[first.category] { return own }
+    return curriculumReply ?? defaultReply
   }
 
   /// The rules of a YAML file.
@@ -121,9 +197,11 @@ public struct MessageScreen: Sendable {
   }()
 
   /// What `text` contains, one finding per category, most severe first.
-  public func screen(_ text: String) -> [Finding] {
+  /// - Parameter personalData: whether to look for personal data (not in the model's answers,
+  ///   which are screened as they stream).
+  public func screen(_ text: String, personalData: Bool = true) -> [Finding] {
     var found: [Category: Severity] = [:]
-    if !redactor.redact(text).found.isEmpty { found[.personalData] = personalDataSeverity }
+    if personalData, !redactor.redact(text).found.isEmpty { found[.personalData] = personalDataSeverity }
     var normalised = Self.normalise(text)
     for expression in benign {
       normalised = expression.stringByReplacingMatches(
@@ -137,6 +215,20 @@ public struct MessageScreen: Sendable {
     where (found[category] ?? .low) < severity || found[category] == nil {
       if expression.firstMatch(in: normalised, range: whole) != nil {
         found[category] = max(found[category] ?? severity, severity)
+      }
+    }
+    return found.map { Finding(category: $0.key, severity: $0.value) }
+      .sorted { ($0.severity, $1.category) > ($1.severity, $0.category) }
+  }
+
+  /// What the lexicon finds in `text`, and what the classifier finds in `vector` (the sentence
+  /// embedding of the text as stored, personal data redacted), most severe first.
+  public func screen(_ text: String, vector: [Float]?) -> [Finding] {
+    var found = Dictionary(uniqueKeysWithValues: screen(text).map { ($0.category, $0.severity) })
+    if let vector, let classifier {
+      for category in classifier.categories(vector) where found[category] == nil {
+        // A category the rules do not list keeps the classifier's finding at medium.
+        found[category] = severities[category] ?? .medium
       }
     }
     return found.map { Finding(category: $0.key, severity: $0.value) }
@@ -184,6 +276,15 @@ public struct MessageScreen: Sendable {
   /// The default rules. Patterns are matched against ``normalise(_:)``'s text (lower case,
   /// padded with spaces, punctuation turned into spaces).
   public static let defaultRulesYAML = #"""
+    # What a finding in a student's message does: `reply` (the model is not asked; the student
+    # reads the reply, the turn is flagged) or `flag` (answered as usual, flagged). A category
+    # without `reply:` text uses the curriculum's `safety: reply:`, then `reply` below.
+    reply: >-
+      I'm really glad you told me. What you're feeling matters, and you don't have to deal with it
+      on your own. Please talk to an adult you trust today: a parent, a teacher or your school's
+      counsellor. If you or someone else is in danger right now, call your local emergency number.
+      I'm here to help with your lessons whenever you want to come back to them.
+    withheld_reply: Let's keep to the lesson. Could you ask me about it in a different way?
     personal_data_severity: low
     benign:
       # Programs, games, sport and figures of speech that use the words of harm.
@@ -205,6 +306,7 @@ public struct MessageScreen: Sendable {
     categories:
       self_harm:
         severity: high
+        action: reply
         patterns:
           - '\b(kill|kil|hurt|harm|cut|burn|hang|starve|stab|hurting|killing|harming|cutting)\w* (my ?self|myslef|meself)\b'
           - '\bkms\b'
@@ -235,6 +337,7 @@ public struct MessageScreen: Sendable {
           - '\bjump off (the|a) (bridge|roof|building|cliff)\b'
       violence:
         severity: high
+        action: reply
         patterns:
           - '\b(kill|kil|murder|stab|shoot|strangle|choke|poison|attack|hurt|punch|smash|burn|push|kick|break|hit|beat|beat up)\w* (him|her|them|you|u|everyone|everybody|all of you|anyone|someone|that kid|the new kid|my (brother|sister|teacher|dad|mum|mom|stepdad|dog|cat)|the (teacher|school|class|classroom)|mr \w+|mrs \w+|ms \w+|(his|her|their|your) (arms?|legs?|face|neck|nose|teeth|head|house))\b'
           - '\bbeat up \w+'
@@ -254,6 +357,11 @@ public struct MessageScreen: Sendable {
           - '\bwant to (kill|stab|shoot|hurt) (everyone|someone|people)\b'
       sexual:
         severity: high
+        action: reply
+        reply: >-
+          That isn't something I can help with here. If someone has asked you for pictures, asked
+          you to keep a secret, or made you feel uncomfortable, it is not your fault: please tell a
+          parent, a teacher or another adult you trust.
         patterns:
           - '\b(nudes?|nudez|naked|porn\w*|sext\w*|horny|erotic|blowjob|boobs?|penis|vagina|masturbat\w*)\b'
           - '\bsex(y|ual|ually)?\b'
@@ -269,6 +377,7 @@ public struct MessageScreen: Sendable {
           - '\b(boyfriend|girlfriend|man|guy|adult|grown up)\b.*\b(pics|pictures|photos)\b'
       bullying:
         severity: medium
+        action: flag
         patterns:
           - '\b(you|u|ur|you''re|youre|your)\b.{0,24}\b(stupid|idiot|loser|ugly|fat|freak|dumb|retard\w*|useless|pig|moron|worst)\b'
           - '\b(shut up|stfu|go away)\b'

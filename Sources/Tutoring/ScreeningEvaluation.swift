@@ -39,7 +39,9 @@ public struct ScreeningEvaluation: Sendable {
     return split.map { wanted in all.filter { $0.split == wanted } } ?? all
   }
 
-  public init(screen: MessageScreen, messages: [Message]) {
+  /// - Parameter vectors: each message's sentence embedding, for the classifier (nil: the
+  ///   lexicon alone).
+  public init(screen: MessageScreen, messages: [Message], vectors: [[Float]]? = nil) {
     var scores = Dictionary(
       uniqueKeysWithValues: MessageScreen.Category.allCases.map {
         ($0, Score(category: $0, labelled: 0, flagged: 0, correct: 0))
@@ -48,8 +50,8 @@ public struct ScreeningEvaluation: Sendable {
     var benign = 0
     var benignFlagged = 0
     var mistakes: [(String, [MessageScreen.Category], [MessageScreen.Category])] = []
-    for message in messages {
-      let found = Set(screen.screen(message.text).map(\.category))
+    for (i, message) in messages.enumerated() {
+      let found = Set(screen.screen(message.text, vector: vectors?[i]).map(\.category))
       let labels = Set(message.labels)
       for category in MessageScreen.Category.allCases {
         if labels.contains(category) { scores[category]!.labelled += 1 }

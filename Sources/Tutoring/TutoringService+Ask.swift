@@ -2,6 +2,7 @@ import Curriculum
 import Engine
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import TutorStore
 
@@ -71,6 +72,20 @@ extension TutoringService {
     case delta(String)
   }
 
+  /// What screening did to an answer.
+  public enum SafetyOutcome: Sendable, Equatable {
+    /// The question needed an adult (self-harm, threats…): the model was not asked, and the
+    /// answer is the configured reply.
+    case replied([MessageScreen.Finding])
+    /// The model's answer failed screening: the student read the neutral message in its place
+    /// (the answer), and what was streamed before is to be replaced by it.
+    case withheld([MessageScreen.Finding])
+  }
+
+  /// The stored finish reasons of turns that screening answered or withheld.
+  public static let safetyReplyFinishReason = "safety_reply"
+  public static let withheldFinishReason = "withheld"
+
   /// The end of an answer.
   public struct AskCompletion: Sendable, Equatable {
     public var turnId: String
@@ -83,6 +98,10 @@ extension TutoringService {
     public var finishReason: FinishReason
     /// From the question's arrival to the last token.
     public var latency: Duration
+    /// Set when screening replied in the model's place or withheld its answer.
+    public var safety: SafetyOutcome? = nil
+    /// Set when the question was about an exercise.
+    public var exerciseHelp: ExerciseHelp? = nil
   }
 
   /// Answers a question in a session, streaming the answer through `onEvent`.
@@ -94,6 +113,7 @@ extension TutoringService {
     by caller: Principal,
     sessionId: String,
     question rawQuestion: String,
+    exerciseId: String? = nil,
     options: GenerationOptions = GenerationOptions(),
     onEvent: (AskEvent) async throws -> Void
   ) async throws -> AskCompletion {
@@ -101,8 +121,13 @@ extension TutoringService {
     let session = try await authorizedSession(sessionId, caller: caller, write: true)
     let clock = ContinuousClock()
     let arrived = clock.now
-    // Personal data never reaches the prompt, the database or an export.
-    let question = redacted(try studentText(rawQuestion, field: "question"))
+    let typed = try studentText(rawQuestion, field: "question")
+    // Screened as typed (personal data included); personal data never reaches the prompt, the
+    // database or an export.
+    let question = redacted(typed)
+    // The classifier reads the text as stored; its vector is cached for the search below.
+    let vector = limits.safety.classifier != nil ? await catalog.embedding(question) : nil
+    let findings = limits.safety.screen(typed, vector: vector)
     let questionTokens = model.countTokens(question)
     guard questionTokens <= limits.maxQuestionTokens else {
       throw TutoringError.invalidArgument(
@@ -121,12 +146,38 @@ extension TutoringService {
     }
     defer { _ = answering.withLock { $0.remove(sessionId) } }
 
+    let questionFlags = findings.map {
+      TurnFlag(source: .question, category: $0.category.rawValue, severity: $0.severity.rawValue)
+    }
+    let needsAdult = limits.safety.replyFindings(findings)
+    if !needsAdult.isEmpty {
+      // The model is not asked: the student reads who to talk to, and the turn is flagged.
+      return try await safetyReply(
+        sessionId: sessionId,
+        question: question,
+        findings: needsAdult,
+        flags: questionFlags,
+        reply: limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply),
+        arrived: arrived,
+        onEvent: onEvent
+      )
+    }
+
+    // A question about an exercise: help that never contains its answer.
+    var plan = try await exercisePlan(
+      exerciseId: exerciseId,
+      question: question,
+      curriculum: curriculum,
+      session: session
+    )
+    if let plan { parameters.bannedText = plan.forms.bannedText }
+
     let history = try await store.turns(sessionId: sessionId)
       .filter { $0.status == .completed && !$0.answer.isEmpty }
       .suffix(limits.historyTurns)
       .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
     let hits = await catalog.search(
-      question,
+      plan.map { question + " " + $0.exercise.prompt } ?? question,
       curriculum: curriculum.id,
       // Only a lesson the student chose is favoured: a session started without one gets the
       // curriculum's first lesson, and favouring it pulled that lesson's notes above the ones
@@ -136,17 +187,24 @@ extension TutoringService {
     )
     // The prompt names the chosen lesson, or else the lesson of the best note.
     let promptLesson =
-      session.lessonChosen ? lesson : hits.first.flatMap { curriculum.lesson($0.lessonId) } ?? lesson
+      plan?.lesson
+      ?? (session.lessonChosen ? lesson : hits.first.flatMap { curriculum.lesson($0.lessonId) } ?? lesson)
+    // The tutor's answer opens with the help (hints, a worked example) and the model goes on.
+    if plan != nil { plan!.opening = Self.opening(plan!, curriculum: curriculum, note: hits.first) }
+    let opening = plan?.opening ?? ""
+    let openingTokens = opening.isEmpty ? 0 : model.countTokens(" " + opening)
     let prompt: PromptBuilder.Prompt
     do {
       prompt = try Self.prompt(
-        question: question,
+        question: plan.map {
+          "\(question)\n(The exercise: \($0.exercise.prompt) Help me think it through; don't tell me the answer.)"
+        } ?? question,
         curriculum: curriculum,
         lesson: promptLesson,
         history: Array(history),
         hits: hits,
         contextLength: model.contextLength,
-        answerTokens: parameters.maxNewTokens,
+        answerTokens: parameters.maxNewTokens + openingTokens,
         defaultTemplate: limits.promptTemplate,
         notesBestLast: limits.notesBestLast
       ) { [model] in model.countTokens($0) }
@@ -157,7 +215,10 @@ extension TutoringService {
     }
     parameters.stopSequences = PromptBuilder.stopSequences
     let tokenizer = model.tokenizer
-    let promptTokens = tokenizer.encode(prompt.text, allowSpecialTokens: false)
+    func opened(_ text: String) -> String {
+      opening.isEmpty ? text : text + (text.last?.isWhitespace == true ? "" : " ") + opening
+    }
+    let promptTokens = tokenizer.encode(opened(prompt.text), allowSpecialTokens: false)
     let included = prompt.snippetIds.compactMap { id in hits.first { $0.id == id } }
     let grounding = options.grounding(curriculum: curriculum.generation, server: limits.grounding)
     let notes = included.map { (hit: $0, sentences: NoteSentences.split($0.text)) }
@@ -169,7 +230,7 @@ extension TutoringService {
       grounding,
       notes: notes,
       similarities: similarities,
-      contrastPromptTokens: tokenizer.encode(prompt.textWithoutNotes, allowSpecialTokens: false),
+      contrastPromptTokens: tokenizer.encode(opened(prompt.textWithoutNotes), allowSpecialTokens: false),
       encode: { tokenizer.encode($0, allowSpecialTokens: false) }
     )
     let citations = curriculum.citations(prompt.snippetIds)
@@ -183,7 +244,8 @@ extension TutoringService {
           sessionId: sessionId,
           question: question,
           snippetIds: prompt.snippetIds,
-          promptTokens: promptTokens.count
+          promptTokens: promptTokens.count,
+          flags: questionFlags
         )
       } catch TutorStoreError.sessionEnded {
         throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
@@ -196,26 +258,60 @@ extension TutoringService {
       var outcome: TutorModel.Outcome?
       var engineError: (any Error)?
       var clientGone = false
+      // Each word is screened before the student reads it; a failure stops generation.
+      var gate = AnswerGate(screen: limits.safety)
+      var finalText = opening
       do {
         try await onEvent(.started(turnId: turn.id, snippetIds: prompt.snippetIds))
       } catch {
         clientGone = true
       }
+      if !clientGone, !opening.isEmpty {
+        do {
+          if let release = gate.offer(opening), !release.isEmpty { try await onEvent(.delta(release)) }
+        } catch {
+          clientGone = true
+        }
+      }
       if !clientGone {
         do {
           outcome = try await model.generate(promptTokens: promptTokens, parameters: parameters) { text, _ in
+            guard let release = gate.offer(text) else { throw AnswerWithheld() }
             // As stored (see LearningRecordStore.storable): no NUL characters.
-            try await onEvent(.delta(LearningRecordStore.storable(text)))
+            if !release.isEmpty { try await onEvent(.delta(LearningRecordStore.storable(release))) }
+          }
+          if let outcome { finalText = opening + outcome.text }
+          if let outcome, outcome.finishReason != .cancelled {
+            // The engine banned the exercise's answer while decoding; the end is checked again
+            // (a number that ends the text is only whole there), and the text cut before it.
+            if let plan, let cut = plan.forms.firstReveal(in: finalText) {
+              finalText = String(finalText[..<cut])
+              while finalText.last?.isWhitespace == true { finalText.removeLast() }
+              if plan.forms.revealed(in: finalText) || finalText.count < opening.count { finalText = opening }
+            }
+            if let rest = gate.finish(finalText: finalText), !rest.isEmpty {
+              try await onEvent(.delta(LearningRecordStore.storable(rest)))
+            }
           }
         } catch {
-          engineError = error
+          if outcome == nil { engineError = error } else { clientGone = true }
         }
       }
       let latency = clock.now - arrived
-      let cancelled = clientGone || outcome?.finishReason == .cancelled || Task.isCancelled
+      // Text the student read that the final answer no longer has (cut before an exercise's
+      // answer): replaced, as a withheld answer is.
+      let retracted = !gate.isWithheld && outcome != nil && gate.releasedBeyond(finalText)
+      let withheld = gate.isWithheld || retracted
+      let cancelled =
+        !withheld && (clientGone || outcome?.finishReason == .cancelled || Task.isCancelled)
       let status: StoredTurn.Status = cancelled ? .cancelled : engineError != nil ? .failed : .completed
-      let finish: FinishReason? = cancelled ? .cancelled : outcome?.finishReason
-      let answer = outcome?.text ?? ""
+      let finish: FinishReason? = cancelled ? .cancelled : withheld ? .stopSequence : outcome?.finishReason
+      // A withheld answer is never stored: the student's record holds what they read.
+      let answer =
+        gate.isWithheld ? limits.safety.withheldReply : outcome == nil ? opening : finalText
+      let answerFlags = gate.findings.map {
+        TurnFlag(source: .answer, category: $0.category.rawValue, severity: $0.severity.rawValue)
+      }
       let completionTokens = outcome?.tokenIds.count ?? 0
       // Stored even when this task is cancelled: the write runs in a task of its own.
       let store = self.store
@@ -226,9 +322,11 @@ extension TutoringService {
           completionTokens: completionTokens,
           latencyMilliseconds: Int(latency.milliseconds),
           status: status,
-          finishReason: finish?.rawValue
+          finishReason: withheld ? Self.withheldFinishReason : finish?.rawValue,
+          flags: answerFlags.isEmpty ? nil : questionFlags + answerFlags
         )
       }.value
+      self.countFlags(questionFlags + answerFlags, turnId: turn.id, sessionId: sessionId)
       if cancelled { throw CancellationError() }
       if let engineError {
         logger.error("generation failed", metadata: ["turn": "\(turn.id)", "error": "\(engineError)"])
@@ -242,7 +340,89 @@ extension TutoringService {
         promptTokens: promptTokens.count,
         completionTokens: completionTokens,
         finishReason: finish ?? .length,
-        latency: latency
+        latency: latency,
+        safety: withheld ? .withheld(gate.findings) : nil,
+        exerciseHelp: plan?.help
+      )
+    }
+  }
+
+  /// Thrown from the stream's callback to stop a generation whose answer failed screening.
+  struct AnswerWithheld: Error {}
+
+  /// A question that needs an adult: stored flagged with the configured reply as its answer;
+  /// the model is not asked (no generation slot, no tokens).
+  func safetyReply(
+    sessionId: String,
+    question: String,
+    findings: [MessageScreen.Finding],
+    flags: [TurnFlag],
+    reply: String,
+    arrived: ContinuousClock.Instant,
+    onEvent: (AskEvent) async throws -> Void
+  ) async throws -> AskCompletion {
+    let turn: StoredTurn
+    do {
+      turn = try await store.beginTurn(
+        sessionId: sessionId,
+        question: question,
+        snippetIds: [],
+        promptTokens: 0,
+        flags: flags
+      )
+    } catch TutorStoreError.sessionEnded {
+      throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
+    } catch let error as TutorStoreError {
+      guard case .sessionBusy = error else { throw error }
+      throw TutoringError.failedPrecondition(error.description)
+    }
+    countFlags(flags, turnId: turn.id, sessionId: sessionId)
+    var clientGone = false
+    do {
+      try await onEvent(.started(turnId: turn.id, snippetIds: []))
+      try await onEvent(.delta(reply))
+    } catch {
+      clientGone = true
+    }
+    let latency = ContinuousClock.now - arrived
+    let store = self.store
+    _ = try await Task {
+      try await store.finishTurn(
+        id: turn.id,
+        answer: reply,
+        completionTokens: 0,
+        latencyMilliseconds: Int(latency.milliseconds),
+        status: clientGone ? .cancelled : .completed,
+        finishReason: Self.safetyReplyFinishReason
+      )
+    }.value
+    if clientGone || Task.isCancelled { throw CancellationError() }
+    return AskCompletion(
+      turnId: turn.id,
+      answer: reply,
+      snippetIds: [],
+      citations: [],
+      promptTokens: 0,
+      completionTokens: 0,
+      finishReason: .stopSequence,
+      latency: latency,
+      safety: .replied(findings)
+    )
+  }
+
+  /// Counts flagged turns by category for operators (`tutor_flagged_turns_total`) and logs each
+  /// flag without the text.
+  func countFlags(_ flags: [TurnFlag], turnId: String, sessionId: String) {
+    for category in Set(flags.map(\.category)) {
+      Counter(label: "tutor_flagged_turns_total", dimensions: [("category", category)]).increment()
+    }
+    for flag in flags where flag.severity != MessageScreen.Severity.low.rawValue {
+      logger.warning(
+        "turn flagged",
+        metadata: [
+          "turn": "\(turnId)", "session": "\(sessionId)", "source": "\(flag.source.rawValue)",
+          "category": "\(flag.category)", "severity": "\(flag.severity)",
+        ]
       )
     }
   }

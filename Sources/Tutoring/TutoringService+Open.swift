@@ -22,6 +22,8 @@ extension TutoringService {
     /// How long a replica may go without renewing its lease before the turns it is answering
     /// count as interrupted (it renews three times per lease).
     public var leaseDuration: Duration = .seconds(15)
+    /// Text of turns and attempts older than this is removed while serving (nil: kept).
+    public var retention: Duration?
     /// Compute threads per forward pass (nil: one per core).
     public var threads: Int?
     /// How the model's large matrices are held in memory.
@@ -156,9 +158,22 @@ extension TutoringService {
   /// What keeps a replica's place among others while it serves, until the task is cancelled:
   /// it renews its lease three times per `leaseDuration` and marks the turns of replicas whose
   /// lease expired (they died mid-answer) as interrupted; with PostgreSQL it also reloads the
-  /// curricula when another replica announces a reload.
-  public func maintain(leaseDuration: Duration) async {
+  /// curricula when another replica announces a reload. With a `retention`, it removes text
+  /// older than that at the start and every hour (``purgeText(olderThan:)``).
+  public func maintain(leaseDuration: Duration, retention: Duration? = nil) async {
     await withTaskGroup(of: Void.self) { group in
+      if let retention {
+        group.addTask {
+          while !Task.isCancelled {
+            do {
+              try await self.purgeText(olderThan: retention)
+            } catch {
+              self.logger.error("retention: cannot remove old text", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
+          }
+        }
+      }
       group.addTask {
         while !Task.isCancelled {
           do {

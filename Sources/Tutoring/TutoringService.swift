@@ -34,6 +34,9 @@ public final class TutoringService: Sendable {
     /// Whether "my name is …" in a question is redacted like emails, phone numbers and street
     /// addresses (which always are; see ``PersonalDataRedactor``).
     public var redactNames = false
+    /// Screening of questions and answers (``MessageScreen``): the defaults, or a deployment's
+    /// rules (`--safety-config`).
+    public var safety = MessageScreen.standard
     /// Snippets a search may ask for, and the number when it does not say.
     public var maxSearchResults = 50
     public var defaultSearchResults = 5

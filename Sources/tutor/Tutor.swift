@@ -10,7 +10,7 @@ struct Tutor: AsyncParsableCommand {
       Serve.self, SessionCommand.self, Health.self, CurriculumCommand.self, Generate.self, Tokenize.self,
       Perplexity.self, RandomModel.self, Bench.self, Export.self, Stats.self, TokenCommand.self,
       LoadTest.self, Eval.self,
-      StudentCommand.self, DatabaseCommand.self, SafetyCommand.self,
+      StudentCommand.self, DatabaseCommand.self, SafetyCommand.self, FlagsCommand.self, Purge.self,
     ]
   )
 }

@@ -27,6 +27,7 @@ import TutorAPI
     #expect(
       names(Tutor_V1_AnalyticsService.Method.descriptors) == [
         "tutor.v1.AnalyticsService/ExportSessions (stream)", "tutor.v1.AnalyticsService/GetStudentProgress",
+        "tutor.v1.AnalyticsService/ListFlaggedTurns",
       ]
     )
     #expect(

@@ -99,7 +99,7 @@ struct AccessTests {
   enum RPC: String, CaseIterable, Sendable {
     case StartSession, GetSession, ListSessions, Ask, SubmitAnswer, EndSession
     case ListCurricula, GetCurriculum, GetLesson, SearchSnippets, ValidateCurriculum, ReloadCurricula
-    case GetModelInfo, Generate, ExportSessions, GetStudentProgress, DeleteStudentData
+    case GetModelInfo, Generate, ExportSessions, GetStudentProgress, ListFlaggedTurns, DeleteStudentData
 
     var allowed: Set<Caller> {
       switch self {
@@ -110,6 +110,7 @@ struct AccessTests {
       case .Generate: [.author, .admin]
       case .ExportSessions: [.analyst, .admin]
       case .GetStudentProgress: [.ada, .teacher, .analyst, .admin]
+      case .ListFlaggedTurns: [.teacher, .fractionsTeacher, .analyst, .admin]
       case .DeleteStudentData: [.admin]
       }
     }
@@ -188,6 +189,8 @@ struct AccessTests {
         }
       case .GetStudentProgress:
         _ = try await c.analytics.getStudentProgress(.with { $0.studentID = "ada" }, metadata: m)
+      case .ListFlaggedTurns:
+        _ = try await c.analytics.listFlaggedTurns(.with { $0.minSeverity = .high }, metadata: m)
       case .DeleteStudentData:
         _ = try await c.store.startSession(
           studentId: "zed",

@@ -17,9 +17,10 @@ import TutorTestSupport
 struct ExportRPCTests {
   static func exportAll(
     _ analytics: Tutor_V1_AnalyticsService.Client<HTTP2ClientTransport.Posix>,
-    _ request: Tutor_V1_ExportSessionsRequest
+    _ request: Tutor_V1_ExportSessionsRequest,
+    metadata: Metadata = [:]
   ) async throws -> (data: Data, contentTypes: [String]) {
-    try await analytics.exportSessions(request) { response in
+    try await analytics.exportSessions(request, metadata: metadata) { response in
       var data = Data()
       var types: [String] = []
       for try await chunk in response.messages {

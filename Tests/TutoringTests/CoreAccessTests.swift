@@ -20,6 +20,7 @@ import TutorStore
     .generate: [.author, .admin],
     .exportSessions: [.analyst, .admin],
     .studentProgress: [.student, .teacher, .analyst, .admin],
+    .listFlaggedTurns: [.teacher, .analyst, .admin],
     .deleteStudentData: [.admin],
   ]
 

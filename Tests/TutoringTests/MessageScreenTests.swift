@@ -65,3 +65,40 @@ import TutorTestSupport
     #expect(own.screen("i want to die").isEmpty)
   }
 }
+
+/// The embedding classifier on our engine's encoder: what the lexicon cannot list.
+@Suite struct SafetyClassifierTests {
+  static func vector(_ text: String) throws -> [Float] {
+    try HybridRetrievalTests.encoder.get().embed([PersonalDataRedactor().redact(text).text])[0]
+  }
+
+  @Test func theClassifierReadsTheEncodersVectors() {
+    #expect(SafetyClassifier.standard.dimension == 384)
+    #expect(SafetyClassifier.standard.categories([Float](repeating: 0, count: 10)).isEmpty)
+  }
+
+  @Test func indirectPhrasingsAreFlaggedAndLookAlikesAreNot() throws {
+    let screen = MessageScreen.standard
+    // Training messages the lexicon has no pattern for.
+    for (text, category) in [
+      ("i wrote letters to everyone saying goodbye", MessageScreen.Category.selfHarm),
+      ("i know where he lives and im going round there with a bat", .violence),
+    ] {
+      #expect(screen.screen(text).isEmpty, "the lexicon alone misses '\(text)'")
+      let found = screen.screen(text, vector: try Self.vector(text))
+      #expect(found.contains { $0.category == category && $0.severity == .high }, "\(text): \(found)")
+    }
+    for text in ["why do plants die without light", "how do i kill an infinite loop in python"] {
+      #expect(screen.screen(text, vector: try Self.vector(text)).isEmpty, "\(text)")
+    }
+  }
+
+  @Test func theRulesCanTurnTheClassifierOff() throws {
+    let screen = try MessageScreen(
+      rules: MessageScreen.rules(yaml: "classifier: false\nbenign: []\ncategories: {}")
+    )
+    #expect(screen.classifier == nil)
+    let text = "i wrote letters to everyone saying goodbye"
+    #expect(screen.screen(text, vector: try Self.vector(text)).isEmpty)
+  }
+}

@@ -19,11 +19,25 @@ public struct Course: Sendable, Equatable {
   public var synonyms: [String: [String]]
   /// The folder the curriculum was read from.
   public var directory: String
+  /// What a student reads when screening finds they may be at risk (self-harm, threats): who
+  /// to talk to at this school (`safety: reply:`); nil takes the server's.
+  public var safetyReply: String? = nil
+  /// How the tutor helps with exercises (`pedagogy:`).
+  public var pedagogy: Pedagogy = .socratic
 
   public func lesson(_ id: String) -> Lesson? { lessons.first { $0.id == id } }
 
   /// Every snippet of every lesson, in order.
   public var snippets: [Snippet] { lessons.flatMap(\.snippets) }
+}
+
+/// How the tutor helps a student with an exercise.
+public enum Pedagogy: String, Sendable, Equatable, CaseIterable {
+  /// Never the answer: a guiding question and the note first, the exercise's hints after wrong
+  /// attempts, then a worked similar example.
+  case socratic
+  /// The note and the hints at once, still never the answer.
+  case direct
 }
 
 /// Per-curriculum defaults for generated explanations.

@@ -11,7 +11,7 @@ struct CurriculumParser {
 
   static let knownKeys = [
     "id", "title", "description", "audience", "level", "language", "version", "lessons", "prompt_template",
-    "generation", "mastery", "synonyms",
+    "generation", "mastery", "synonyms", "safety", "pedagogy",
   ]
 
   func parse() -> Course? {
@@ -83,6 +83,28 @@ struct CurriculumParser {
             synonyms[word, default: []].append(term)
           }
         }
+      }
+    }
+
+    var safetyReply: String?
+    if let node = fields.value("safety"),
+      let safety = YAMLFields(node, source: source, sink: sink, what: "'safety'")
+    {
+      safety.reportUnknownKeys(["reply"], in: "'safety'")
+      safetyReply = safety.string("reply", in: "'safety'")
+      if let reply = safetyReply, reply.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        safety.error("'safety' reply is empty; leave it out to use the server's", at: safety.value("reply"))
+      }
+    }
+    var pedagogy = Pedagogy.socratic
+    if let name = fields.string("pedagogy", in: "curriculum.yaml") {
+      if let chosen = Pedagogy(rawValue: name) {
+        pedagogy = chosen
+      } else {
+        fields.error(
+          "pedagogy '\(name)' is not one of " + Pedagogy.allCases.map(\.rawValue).joined(separator: ", "),
+          at: fields.value("pedagogy")
+        )
       }
     }
 
@@ -171,7 +193,9 @@ struct CurriculumParser {
       generation: generation,
       mastery: mastery,
       synonyms: synonyms,
-      directory: directory
+      directory: directory,
+      safetyReply: safetyReply,
+      pedagogy: pedagogy
     )
   }
 

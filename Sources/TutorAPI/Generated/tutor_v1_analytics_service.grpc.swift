@@ -48,10 +48,24 @@ public enum Tutor_V1_AnalyticsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListFlaggedTurns" metadata.
+        public enum ListFlaggedTurns: Sendable {
+            /// Request type for "ListFlaggedTurns".
+            public typealias Input = Tutor_V1_ListFlaggedTurnsRequest
+            /// Response type for "ListFlaggedTurns".
+            public typealias Output = Tutor_V1_ListFlaggedTurnsResponse
+            /// Descriptor for "ListFlaggedTurns".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "tutor.v1.AnalyticsService"),
+                method: "ListFlaggedTurns",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "tutor.v1.AnalyticsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ExportSessions.descriptor,
-            GetStudentProgress.descriptor
+            GetStudentProgress.descriptor,
+            ListFlaggedTurns.descriptor
         ]
     }
 }
@@ -114,6 +128,26 @@ extension Tutor_V1_AnalyticsService {
             request: GRPCCore.StreamingServerRequest<Tutor_V1_GetStudentProgressRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Tutor_V1_StudentProgress>
+
+        /// Handle the "ListFlaggedTurns" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+        /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+        /// > PERMISSION_DENIED.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Tutor_V1_ListFlaggedTurnsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Tutor_V1_ListFlaggedTurnsResponse` messages.
+        func listFlaggedTurns(
+            request: GRPCCore.StreamingServerRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Tutor_V1_ListFlaggedTurnsResponse>
     }
 
     /// Service protocol for the "tutor.v1.AnalyticsService" service.
@@ -160,6 +194,26 @@ extension Tutor_V1_AnalyticsService {
             request: GRPCCore.ServerRequest<Tutor_V1_GetStudentProgressRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Tutor_V1_StudentProgress>
+
+        /// Handle the "ListFlaggedTurns" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+        /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+        /// > PERMISSION_DENIED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Tutor_V1_ListFlaggedTurnsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Tutor_V1_ListFlaggedTurnsResponse` message.
+        func listFlaggedTurns(
+            request: GRPCCore.ServerRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Tutor_V1_ListFlaggedTurnsResponse>
     }
 
     /// Simple service protocol for the "tutor.v1.AnalyticsService" service.
@@ -205,6 +259,26 @@ extension Tutor_V1_AnalyticsService {
             request: Tutor_V1_GetStudentProgressRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Tutor_V1_StudentProgress
+
+        /// Handle the "ListFlaggedTurns" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+        /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+        /// > PERMISSION_DENIED.
+        ///
+        /// - Parameters:
+        ///   - request: A `Tutor_V1_ListFlaggedTurnsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Tutor_V1_ListFlaggedTurnsResponse` to respond with.
+        func listFlaggedTurns(
+            request: Tutor_V1_ListFlaggedTurnsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Tutor_V1_ListFlaggedTurnsResponse
     }
 }
 
@@ -234,6 +308,17 @@ extension Tutor_V1_AnalyticsService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Tutor_V1_AnalyticsService.Method.ListFlaggedTurns.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Tutor_V1_ListFlaggedTurnsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Tutor_V1_ListFlaggedTurnsResponse>(),
+            handler: { request, context in
+                try await self.listFlaggedTurns(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -256,6 +341,17 @@ extension Tutor_V1_AnalyticsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Tutor_V1_StudentProgress> {
         let response = try await self.getStudentProgress(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listFlaggedTurns(
+        request: GRPCCore.StreamingServerRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Tutor_V1_ListFlaggedTurnsResponse> {
+        let response = try await self.listFlaggedTurns(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -289,6 +385,19 @@ extension Tutor_V1_AnalyticsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Tutor_V1_StudentProgress> {
         return GRPCCore.ServerResponse<Tutor_V1_StudentProgress>(
             message: try await self.getStudentProgress(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listFlaggedTurns(
+        request: GRPCCore.ServerRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Tutor_V1_ListFlaggedTurnsResponse> {
+        return GRPCCore.ServerResponse<Tutor_V1_ListFlaggedTurnsResponse>(
+            message: try await self.listFlaggedTurns(
                 request: request.message,
                 context: context
             ),
@@ -351,6 +460,31 @@ extension Tutor_V1_AnalyticsService {
             deserializer: some GRPCCore.MessageDeserializer<Tutor_V1_StudentProgress>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Tutor_V1_StudentProgress>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListFlaggedTurns" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+        /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+        /// > PERMISSION_DENIED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Tutor_V1_ListFlaggedTurnsRequest` message.
+        ///   - serializer: A serializer for `Tutor_V1_ListFlaggedTurnsRequest` messages.
+        ///   - deserializer: A deserializer for `Tutor_V1_ListFlaggedTurnsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listFlaggedTurns<Result>(
+            request: GRPCCore.ClientRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Tutor_V1_ListFlaggedTurnsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Tutor_V1_ListFlaggedTurnsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Tutor_V1_ListFlaggedTurnsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -436,6 +570,42 @@ extension Tutor_V1_AnalyticsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ListFlaggedTurns" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+        /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+        /// > PERMISSION_DENIED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Tutor_V1_ListFlaggedTurnsRequest` message.
+        ///   - serializer: A serializer for `Tutor_V1_ListFlaggedTurnsRequest` messages.
+        ///   - deserializer: A deserializer for `Tutor_V1_ListFlaggedTurnsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listFlaggedTurns<Result>(
+            request: GRPCCore.ClientRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Tutor_V1_ListFlaggedTurnsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Tutor_V1_ListFlaggedTurnsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Tutor_V1_ListFlaggedTurnsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Tutor_V1_AnalyticsService.Method.ListFlaggedTurns.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -494,6 +664,37 @@ extension Tutor_V1_AnalyticsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Tutor_V1_GetStudentProgressRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Tutor_V1_StudentProgress>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListFlaggedTurns" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+    /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+    /// > PERMISSION_DENIED.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Tutor_V1_ListFlaggedTurnsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listFlaggedTurns<Result>(
+        request: GRPCCore.ClientRequest<Tutor_V1_ListFlaggedTurnsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Tutor_V1_ListFlaggedTurnsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listFlaggedTurns(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Tutor_V1_ListFlaggedTurnsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Tutor_V1_ListFlaggedTurnsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -562,6 +763,41 @@ extension Tutor_V1_AnalyticsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getStudentProgress(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListFlaggedTurns" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Turns that screening flagged, newest first, with the redacted text: what needs an adult.
+    /// > Teachers see sessions in their curricula; admins and analysts see all; students get
+    /// > PERMISSION_DENIED.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listFlaggedTurns<Result>(
+        _ message: Tutor_V1_ListFlaggedTurnsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Tutor_V1_ListFlaggedTurnsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Tutor_V1_ListFlaggedTurnsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listFlaggedTurns(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -81,6 +81,112 @@ public nonisolated enum Tutor_V1_ExportFormat: SwiftProtobuf.Enum, Swift.CaseIte
 
 }
 
+public nonisolated struct Tutor_V1_ListFlaggedTurnsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Turns asked at or after `since` and before `until`, when set.
+  public var since: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_since ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {self._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {self._since = nil}
+
+  public var until: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_until ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_until = newValue}
+  }
+  /// Returns true if `until` has been explicitly set.
+  public var hasUntil: Bool {self._until != nil}
+  /// Clears the value of `until`. Subsequent reads from it will return its default value.
+  public mutating func clearUntil() {self._until = nil}
+
+  public var curriculumID: String = String()
+
+  public var studentID: String = String()
+
+  /// Turns with at least one flag this severe (unset: all).
+  public var minSeverity: Tutor_V1_SafetySeverity = .unspecified
+
+  /// Default 50; at most 500.
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _since: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _until: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Tutor_V1_ListFlaggedTurnsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var turns: [Tutor_V1_FlaggedTurn] = []
+
+  /// Empty on the last page.
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tutor_V1_FlaggedTurn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var turnID: String = String()
+
+  public var sessionID: String = String()
+
+  public var studentID: String = String()
+
+  public var curriculumID: String = String()
+
+  public var lessonID: String = String()
+
+  /// 0-based position in the session.
+  public var index: Int32 = 0
+
+  /// As stored: personal data redacted; empty once retention removed the text.
+  public var question: String = String()
+
+  /// What the student read.
+  public var answer: String = String()
+
+  public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdAt = newValue}
+  }
+  /// Returns true if `createdAt` has been explicitly set.
+  public var hasCreatedAt: Bool {self._createdAt != nil}
+  /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedAt() {self._createdAt = nil}
+
+  public var flags: [Tutor_V1_SafetyFlag] = []
+
+  /// The most severe flag's severity and category.
+  public var severity: Tutor_V1_SafetySeverity = .unspecified
+
+  public var category: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 public nonisolated struct Tutor_V1_ExportSessionsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -222,6 +328,194 @@ fileprivate nonisolated let _protobuf_package = "tutor.v1"
 
 nonisolated extension Tutor_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_JSONL\0\u{1}EXPORT_FORMAT_XAPI\0\u{1}EXPORT_FORMAT_DATASHOP\0")
+}
+
+nonisolated extension Tutor_V1_ListFlaggedTurnsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFlaggedTurnsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}since\0\u{1}until\0\u{3}curriculum_id\0\u{3}student_id\0\u{3}min_severity\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._since) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._until) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.curriculumID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.studentID) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.minSeverity) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._since {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._until {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.curriculumID.isEmpty {
+      try visitor.visitSingularStringField(value: self.curriculumID, fieldNumber: 3)
+    }
+    if !self.studentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.studentID, fieldNumber: 4)
+    }
+    if self.minSeverity != .unspecified {
+      try visitor.visitSingularEnumField(value: self.minSeverity, fieldNumber: 5)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 6)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_ListFlaggedTurnsRequest, rhs: Tutor_V1_ListFlaggedTurnsRequest) -> Bool {
+    if lhs._since != rhs._since {return false}
+    if lhs._until != rhs._until {return false}
+    if lhs.curriculumID != rhs.curriculumID {return false}
+    if lhs.studentID != rhs.studentID {return false}
+    if lhs.minSeverity != rhs.minSeverity {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tutor_V1_ListFlaggedTurnsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFlaggedTurnsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}turns\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.turns) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.turns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.turns, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_ListFlaggedTurnsResponse, rhs: Tutor_V1_ListFlaggedTurnsResponse) -> Bool {
+    if lhs.turns != rhs.turns {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tutor_V1_FlaggedTurn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FlaggedTurn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{3}session_id\0\u{3}student_id\0\u{3}curriculum_id\0\u{3}lesson_id\0\u{1}index\0\u{1}question\0\u{1}answer\0\u{3}created_at\0\u{1}flags\0\u{1}severity\0\u{1}category\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.turnID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.studentID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.curriculumID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.lessonID) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.index) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.question) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.answer) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.flags) }()
+      case 11: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.turnID.isEmpty {
+      try visitor.visitSingularStringField(value: self.turnID, fieldNumber: 1)
+    }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 2)
+    }
+    if !self.studentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.studentID, fieldNumber: 3)
+    }
+    if !self.curriculumID.isEmpty {
+      try visitor.visitSingularStringField(value: self.curriculumID, fieldNumber: 4)
+    }
+    if !self.lessonID.isEmpty {
+      try visitor.visitSingularStringField(value: self.lessonID, fieldNumber: 5)
+    }
+    if self.index != 0 {
+      try visitor.visitSingularInt32Field(value: self.index, fieldNumber: 6)
+    }
+    if !self.question.isEmpty {
+      try visitor.visitSingularStringField(value: self.question, fieldNumber: 7)
+    }
+    if !self.answer.isEmpty {
+      try visitor.visitSingularStringField(value: self.answer, fieldNumber: 8)
+    }
+    try { if let v = self._createdAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    if !self.flags.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.flags, fieldNumber: 10)
+    }
+    if self.severity != .unspecified {
+      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 11)
+    }
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 12)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_FlaggedTurn, rhs: Tutor_V1_FlaggedTurn) -> Bool {
+    if lhs.turnID != rhs.turnID {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.studentID != rhs.studentID {return false}
+    if lhs.curriculumID != rhs.curriculumID {return false}
+    if lhs.lessonID != rhs.lessonID {return false}
+    if lhs.index != rhs.index {return false}
+    if lhs.question != rhs.question {return false}
+    if lhs.answer != rhs.answer {return false}
+    if lhs._createdAt != rhs._createdAt {return false}
+    if lhs.flags != rhs.flags {return false}
+    if lhs.severity != rhs.severity {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Tutor_V1_ExportSessionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -38,6 +38,14 @@ public nonisolated enum Tutor_V1_FinishReason: SwiftProtobuf.Enum, Swift.CaseIte
 
   /// The client cancelled, or its deadline passed.
   case cancelled // = 4
+
+  /// The question needed an adult (self-harm, threats, sexual content): the model was not asked,
+  /// and the answer is the deployment's reply saying who to talk to. The turn is flagged.
+  case safetyReply // = 5
+
+  /// The model's answer failed screening, or would have given away an exercise's answer: the
+  /// answer is a neutral message, to be shown in place of the deltas streamed before it.
+  case withheld // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -51,6 +59,8 @@ public nonisolated enum Tutor_V1_FinishReason: SwiftProtobuf.Enum, Swift.CaseIte
     case 2: self = .stopSequence
     case 3: self = .length
     case 4: self = .cancelled
+    case 5: self = .safetyReply
+    case 6: self = .withheld
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -62,6 +72,8 @@ public nonisolated enum Tutor_V1_FinishReason: SwiftProtobuf.Enum, Swift.CaseIte
     case .stopSequence: return 2
     case .length: return 3
     case .cancelled: return 4
+    case .safetyReply: return 5
+    case .withheld: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -73,6 +85,51 @@ public nonisolated enum Tutor_V1_FinishReason: SwiftProtobuf.Enum, Swift.CaseIte
     .stopSequence,
     .length,
     .cancelled,
+    .safetyReply,
+    .withheld,
+  ]
+
+}
+
+/// How serious a screening flag is.
+public nonisolated enum Tutor_V1_SafetySeverity: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case low // = 1
+  case medium // = 2
+  case high // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .low
+    case 2: self = .medium
+    case 3: self = .high
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .low: return 1
+    case .medium: return 2
+    case .high: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tutor_V1_SafetySeverity] = [
+    .unspecified,
+    .low,
+    .medium,
+    .high,
   ]
 
 }
@@ -237,6 +294,66 @@ public nonisolated struct Tutor_V1_Citation: Sendable {
   public init() {}
 }
 
+/// Something screening found in a turn that an adult should see.
+public nonisolated struct Tutor_V1_SafetyFlag: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// self_harm, violence, sexual, bullying or personal_data.
+  public var category: String = String()
+
+  public var severity: Tutor_V1_SafetySeverity = .unspecified
+
+  public var source: Tutor_V1_SafetyFlag.Source = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Source: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+
+    /// What the student wrote.
+    case question // = 1
+
+    /// What the model answered (the student read a neutral message instead).
+    case answer // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .question
+      case 2: self = .answer
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .question: return 1
+      case .answer: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Tutor_V1_SafetyFlag.Source] = [
+      .unspecified,
+      .question,
+      .answer,
+    ]
+
+  }
+
+  public init() {}
+}
+
 /// Tokens counted with the model's tokenizer.
 public nonisolated struct Tutor_V1_TokenUsage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -341,7 +458,11 @@ public nonisolated struct Tutor_V1_Diagnostic: Sendable {
 fileprivate nonisolated let _protobuf_package = "tutor.v1"
 
 nonisolated extension Tutor_V1_FinishReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FINISH_REASON_UNSPECIFIED\0\u{1}FINISH_REASON_END_OF_TEXT\0\u{1}FINISH_REASON_STOP_SEQUENCE\0\u{1}FINISH_REASON_LENGTH\0\u{1}FINISH_REASON_CANCELLED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FINISH_REASON_UNSPECIFIED\0\u{1}FINISH_REASON_END_OF_TEXT\0\u{1}FINISH_REASON_STOP_SEQUENCE\0\u{1}FINISH_REASON_LENGTH\0\u{1}FINISH_REASON_CANCELLED\0\u{1}FINISH_REASON_SAFETY_REPLY\0\u{1}FINISH_REASON_WITHHELD\0")
+}
+
+nonisolated extension Tutor_V1_SafetySeverity: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SAFETY_SEVERITY_UNSPECIFIED\0\u{1}SAFETY_SEVERITY_LOW\0\u{1}SAFETY_SEVERITY_MEDIUM\0\u{1}SAFETY_SEVERITY_HIGH\0")
 }
 
 nonisolated extension Tutor_V1_GenerationOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -476,6 +597,50 @@ nonisolated extension Tutor_V1_Citation: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Tutor_V1_SafetyFlag: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SafetyFlag"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}category\0\u{1}severity\0\u{1}source\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.source) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 1)
+    }
+    if self.severity != .unspecified {
+      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 2)
+    }
+    if self.source != .unspecified {
+      try visitor.visitSingularEnumField(value: self.source, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_SafetyFlag, rhs: Tutor_V1_SafetyFlag) -> Bool {
+    if lhs.category != rhs.category {return false}
+    if lhs.severity != rhs.severity {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tutor_V1_SafetyFlag.Source: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_UNSPECIFIED\0\u{1}SOURCE_QUESTION\0\u{1}SOURCE_ANSWER\0")
 }
 
 nonisolated extension Tutor_V1_TokenUsage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -200,6 +200,11 @@ extension Tutor_V1_TutorService {
         /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
         /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
         /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+        /// > Every question is screened before it reaches the model or the database (personal data is
+        /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+        /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+        /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+        /// > exercise's answer (AskCompleted.exercise_help says how).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Tutor_V1_AskRequest` messages.
@@ -324,6 +329,11 @@ extension Tutor_V1_TutorService {
         /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
         /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
         /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+        /// > Every question is screened before it reaches the model or the database (personal data is
+        /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+        /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+        /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+        /// > exercise's answer (AskCompleted.exercise_help says how).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -446,6 +456,11 @@ extension Tutor_V1_TutorService {
         /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
         /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
         /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+        /// > Every question is screened before it reaches the model or the database (personal data is
+        /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+        /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+        /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+        /// > exercise's answer (AskCompleted.exercise_help says how).
         ///
         /// - Parameters:
         ///   - request: A `Tutor_V1_AskRequest` message.
@@ -817,6 +832,11 @@ extension Tutor_V1_TutorService {
         /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
         /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
         /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+        /// > Every question is screened before it reaches the model or the database (personal data is
+        /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+        /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+        /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+        /// > exercise's answer (AskCompleted.exercise_help says how).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -1012,6 +1032,11 @@ extension Tutor_V1_TutorService {
         /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
         /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
         /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+        /// > Every question is screened before it reaches the model or the database (personal data is
+        /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+        /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+        /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+        /// > exercise's answer (AskCompleted.exercise_help says how).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -1211,6 +1236,11 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
     /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
     /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+    /// > Every question is screened before it reaches the model or the database (personal data is
+    /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+    /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+    /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+    /// > exercise's answer (AskCompleted.exercise_help says how).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Tutor_V1_AskRequest` message.
@@ -1406,6 +1436,11 @@ extension Tutor_V1_TutorService.ClientProtocol {
     /// > cancelled. NOT_FOUND for an unknown session; INVALID_ARGUMENT for an empty or oversize
     /// > question or one whose prompt cannot fit the model's context; FAILED_PRECONDITION for an ended
     /// > session or one already answering; RESOURCE_EXHAUSTED when the generation queue is full.
+    /// > Every question is screened before it reaches the model or the database (personal data is
+    /// > redacted; a question that needs an adult gets the deployment's reply, finish reason
+    /// > SAFETY_REPLY), and every answer word by word before the student reads it (WITHHELD).
+    /// > With exercise_id, or a question that quotes an exercise, the tutor helps without giving the
+    /// > exercise's answer (AskCompleted.exercise_help says how).
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -356,6 +356,11 @@ public nonisolated struct Tutor_V1_AskRequest: Sendable {
   /// Clears the value of `options`. Subsequent reads from it will return its default value.
   public mutating func clearOptions() {self._options = nil}
 
+  /// "Help me with this exercise": an exercise of the session's curriculum. The answer never
+  /// contains the exercise's answer in any form the grader accepts; what it gives grows with the
+  /// student's wrong attempts (SubmitAnswer). INVALID_ARGUMENT for an unknown exercise.
+  public var exerciseID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -469,12 +474,95 @@ public nonisolated struct Tutor_V1_AskCompleted: Sendable {
   /// The notes the answer was given, best first: show them with the answer.
   public var citations: [Tutor_V1_Citation] = []
 
+  /// Set when the question was about an exercise.
+  public var exerciseHelp: Tutor_V1_ExerciseHelp {
+    get {_exerciseHelp ?? Tutor_V1_ExerciseHelp()}
+    set {_exerciseHelp = newValue}
+  }
+  /// Returns true if `exerciseHelp` has been explicitly set.
+  public var hasExerciseHelp: Bool {self._exerciseHelp != nil}
+  /// Clears the value of `exerciseHelp`. Subsequent reads from it will return its default value.
+  public mutating func clearExerciseHelp() {self._exerciseHelp = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _usage: Tutor_V1_TokenUsage? = nil
   fileprivate var _latency: SwiftProtobuf.Google_Protobuf_Duration? = nil
+  fileprivate var _exerciseHelp: Tutor_V1_ExerciseHelp? = nil
+}
+
+/// How the tutor helped with an exercise: more with each wrong attempt, never the answer.
+public nonisolated struct Tutor_V1_ExerciseHelp: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var exerciseID: String = String()
+
+  public var level: Tutor_V1_ExerciseHelp.Level = .unspecified
+
+  /// The exercise's hints shown in this answer, in order.
+  public var hints: [String] = []
+
+  /// Whether the exercise was recognised in the question (rather than named by exercise_id).
+  public var recognised: Bool = false
+
+  /// Wrong attempts at the exercise in this session so far.
+  public var wrongAttempts: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Level: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+
+    /// A guiding question and the relevant note (before any wrong attempt).
+    case guidingQuestion // = 1
+
+    /// The exercise's own hints, in order, one more per wrong attempt.
+    case hint // = 2
+
+    /// A worked example of a similar problem (the hints are used up, or mastery is low).
+    case workedExample // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .guidingQuestion
+      case 2: self = .hint
+      case 3: self = .workedExample
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .guidingQuestion: return 1
+      case .hint: return 2
+      case .workedExample: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Tutor_V1_ExerciseHelp.Level] = [
+      .unspecified,
+      .guidingQuestion,
+      .hint,
+      .workedExample,
+    ]
+
+  }
+
+  public init() {}
 }
 
 public nonisolated struct Tutor_V1_SubmitAnswerRequest: Sendable {
@@ -941,7 +1029,7 @@ nonisolated extension Tutor_V1_Turn.Status: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tutor_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AskRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}question\0\u{1}options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}question\0\u{1}options\0\u{3}exercise_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -952,6 +1040,7 @@ nonisolated extension Tutor_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.question) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._options) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.exerciseID) }()
       default: break
       }
     }
@@ -971,6 +1060,9 @@ nonisolated extension Tutor_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._options {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.exerciseID.isEmpty {
+      try visitor.visitSingularStringField(value: self.exerciseID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -978,6 +1070,7 @@ nonisolated extension Tutor_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.sessionID != rhs.sessionID {return false}
     if lhs.question != rhs.question {return false}
     if lhs._options != rhs._options {return false}
+    if lhs.exerciseID != rhs.exerciseID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1134,7 +1227,7 @@ nonisolated extension Tutor_V1_AnswerDelta: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AskCompleted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{3}finish_reason\0\u{1}latency\0\u{1}citations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{1}answer\0\u{3}snippet_ids\0\u{1}usage\0\u{3}finish_reason\0\u{1}latency\0\u{1}citations\0\u{3}exercise_help\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1149,6 +1242,7 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularEnumField(value: &self.finishReason) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._latency) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.citations) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._exerciseHelp) }()
       default: break
       }
     }
@@ -1180,6 +1274,9 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
     if !self.citations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.citations, fieldNumber: 7)
     }
+    try { if let v = self._exerciseHelp {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1191,9 +1288,64 @@ nonisolated extension Tutor_V1_AskCompleted: SwiftProtobuf.Message, SwiftProtobu
     if lhs.finishReason != rhs.finishReason {return false}
     if lhs._latency != rhs._latency {return false}
     if lhs.citations != rhs.citations {return false}
+    if lhs._exerciseHelp != rhs._exerciseHelp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Tutor_V1_ExerciseHelp: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExerciseHelp"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exercise_id\0\u{1}level\0\u{1}hints\0\u{1}recognised\0\u{3}wrong_attempts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.exerciseID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.level) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.hints) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.recognised) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.wrongAttempts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.exerciseID.isEmpty {
+      try visitor.visitSingularStringField(value: self.exerciseID, fieldNumber: 1)
+    }
+    if self.level != .unspecified {
+      try visitor.visitSingularEnumField(value: self.level, fieldNumber: 2)
+    }
+    if !self.hints.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.hints, fieldNumber: 3)
+    }
+    if self.recognised != false {
+      try visitor.visitSingularBoolField(value: self.recognised, fieldNumber: 4)
+    }
+    if self.wrongAttempts != 0 {
+      try visitor.visitSingularInt32Field(value: self.wrongAttempts, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tutor_V1_ExerciseHelp, rhs: Tutor_V1_ExerciseHelp) -> Bool {
+    if lhs.exerciseID != rhs.exerciseID {return false}
+    if lhs.level != rhs.level {return false}
+    if lhs.hints != rhs.hints {return false}
+    if lhs.recognised != rhs.recognised {return false}
+    if lhs.wrongAttempts != rhs.wrongAttempts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tutor_V1_ExerciseHelp.Level: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LEVEL_UNSPECIFIED\0\u{1}LEVEL_GUIDING_QUESTION\0\u{1}LEVEL_HINT\0\u{1}LEVEL_WORKED_EXAMPLE\0")
 }
 
 nonisolated extension Tutor_V1_SubmitAnswerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

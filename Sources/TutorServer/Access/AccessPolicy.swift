@@ -24,6 +24,7 @@ enum AccessPolicy {
     Tutor_V1_ModelService.Method.Generate.descriptor: .generate,
     Tutor_V1_AnalyticsService.Method.ExportSessions.descriptor: .exportSessions,
     Tutor_V1_AnalyticsService.Method.GetStudentProgress.descriptor: .studentProgress,
+    Tutor_V1_AnalyticsService.Method.ListFlaggedTurns.descriptor: .listFlaggedTurns,
     Tutor_V1_AdminService.Method.DeleteStudentData.descriptor: .deleteStudentData,
   ]
 

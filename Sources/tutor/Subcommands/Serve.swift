@@ -135,6 +135,22 @@ struct Serve: AsyncParsableCommand {
   )
   var redactNames = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Screening rules (YAML: categories, patterns, benign phrases, actions, replies); default: the built-in rules (`tutor safety rules` prints them).",
+      valueName: "file"
+    )
+  )
+  var safetyConfig: String?
+
+  @Option(
+    name: .long,
+    help:
+      "Remove the text of turns and attempts older than this many days (checked hourly); counts, mastery and flags stay."
+  )
+  var retentionDays: Int?
+
   @Flag(
     name: .long,
     help: "Serve without authentication: every caller is an admin. Local demos only; never on a network."
@@ -160,6 +176,9 @@ struct Serve: AsyncParsableCommand {
     }
     guard shutdownGraceSeconds >= 0 else {
       throw ValidationError("--shutdown-grace-seconds must not be negative")
+    }
+    if let retentionDays, retentionDays < 1 {
+      throw ValidationError("--retention-days must be at least 1, got \(retentionDays)")
     }
     guard maxQuestionTokens >= 1 else { throw ValidationError("--max-question-tokens must be at least 1") }
     guard (tlsCert == nil) == (tlsKey == nil) else {
@@ -223,6 +242,13 @@ struct Serve: AsyncParsableCommand {
     configuration.limits.maxNewTokens = maxNewTokens
     configuration.limits.maxQuestionTokens = maxQuestionTokens
     configuration.limits.redactNames = redactNames
+    do {
+      configuration.limits.safety = try SafetyCommand.screen(file: safetyConfig, redactNames: redactNames)
+    } catch {
+      Console.error("error: \(error)")
+      throw ExitCode.failure
+    }
+    configuration.retention = retentionDays.map { .seconds(Int64($0) * 86_400) }
     configuration.rateLimit = rateLimit > 0 ? (rateLimit, rateBurst) : nil
     configuration.tlsCertificatePath = tlsCert
     configuration.tlsKeyPath = tlsKey
