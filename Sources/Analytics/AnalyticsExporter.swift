@@ -153,7 +153,9 @@ public struct AnalyticsExporter: Sendable {
         optional(attempt.objectiveId, Field.text), .time(attempt.createdAtMs), .none, .none,
         optional(text(attempt.answer), Field.text), .none, .none, .bool(attempt.correct),
         .number(context.number), .number(attempt.hintsRevealed), optional(attempt.hintRevealed, Field.number),
-        .none, .none, .none, .none, .none,
+        .none, .none, .none, .none,
+        attempt.flags.isEmpty
+          ? .none : .list(attempt.flags.map { "\($0.source.rawValue):\($0.category):\($0.severity)" }),
       ]
       for (i, field) in fields.enumerated() { body(i, field) }
     }

@@ -107,11 +107,16 @@ extension Tutor_V1_FlaggedTurn {
     question = f.turn.question
     answer = f.turn.answer
     createdAt = .init(milliseconds: f.turn.createdAtMs)
+    exerciseID = f.exerciseId ?? ""
     flags = f.turn.flags.map { flag in
       .with {
         $0.category = flag.category
         $0.severity = .init(flag.severity)
-        $0.source = flag.source == .question ? .question : .answer
+        switch flag.source {
+        case .question: $0.source = .question
+        case .answer: $0.source = .answer
+        case .exerciseAnswer: $0.source = .exerciseAnswer
+        }
       }
     }
     if let worst = flags.max(by: { $0.severity.rank < $1.severity.rank }) {

@@ -112,6 +112,7 @@ struct TutorServiceHandler: Tutor_V1_TutorService.SimpleServiceProtocol {
       $0.hintsRevealed = Int32(result.hintsRevealed)
       $0.explanation = result.explanation ?? ""
       if let mastery = result.mastery { $0.mastery = .init(mastery) }
+      $0.safetyReply = result.safetyReply ?? ""
     }
   }
 

@@ -86,7 +86,7 @@ enum ExportQuery {
     // 7 turn index / attempt number, 8 question / exercise, 9 answer, 10 snippet ids / objective;
     // a turn's 11 prompt tokens, 12 completion tokens, 13 latency, 14 status, 15 finish reason,
     // 16 completed_at; an attempt's 17 correct, 18 hints before, 19 hint revealed, 20 attempts in
-    // all, 21 started at, 22 exercise started at; a turn's 23 flags. Each kind's own columns are typed NULLs in the
+    // all, 21 started at, 22 exercise started at; 23 flags. Each kind's own columns are typed NULLs in the
     // other's rows, so that PostgreSQL's UNION finds one type per column.
     let sql = """
       SELECT 0, t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.created_at,
@@ -101,7 +101,7 @@ enum ExportQuery {
              number, exercise_id, answer, objective_id,
              CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
              CAST(NULL AS TEXT), CAST(NULL AS BIGINT),
-             correct, hints_revealed, hint_revealed, total, started_at, exercise_started_at, CAST(NULL AS TEXT)
+             correct, hints_revealed, hint_revealed, total, started_at, exercise_started_at, flags
       FROM (
         SELECT numbered.*,
                ROW_NUMBER() OVER (PARTITION BY session_id, exercise_id ORDER BY created_at, id) AS number,
@@ -168,7 +168,8 @@ enum ExportQuery {
       correct: try row.bool(17),
       hintsRevealed: try row.int(18),
       hintRevealed: try row.optionalInt(19),
-      createdAtMs: try row.int64(6)
+      createdAtMs: try row.int64(6),
+      flags: TurnFlag.decode(try row.string(23))
     )
     let context = AttemptContext(
       number: try row.int(7),

@@ -36,12 +36,16 @@ public struct FlagFilter: Sendable, Equatable {
   public static let severities = ["low", "medium", "high"]
 }
 
-/// A turn screening flagged, with its session's student, curriculum and lesson.
+/// A turn screening flagged, with its session's student, curriculum and lesson; or an exercise
+/// answer it flagged (``exerciseId`` set: `turn` then holds the attempt's id, the response as its
+/// question, and its time).
 public struct FlaggedTurn: Sendable, Equatable {
   public var turn: StoredTurn
   public var studentId: String
   public var curriculumId: String
   public var lessonId: String
+  /// The exercise, when the flagged message was an answer to it.
+  public var exerciseId: String? = nil
 }
 
 public struct FlaggedTurnsPage: Sendable, Equatable {
@@ -52,41 +56,57 @@ public struct FlaggedTurnsPage: Sendable, Equatable {
 
 /// The flag listing and the retention purge, in SQL both engines run.
 enum FlagQuery {
+  /// Flagged turns and flagged exercise answers, newest first: one UNION, each side with the
+  /// filter's conditions on its own columns.
   static func sql(_ filter: FlagFilter) throws -> (sql: String, arguments: [SQLValue]) {
-    var conditions = Conditions()
-    conditions.add("t.flags <> '[]'")
-    if let since = filter.since?.millisecondsSince1970 { conditions.add("t.created_at >= ?", since) }
-    if let until = filter.until?.millisecondsSince1970 { conditions.add("t.created_at < ?", until) }
-    if let curricula = filter.curriculumIds { conditions.add("s.curriculum_id", in: curricula) }
-    if let student = filter.studentId { conditions.add("s.student_id = ?", student) }
-    if let minimum = filter.minimumSeverity {
-      // Callers check the name (an unknown one selects nothing).
-      let rank = FlagFilter.severities.firstIndex(of: minimum) ?? FlagFilter.severities.count
-      // The column's JSON is written with sorted keys and no spaces, by either engine.
-      let severe = FlagFilter.severities[rank...].map { "t.flags LIKE '%\"severity\":\"\($0)\"%'" }
-      conditions.add(severe.isEmpty ? "1 = 0" : "(" + severe.joined(separator: " OR ") + ")")
-    }
+    var page: (created: Int64, id: String)?
     if let token = filter.pageToken {
       let parts = token.split(separator: ":", maxSplits: 1)
       guard parts.count == 2, let created = Int64(parts[0]) else {
         throw TutorStoreError.invalidPageToken
       }
-      conditions.add(
-        "(t.created_at < ? OR (t.created_at = ? AND t.id < ?))",
-        [
-          .integer(created), .integer(created), .text(String(parts[1])),
-        ]
-      )
+      page = (created, String(parts[1]))
     }
+    func conditions(_ record: String, session: String) -> Conditions {
+      var conditions = Conditions()
+      conditions.add("\(record).flags <> '[]'")
+      if let since = filter.since?.millisecondsSince1970 {
+        conditions.add("\(record).created_at >= ?", since)
+      }
+      if let until = filter.until?.millisecondsSince1970 { conditions.add("\(record).created_at < ?", until) }
+      if let curricula = filter.curriculumIds { conditions.add("\(session).curriculum_id", in: curricula) }
+      if let student = filter.studentId { conditions.add("\(session).student_id = ?", student) }
+      if let minimum = filter.minimumSeverity {
+        // Callers check the name (an unknown one selects nothing). The column's JSON is written
+        // with sorted keys and no spaces, by either engine.
+        let rank = FlagFilter.severities.firstIndex(of: minimum) ?? FlagFilter.severities.count
+        let severe = FlagFilter.severities[rank...].map { "\(record).flags LIKE '%\"severity\":\"\($0)\"%'" }
+        conditions.add(severe.isEmpty ? "1 = 0" : "(" + severe.joined(separator: " OR ") + ")")
+      }
+      if let page {
+        conditions.add(
+          "(\(record).created_at < ? OR (\(record).created_at = ? AND \(record).id < ?))",
+          [.integer(page.created), .integer(page.created), .text(page.id)]
+        )
+      }
+      return conditions
+    }
+    let turns = conditions("t", session: "s")
+    let attempts = conditions("a", session: "a")
     let sql = """
-      SELECT t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, t.idx, t.question, t.answer,
-             t.status, t.finish_reason, t.created_at, t.completed_at, t.flags
+      SELECT t.id, t.session_id, s.student_id, s.curriculum_id, s.lesson_id, CAST(t.idx AS BIGINT), t.question,
+             t.answer, t.status, t.finish_reason, t.created_at, t.completed_at, t.flags, CAST(NULL AS TEXT)
       FROM turn t JOIN session s ON s.id = t.session_id
-      \(conditions.whereClause)
-      ORDER BY t.created_at DESC, t.id DESC
+      \(turns.whereClause)
+      UNION ALL
+      SELECT a.id, a.session_id, a.student_id, a.curriculum_id, a.lesson_id, CAST(-1 AS BIGINT), a.answer,
+             '', 'completed', CAST(NULL AS TEXT), a.created_at, a.created_at, a.flags, a.exercise_id
+      FROM attempt a
+      \(attempts.whereClause)
+      ORDER BY 11 DESC, 1 DESC
       LIMIT ?
       """
-    return (sql, conditions.arguments + [.integer(Int64(filter.pageSize) + 1)])
+    return (sql, turns.arguments + attempts.arguments + [.integer(Int64(filter.pageSize) + 1)])
   }
 
   static func page(_ rows: [some SQLRow], pageSize: Int) throws -> FlaggedTurnsPage {
@@ -113,7 +133,8 @@ enum FlagQuery {
           turn: turn,
           studentId: try row.string(2),
           curriculumId: try row.string(3),
-          lessonId: try row.string(4)
+          lessonId: try row.string(4),
+          exerciseId: try row.text(13)
         )
       )
     }

@@ -57,7 +57,7 @@ struct CopyTable: Sendable {
         ("id", .text), ("session_id", .text), ("student_id", .text), ("curriculum_id", .text),
         ("lesson_id", .text), ("exercise_id", .text), ("objective_id", .text), ("answer", .text),
         ("correct", .integer), ("hints_revealed", .integer), ("hint_revealed", .integer),
-        ("created_at", .integer),
+        ("created_at", .integer), ("flags", .text),
       ],
       order: "id"
     ),

@@ -155,7 +155,9 @@ public struct StoredTurn: Codable, Sendable, Equatable, FetchableRecord, Persist
 /// (`low`, `medium`, `high`), in the question or in the answer.
 public struct TurnFlag: Codable, Sendable, Hashable {
   public enum Source: String, Codable, Sendable {
+    /// What the student asked, what the model answered, what the student answered an exercise.
     case question, answer
+    case exerciseAnswer = "exercise_answer"
   }
 
   public var source: Source
@@ -208,6 +210,8 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
   public var hintRevealed: Int?
   /// Milliseconds since 1970 (UTC); exact, so records compare equal after a round trip.
   public var createdAtMs: Int64
+  /// What screening found in the response (source `exercise_answer`); usually empty.
+  public var flags: [TurnFlag]
 
   public init(
     id: String,
@@ -221,7 +225,8 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     correct: Bool,
     hintsRevealed: Int,
     hintRevealed: Int? = nil,
-    createdAtMs: Int64
+    createdAtMs: Int64,
+    flags: [TurnFlag] = []
   ) {
     self.id = id
     self.sessionId = sessionId
@@ -235,10 +240,11 @@ public struct StoredAttempt: Codable, Sendable, Equatable, FetchableRecord, Pers
     self.hintsRevealed = hintsRevealed
     self.hintRevealed = hintRevealed
     self.createdAtMs = createdAtMs
+    self.flags = flags
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, answer, correct
+    case id, answer, correct, flags
     case sessionId = "session_id"
     case studentId = "student_id"
     case curriculumId = "curriculum_id"

@@ -18,6 +18,8 @@ extension TutoringService {
     public var hintsRevealed: Int
     public var explanation: String?
     public var mastery: ObjectiveMastery?
+    /// The deployment's reply when the answer needed an adult (screening's `reply` action).
+    public var safetyReply: String? = nil
   }
 
   /// A student's mastery of one objective.
@@ -51,6 +53,14 @@ extension TutoringService {
       throw TutoringError.notFound("curriculum '\(curriculum.id)' has no exercise '\(exerciseId)'")
     }
     let correct = exercise.answer.accepts(response)
+    // Screened like a question: what needs an adult is flagged, and the student gets the reply.
+    let stored = redacted(response)
+    let vector = limits.safety.classifier != nil ? await catalog.embedding(stored) : nil
+    let findings = limits.safety.screen(response, vector: vector)
+    let flags = findings.map {
+      TurnFlag(source: .exerciseAnswer, category: $0.category.rawValue, severity: $0.severity.rawValue)
+    }
+    let needsAdult = limits.safety.replyFindings(findings)
     let before = try await store.attemptCounts(sessionId: sessionId, exerciseId: exerciseId)
     let revealedBefore = min(before.wrong, exercise.hints.count)
     var hint: String?
@@ -70,15 +80,17 @@ extension TutoringService {
       exerciseId: exerciseId,
       objectiveId: objective?.id,
       // Graded as typed, stored without personal data.
-      answer: redacted(response),
+      answer: stored,
       correct: correct,
       hintsRevealed: revealedBefore,
       hintRevealed: revealedAfter > revealedBefore ? revealedAfter : nil,
-      createdAtMs: Date().millisecondsSince1970
+      createdAtMs: Date().millisecondsSince1970,
+      flags: flags
     )
     let probability = try await store.recordAttempt(attempt) { prior in
       KnowledgeTracing.update(prior: prior, correct: correct, parameters: parameters)
     }
+    countFlags(flags, turnId: attempt.id, sessionId: sessionId)
     var mastery: ObjectiveMastery?
     if let objective, let probability {
       mastery = ObjectiveMastery(
@@ -98,7 +110,9 @@ extension TutoringService {
       hint: hint,
       hintsRevealed: revealedAfter,
       explanation: correct ? exercise.explanation : nil,
-      mastery: mastery
+      mastery: mastery,
+      safetyReply: needsAdult.isEmpty
+        ? nil : limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply)
     )
   }
 }

@@ -132,6 +132,52 @@ struct SafetyServerTests {
     }
   }
 
+  @Test func anExerciseAnswerThatNeedsAnAdultGetsTheReplyAndIsListed() async throws {
+    try await AccessTests.withSecuredServer { server in
+      let (student, teacher, _) = try await Self.tokens(server)
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        let analytics = Tutor_V1_AnalyticsService.Client(wrapping: client)
+        let session = try await tutor.startSession(
+          .with { $0.curriculumID = "photosynthesis" },
+          metadata: Self.bearer(student)
+        )
+        let exercise = try #require(
+          server.server.tutoring.catalog.snapshot.curriculum("photosynthesis")?.lessons.flatMap(\.exercises)
+            .first
+        )
+        let response = try await tutor.submitAnswer(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.exerciseID = exercise.id
+            $0.answer = "idc i want to kill myself"
+          },
+          metadata: Self.bearer(student)
+        )
+        #expect(!response.correct)
+        #expect(response.safetyReply == server.server.tutoring.limits.safety.defaultReply)
+        let listed = try await analytics.listFlaggedTurns(.init(), metadata: Self.bearer(teacher))
+        let flagged = try #require(listed.turns.first)
+        #expect(flagged.exerciseID == exercise.id && flagged.turnID == response.attemptID)
+        #expect(flagged.question == "idc i want to kill myself" && flagged.severity == .high)
+        #expect(flagged.flags.map(\.source) == [.exerciseAnswer])
+        // An ordinary wrong answer is not flagged and gets no reply.
+        let wrong = try await tutor.submitAnswer(
+          .with {
+            $0.sessionID = session.sessionID
+            $0.exerciseID = exercise.id
+            $0.answer = "no idea"
+          },
+          metadata: Self.bearer(student)
+        )
+        #expect(wrong.safetyReply.isEmpty)
+        #expect(
+          try await analytics.listFlaggedTurns(.init(), metadata: Self.bearer(teacher)).turns.count == 1
+        )
+      }
+    }
+  }
+
   @Test func anOrdinaryQuestionIsAnsweredAndNotFlagged() async throws {
     try await withTestServer { server in
       try await server.withClient { client in

@@ -16,6 +16,7 @@ import TutorTestSupport
   static let bullying = TurnFlag(source: .question, category: "bullying", severity: "medium")
   static let email = TurnFlag(source: .question, category: "personal_data", severity: "low")
   static let answer = TurnFlag(source: .answer, category: "violence", severity: "high")
+  static let exerciseAnswer = TurnFlag(source: .exerciseAnswer, category: "self_harm", severity: "high")
 
   /// Four turns at times 1000…4000 in two curricula; returns the store and the turns' ids.
   /// The database is dropped when `TestDatabase` goes, so it is returned too.
@@ -67,7 +68,8 @@ import TutorTestSupport
       answer: "3/4",
       correct: true,
       hintsRevealed: 0,
-      createdAtMs: 1500
+      createdAtMs: 1500,
+      flags: [Self.exerciseAnswer]
     )
     try await store.recordAttempt(attempt, mastery: 0.7)
     return (store, ids, db)
@@ -80,22 +82,25 @@ import TutorTestSupport
     defer { withExtendedLifetime(db) {} }
     defer { try? store.close() }
     let all = try await store.flaggedTurns(FlagFilter())
-    #expect(all.turns.map(\.turn.id) == [ids[3], ids[2], ids[0]])
+    #expect(all.turns.map(\.turn.id) == [ids[3], ids[2], "a1", ids[0]])
+    // The flagged exercise answer: its exercise, the response as its text.
+    #expect(all.turns[2].exerciseId == "e" && all.turns[2].turn.question == "3/4")
+    #expect(all.turns[2].turn.flags == [Self.exerciseAnswer] && all.turns[0].exerciseId == nil)
     #expect(all.nextPageToken == nil)
     #expect(all.turns.last?.turn.flags == [Self.selfHarm, Self.email])
     #expect(all.turns.first?.turn.flags == [Self.answer])
     #expect(all.turns.last?.studentId == "ana" && all.turns.last?.curriculumId == "plants")
 
     let high = try await store.flaggedTurns(FlagFilter(minimumSeverity: "high"))
-    #expect(high.turns.map(\.turn.id) == [ids[3], ids[0]])
+    #expect(high.turns.map(\.turn.id) == [ids[3], "a1", ids[0]])
     let medium = try await store.flaggedTurns(FlagFilter(minimumSeverity: "medium"))
-    #expect(medium.turns.map(\.turn.id) == [ids[3], ids[2], ids[0]])
+    #expect(medium.turns.map(\.turn.id) == [ids[3], ids[2], "a1", ids[0]])
     let plants = try await store.flaggedTurns(FlagFilter(curriculumIds: ["plants"]))
     #expect(plants.turns.map(\.turn.id) == [ids[0]])
     let none = try await store.flaggedTurns(FlagFilter(curriculumIds: []))
     #expect(none.turns.isEmpty)
     let ben = try await store.flaggedTurns(FlagFilter(studentId: "ben"))
-    #expect(ben.turns.map(\.turn.id) == [ids[3], ids[2]])
+    #expect(ben.turns.map(\.turn.id) == [ids[3], ids[2], "a1"])
     let window = try await store.flaggedTurns(
       FlagFilter(since: Date(millisecondsSince1970: 2000), until: Date(millisecondsSince1970: 4000))
     )
@@ -135,10 +140,11 @@ import TutorTestSupport
     #expect(plants.map(\.question) == ["", ""] && plants.map(\.answer) == ["", ""])
     #expect(plants.first?.flags == [Self.selfHarm, Self.email])
     let flagged = try await store.flaggedTurns(FlagFilter())
-    #expect(flagged.turns.map(\.turn.id) == [ids[3], ids[2], ids[0]])
-    #expect(flagged.turns.map(\.turn.question) == ["question 3", "question 2", ""])
+    #expect(flagged.turns.map(\.turn.id) == [ids[3], ids[2], "a1", ids[0]])
+    #expect(flagged.turns.map(\.turn.question) == ["question 3", "question 2", "", ""])
     let activity = try await store.activity(studentId: "ben")
     #expect(activity.attempts.map(\.answer) == [""])
+    #expect(activity.attempts.first?.flags == [Self.exerciseAnswer])
     #expect(try await store.mastery(studentId: "ben").map(\.probability) == [0.7])
     // Counts, and so statistics, are unchanged.
     #expect(try await store.statistics(ExportFilter()) == before)

@@ -140,6 +140,8 @@ public nonisolated struct Tutor_V1_ListFlaggedTurnsResponse: Sendable {
   public init() {}
 }
 
+/// A flagged turn, or a flagged answer to an exercise (exercise_id set; turn_id is then the
+/// attempt's id and question the student's answer).
 public nonisolated struct Tutor_V1_FlaggedTurn: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -179,6 +181,9 @@ public nonisolated struct Tutor_V1_FlaggedTurn: Sendable {
   public var severity: Tutor_V1_SafetySeverity = .unspecified
 
   public var category: String = String()
+
+  /// Set when the flagged message was an answer to this exercise.
+  public var exerciseID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -431,7 +436,7 @@ nonisolated extension Tutor_V1_ListFlaggedTurnsResponse: SwiftProtobuf.Message, 
 
 nonisolated extension Tutor_V1_FlaggedTurn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FlaggedTurn"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{3}session_id\0\u{3}student_id\0\u{3}curriculum_id\0\u{3}lesson_id\0\u{1}index\0\u{1}question\0\u{1}answer\0\u{3}created_at\0\u{1}flags\0\u{1}severity\0\u{1}category\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}turn_id\0\u{3}session_id\0\u{3}student_id\0\u{3}curriculum_id\0\u{3}lesson_id\0\u{1}index\0\u{1}question\0\u{1}answer\0\u{3}created_at\0\u{1}flags\0\u{1}severity\0\u{1}category\0\u{3}exercise_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -451,6 +456,7 @@ nonisolated extension Tutor_V1_FlaggedTurn: SwiftProtobuf.Message, SwiftProtobuf
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.flags) }()
       case 11: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
       case 12: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.exerciseID) }()
       default: break
       }
     }
@@ -497,6 +503,9 @@ nonisolated extension Tutor_V1_FlaggedTurn: SwiftProtobuf.Message, SwiftProtobuf
     if !self.category.isEmpty {
       try visitor.visitSingularStringField(value: self.category, fieldNumber: 12)
     }
+    if !self.exerciseID.isEmpty {
+      try visitor.visitSingularStringField(value: self.exerciseID, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -513,6 +522,7 @@ nonisolated extension Tutor_V1_FlaggedTurn: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.flags != rhs.flags {return false}
     if lhs.severity != rhs.severity {return false}
     if lhs.category != rhs.category {return false}
+    if lhs.exerciseID != rhs.exerciseID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -318,6 +318,9 @@ public nonisolated struct Tutor_V1_SafetyFlag: Sendable {
 
     /// What the model answered (the student read a neutral message instead).
     case answer // = 2
+
+    /// What the student answered to an exercise (SubmitAnswer).
+    case exerciseAnswer // = 3
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -329,6 +332,7 @@ public nonisolated struct Tutor_V1_SafetyFlag: Sendable {
       case 0: self = .unspecified
       case 1: self = .question
       case 2: self = .answer
+      case 3: self = .exerciseAnswer
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -338,6 +342,7 @@ public nonisolated struct Tutor_V1_SafetyFlag: Sendable {
       case .unspecified: return 0
       case .question: return 1
       case .answer: return 2
+      case .exerciseAnswer: return 3
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -347,6 +352,7 @@ public nonisolated struct Tutor_V1_SafetyFlag: Sendable {
       .unspecified,
       .question,
       .answer,
+      .exerciseAnswer,
     ]
 
   }
@@ -640,7 +646,7 @@ nonisolated extension Tutor_V1_SafetyFlag: SwiftProtobuf.Message, SwiftProtobuf.
 }
 
 nonisolated extension Tutor_V1_SafetyFlag.Source: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_UNSPECIFIED\0\u{1}SOURCE_QUESTION\0\u{1}SOURCE_ANSWER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_UNSPECIFIED\0\u{1}SOURCE_QUESTION\0\u{1}SOURCE_ANSWER\0\u{1}SOURCE_EXERCISE_ANSWER\0")
 }
 
 nonisolated extension Tutor_V1_TokenUsage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

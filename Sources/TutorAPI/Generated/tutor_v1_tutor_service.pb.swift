@@ -613,6 +613,10 @@ public nonisolated struct Tutor_V1_SubmitAnswerResponse: Sendable {
   /// Clears the value of `mastery`. Subsequent reads from it will return its default value.
   public mutating func clearMastery() {self._mastery = nil}
 
+  /// Set when the answer needed an adult (self-harm, threats…): the deployment's reply, to show
+  /// instead of the feedback. The answer is stored flagged, redacted.
+  public var safetyReply: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1390,7 +1394,7 @@ nonisolated extension Tutor_V1_SubmitAnswerRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Tutor_V1_SubmitAnswerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmitAnswerResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}attempt_id\0\u{1}correct\0\u{1}feedback\0\u{1}hint\0\u{3}hints_revealed\0\u{1}explanation\0\u{1}mastery\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}attempt_id\0\u{1}correct\0\u{1}feedback\0\u{1}hint\0\u{3}hints_revealed\0\u{1}explanation\0\u{1}mastery\0\u{3}safety_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1405,6 +1409,7 @@ nonisolated extension Tutor_V1_SubmitAnswerResponse: SwiftProtobuf.Message, Swif
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.hintsRevealed) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.explanation) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._mastery) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.safetyReply) }()
       default: break
       }
     }
@@ -1436,6 +1441,9 @@ nonisolated extension Tutor_V1_SubmitAnswerResponse: SwiftProtobuf.Message, Swif
     try { if let v = self._mastery {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if !self.safetyReply.isEmpty {
+      try visitor.visitSingularStringField(value: self.safetyReply, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1447,6 +1455,7 @@ nonisolated extension Tutor_V1_SubmitAnswerResponse: SwiftProtobuf.Message, Swif
     if lhs.hintsRevealed != rhs.hintsRevealed {return false}
     if lhs.explanation != rhs.explanation {return false}
     if lhs._mastery != rhs._mastery {return false}
+    if lhs.safetyReply != rhs.safetyReply {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -115,6 +115,13 @@ extension PostgresRecords {
         "CREATE INDEX turn_flagged ON turn (created_at, id) WHERE flags <> '[]'",
       ]
     ),
+    (
+      "3: what screening found in exercise answers",
+      [
+        "ALTER TABLE attempt ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX attempt_flagged ON attempt (created_at, id) WHERE flags <> '[]'",
+      ]
+    ),
   ]
 
   /// A constant key for `pg_advisory_xact_lock`: replicas starting together queue on it, and

@@ -13,7 +13,7 @@ extension PostgresRecords {
     """
   static let attemptColumns = """
     id, session_id, student_id, curriculum_id, lesson_id, exercise_id, objective_id, answer, correct,
-    hints_revealed, hint_revealed, created_at
+    hints_revealed, hint_revealed, created_at, flags
     """
   static let masteryColumns = "student_id, curriculum_id, objective_id, probability, updated_at"
   static let tokenColumns = "id, secret_sha256, role, student_id, curricula, label, created_at, revoked_at"
@@ -63,10 +63,11 @@ extension PostgresRecords {
 
   static func attempt(_ row: PostgresRow) throws -> StoredAttempt {
     let (
-      id, session, student, curriculum, lesson, exercise, objective, answer, correct, hints, hint, created
+      id, session, student, curriculum, lesson, exercise, objective, answer, correct, hints, hint, created,
+      flags
     ) =
       try row.decode(
-        (String, String, String, String, String, String, String?, String, Int, Int, Int?, Int64).self
+        (String, String, String, String, String, String, String?, String, Int, Int, Int?, Int64, String).self
       )
     return StoredAttempt(
       id: id,
@@ -80,7 +81,8 @@ extension PostgresRecords {
       correct: correct != 0,
       hintsRevealed: hints,
       hintRevealed: hint,
-      createdAtMs: created
+      createdAtMs: created,
+      flags: TurnFlag.decode(flags)
     )
   }
 
@@ -149,7 +151,7 @@ extension PostgresRecords {
       VALUES (\(attempt.id), \(attempt.sessionId), \(attempt.studentId), \(attempt.curriculumId),
               \(attempt.lessonId), \(attempt.exerciseId), \(attempt.objectiveId), \(attempt.answer),
               \(Int32(attempt.correct ? 1 : 0)), \(Int64(attempt.hintsRevealed)),
-              \(attempt.hintRevealed.map(Int64.init)), \(attempt.createdAtMs))
+              \(attempt.hintRevealed.map(Int64.init)), \(attempt.createdAtMs), \(TurnFlag.json(attempt.flags)))
       """,
       logger: logger
     )

@@ -137,6 +137,10 @@ extension SQLiteRecords {
       try db.alter(table: "turn") { t in t.add(column: "flags", .jsonText).notNull().defaults(to: "[]") }
       try db.execute(sql: "CREATE INDEX turn_flagged ON turn (created_at, id) WHERE flags <> '[]'")
     }
+    migrator.registerMigration("v7: what screening found in exercise answers") { db in
+      try db.alter(table: "attempt") { t in t.add(column: "flags", .jsonText).notNull().defaults(to: "[]") }
+      try db.execute(sql: "CREATE INDEX attempt_flagged ON attempt (created_at, id) WHERE flags <> '[]'")
+    }
     return migrator
   }
 }

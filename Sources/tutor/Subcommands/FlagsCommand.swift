@@ -51,21 +51,23 @@ struct FlagsCommand: AsyncParsableCommand {
           let turn = flagged.turn
           let flags = turn.flags.map { "\($0.source.rawValue):\($0.category):\($0.severity)" }
           if json {
-            try Console.writeJSON(
-              [
-                "turn_id": turn.id, "session_id": turn.sessionId, "student_id": flagged.studentId,
-                "curriculum_id": flagged.curriculumId, "lesson_id": flagged.lessonId, "index": turn.index,
-                "created_at": time.string(from: turn.createdAt), "question": turn.question,
-                "answer": turn.answer,
-                "flags": turn.flags.map {
-                  ["source": $0.source.rawValue, "category": $0.category, "severity": $0.severity]
-                },
-              ] as [String: Any]
-            )
+            var object: [String: Any] = [
+              "turn_id": turn.id, "session_id": turn.sessionId, "student_id": flagged.studentId,
+              "curriculum_id": flagged.curriculumId, "lesson_id": flagged.lessonId, "index": turn.index,
+              "created_at": time.string(from: turn.createdAt), "question": turn.question,
+              "answer": turn.answer,
+              "flags": turn.flags.map {
+                ["source": $0.source.rawValue, "category": $0.category, "severity": $0.severity]
+              },
+            ]
+            if let exercise = flagged.exerciseId { object["exercise_id"] = exercise }
+            try Console.writeJSON(object)
           } else {
             Console.write(
               "\(time.string(from: turn.createdAt))  \(flags.joined(separator: ","))  student \(flagged.studentId)  "
-                + "session \(turn.sessionId) turn \(turn.index)\n    \(turn.question.isEmpty ? "(text removed)" : turn.question)\n"
+                + "session \(turn.sessionId) "
+                + (flagged.exerciseId.map { "answer to exercise \($0)" } ?? "turn \(turn.index)")
+                + "\n    \(turn.question.isEmpty ? "(text removed)" : turn.question)\n"
             )
           }
         }
