@@ -83,6 +83,10 @@ public final class CurriculumCatalog: Sendable {
     }
   }
 
+  /// The vector of `text` if the encoder computed it lately (a search of the same text), without
+  /// waiting for the retrieval queue; nil otherwise or without an encoder.
+  public func cachedEmbedding(_ text: String) -> [Float]? { retrieval.encoder?.cachedVector(text) }
+
   /// The sentence encoder's vector of `text` on the retrieval queue (cached, so the search for
   /// the same question reuses it); nil without an encoder.
   public func embedding(_ text: String) async -> [Float]? {

@@ -125,9 +125,8 @@ extension TutoringService {
     // Screened as typed (personal data included); personal data never reaches the prompt, the
     // database or an export.
     let question = redacted(typed)
-    // The classifier reads the text as stored; its vector is cached for the search below.
-    let vector = limits.safety.classifier != nil ? await catalog.embedding(question) : nil
-    let findings = limits.safety.screen(typed, vector: vector)
+    // The lexicon first; the classifier below, once the search has embedded the question.
+    var findings = limits.safety.screen(typed)
     let questionTokens = model.countTokens(question)
     guard questionTokens <= limits.maxQuestionTokens else {
       throw TutoringError.invalidArgument(
@@ -146,18 +145,22 @@ extension TutoringService {
     }
     defer { _ = answering.withLock { $0.remove(sessionId) } }
 
-    let questionFlags = findings.map {
-      TurnFlag(source: .question, category: $0.category.rawValue, severity: $0.severity.rawValue)
+    func flags(_ findings: [MessageScreen.Finding]) -> [TurnFlag] {
+      findings.map {
+        TurnFlag(source: .question, category: $0.category.rawValue, severity: $0.severity.rawValue)
+      }
     }
-    let needsAdult = limits.safety.replyFindings(findings)
-    if !needsAdult.isEmpty {
+    if !limits.safety.replyFindings(findings).isEmpty {
       // The model is not asked: the student reads who to talk to, and the turn is flagged.
       return try await safetyReply(
         sessionId: sessionId,
         question: question,
-        findings: needsAdult,
-        flags: questionFlags,
-        reply: limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply),
+        findings: limits.safety.replyFindings(findings),
+        flags: flags(findings),
+        reply: limits.safety.reply(
+          to: limits.safety.replyFindings(findings),
+          curriculumReply: curriculum.safetyReply
+        ),
         arrived: arrived,
         onEvent: onEvent
       )
@@ -172,8 +175,11 @@ extension TutoringService {
     )
     if let plan { parameters.bannedText = plan.forms.bannedText }
 
+    // A question screening answered in the model's place never reaches the model later either,
+    // nor a withheld answer.
+    let screenedOut: Set<String?> = [Self.safetyReplyFinishReason, Self.withheldFinishReason]
     let history = try await store.turns(sessionId: sessionId)
-      .filter { $0.status == .completed && !$0.answer.isEmpty }
+      .filter { $0.status == .completed && !$0.answer.isEmpty && !screenedOut.contains($0.finishReason) }
       .suffix(limits.historyTurns)
       .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
     let hits = await catalog.search(
@@ -185,6 +191,26 @@ extension TutoringService {
       lesson: session.lessonChosen ? lesson?.id : nil,
       limit: limits.snippetsPerPrompt
     )
+    // The classifier reads the question as stored, by the vector the search just computed (one
+    // embedding, one pass through the retrieval queue; an exercise's search embeds other text).
+    if limits.safety.classifier != nil {
+      let cached = catalog.cachedEmbedding(question)
+      let vector: [Float]? = if let cached { cached } else { await catalog.embedding(question) }
+      findings = limits.safety.screen(typed, vector: vector)
+      let needsAdult = limits.safety.replyFindings(findings)
+      if !needsAdult.isEmpty {
+        return try await safetyReply(
+          sessionId: sessionId,
+          question: question,
+          findings: needsAdult,
+          flags: flags(findings),
+          reply: limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply),
+          arrived: arrived,
+          onEvent: onEvent
+        )
+      }
+    }
+    let questionFlags = flags(findings)
     // The prompt names the chosen lesson, or else the lesson of the best note.
     let promptLesson =
       plan?.lesson

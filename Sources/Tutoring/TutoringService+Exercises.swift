@@ -31,6 +31,9 @@ extension TutoringService {
     public var mastered: Bool
   }
 
+  /// Exercise answers this many words long or longer are also read by the classifier.
+  static let classifiedAnswerWords = 4
+
   /// Grades an answer to one of the session's curriculum's exercises, reveals the next hint
   /// after a wrong one, and updates the objective's mastery (Bayesian Knowledge Tracing).
   public func submitAnswer(
@@ -55,7 +58,10 @@ extension TutoringService {
     let correct = exercise.answer.accepts(response)
     // Screened like a question: what needs an adult is flagged, and the student gets the reply.
     let stored = redacted(response)
-    let vector = limits.safety.classifier != nil ? await catalog.embedding(stored) : nil
+    // The classifier only for a sentence (an embedding costs the retrieval queue; a short
+    // answer — a number, a word — is the lexicon's).
+    let sentence = stored.split(whereSeparator: \.isWhitespace).count >= Self.classifiedAnswerWords
+    let vector = limits.safety.classifier != nil && sentence ? await catalog.embedding(stored) : nil
     let findings = limits.safety.screen(response, vector: vector)
     let flags = findings.map {
       TurnFlag(source: .exerciseAnswer, category: $0.category.rawValue, severity: $0.severity.rawValue)

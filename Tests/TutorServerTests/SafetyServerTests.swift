@@ -178,6 +178,41 @@ struct SafetyServerTests {
     }
   }
 
+  /// What screening answered in the model's place never reaches the model later, as history:
+  /// the next question's prompt is the one a fresh session gets.
+  @Test func aScreenedQuestionIsLeftOutOfLaterPrompts() async throws {
+    try await withTestServer { server in
+      try await server.withClient { client in
+        let tutor = Tutor_V1_TutorService.Client(wrapping: client)
+        func session() async throws -> String {
+          try await tutor.startSession(
+            .with {
+              $0.studentID = "jo"
+              $0.curriculumID = "photosynthesis"
+            }
+          ).sessionID
+        }
+        func ask(_ session: String, _ question: String) async throws -> Tutor_V1_AskCompleted {
+          try #require(
+            try await tutor.askAll(
+              .with {
+                $0.sessionID = session
+                $0.question = question
+                $0.options.maxNewTokens = 4
+              }
+            ).completed
+          )
+        }
+        let screened = try await session()
+        #expect(try await ask(screened, "i want to kill myself").finishReason == .safetyReply)
+        let after = try await ask(screened, "why are leaves green?")
+        let fresh = try await ask(try await session(), "why are leaves green?")
+        #expect(after.usage.promptTokens == fresh.usage.promptTokens)
+        #expect(after.usage.promptTokens > 0)
+      }
+    }
+  }
+
   @Test func anOrdinaryQuestionIsAnsweredAndNotFlagged() async throws {
     try await withTestServer { server in
       try await server.withClient { client in

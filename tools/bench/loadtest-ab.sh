@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Side-by-side load test of two servers on the same model, curricula and load, alternating A, B
+# per round: two binaries, or one binary with different serve flags (A_FLAGS, B_FLAGS); results
+# under /tmp/lt/ab-NAME-ROUND/.
+#   tools/bench/loadtest-ab.sh OLD_TUTOR NEW_TUTOR        (env: TOK=48 ROUNDS="1 2 3" STUDENTS=50 DURATION=45)
+#   A_FLAGS="--safety-config none.yaml" tools/bench/loadtest-ab.sh T T
+set -u
+cd "$(dirname "$0")/../.."
+a=$1
+b=$2
+mkdir -p /tmp/lt
+for round in ${ROUNDS:-1 2 3}; do
+  for name in a b; do
+    bin=$a; flags=${A_FLAGS:-}
+    [ $name = b ] && bin=$b && flags=${B_FLAGS:-}
+    dir=/tmp/lt/ab-$name-$round
+    rm -rf $dir && mkdir -p $dir
+    db=$dir/tutor.sqlite
+    $bin serve --port 50071 --db $db --embedding-cache /tmp/lt/cache-$name $flags > $dir/serve.log 2>&1 &
+    pid=$!
+    for i in $(seq 1 300); do grep -q "serving" $dir/serve.log && break; sleep 0.2; done
+    admin=$($bin token create --db $db --role admin --label lt)
+    $bin loadtest --server 127.0.0.1:50071 --token "$admin" --students ${STUDENTS:-50} \
+      --duration ${DURATION:-45} --max-new-tokens ${TOK:-48} --db $db --json > $dir/result.json 2> $dir/loadtest.err
+    kill -INT $pid; wait $pid
+    echo "$name round $round: $(cat $dir/result.json)"
+  done
+done
