@@ -44,11 +44,13 @@ public struct ExerciseAnswerForms: Sendable {
 
   /// Not preceded by a letter, digit or number punctuation; followed by a character that ends
   /// a number (a `.` or `,` only when no digit follows). The lookahead needs a character, so a
-  /// number being written is not judged before it ends.
-  static let numberStart = #"(?<![\w.,/])"#
-  static let numberEnd = #"(?![\d/])(?=[^\w./,]|[.,][^\d])"#
-  static let wordStart = #"(?<![\w])"#
-  static let wordEnd = #"(?=[^\w-])"#
+  /// number being written is not judged before it ends. Letters and digits make words; an
+  /// underscore does not (`chlorophyll___` shows the word).
+  static let numberStart = #"(?<![\p{L}\p{N}.,/])"#
+  static let numberEnd = #"(?![\d/])(?=[^\p{L}\p{N}./,]|[.,][^\d])"#
+  static let wordStart = #"(?<![\p{L}\p{N}])"#
+  static let wordEnd = #"(?=[^\p{L}\p{N}-])"#
+  static let textEnd = #"(?=[^\p{L}\p{N}])"#
 
   static func patterns(_ answer: Answer) -> [String] {
     switch answer {
@@ -63,7 +65,7 @@ public struct ExerciseAnswerForms: Sendable {
       if inner.hasPrefix("^") { inner.removeFirst() }
       if inner.hasSuffix("$"), !inner.hasSuffix("\\$") { inner.removeLast() }
       guard !inner.isEmpty, (try? NSRegularExpression(pattern: inner)) != nil else { return [] }
-      return [wordStart + "(?:" + inner + ")" + #"(?=[^\w])"#]
+      return [wordStart + "(?:" + inner + ")" + textEnd]
     }
   }
 
@@ -76,7 +78,7 @@ public struct ExerciseAnswerForms: Sendable {
     let body = words.joined(separator: #"\s+"#)
     let start = text.first(where: { !$0.isWhitespace })?.isLetter == true || text.first?.isNumber == true
     let endsInWord = text.last(where: { !$0.isWhitespace }).map { $0.isLetter || $0.isNumber } ?? false
-    return (start ? wordStart : "") + body + (endsInWord ? #"(?=[^\w])"# : "")
+    return (start ? wordStart : "") + body + (endsInWord ? textEnd : "")
   }
 
   static func numberPatterns(_ value: Double, tolerance: Double) -> [String] {
@@ -103,7 +105,7 @@ public struct ExerciseAnswerForms: Sendable {
       let percent = (magnitude * 100 * scale).rounded() / scale
       guard near(percent / 100) else { continue }
       let number = decimalPattern(decimalText(percent, places: places))
-      patterns.append(numberStart + sign + number + #"\s*(?:%|per\s*cent(?=[^\w]))"#)
+      patterns.append(numberStart + sign + number + #"\s*(?:%|per\s*cent(?=[^\p{L}\p{N}]))"#)
     }
     // Fractions a/b (b ≤ 100, in any terms), and mixed numbers.
     if magnitude != magnitude.rounded() || magnitude == 0 {

@@ -264,22 +264,13 @@ extension TutoringService {
     // Wait for a generation slot before storing anything: a request refused for load
     // (RESOURCE_EXHAUSTED) leaves no turn behind.
     return try await model.withGenerationSlot {
-      let turn: StoredTurn
-      do {
-        turn = try await store.beginTurn(
-          sessionId: sessionId,
-          question: question,
-          snippetIds: prompt.snippetIds,
-          promptTokens: promptTokens.count,
-          flags: questionFlags
-        )
-      } catch TutorStoreError.sessionEnded {
-        throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
-      } catch let error as TutorStoreError {
-        // Another replica is answering in this session: the database's unique index said so.
-        guard case .sessionBusy = error else { throw error }
-        throw TutoringError.failedPrecondition(error.description)
-      }
+      let turn = try await beginTurn(
+        sessionId: sessionId,
+        question: question,
+        snippetIds: prompt.snippetIds,
+        promptTokens: promptTokens.count,
+        flags: questionFlags
+      )
       // From here the turn is stored, and how it ends is always recorded.
       var outcome: TutorModel.Outcome?
       var engineError: (any Error)?
@@ -373,6 +364,32 @@ extension TutoringService {
     }
   }
 
+  /// Stores a question (``LearningRecordStore/beginTurn(sessionId:question:snippetIds:promptTokens:flags:)``),
+  /// with the store's refusals as the client should read them.
+  func beginTurn(
+    sessionId: String,
+    question: String,
+    snippetIds: [String],
+    promptTokens: Int,
+    flags: [TurnFlag]
+  ) async throws -> StoredTurn {
+    do {
+      return try await store.beginTurn(
+        sessionId: sessionId,
+        question: question,
+        snippetIds: snippetIds,
+        promptTokens: promptTokens,
+        flags: flags
+      )
+    } catch TutorStoreError.sessionEnded {
+      throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
+    } catch let error as TutorStoreError {
+      // Another replica is answering in this session: the database's unique index said so.
+      guard case .sessionBusy = error else { throw error }
+      throw TutoringError.failedPrecondition(error.description)
+    }
+  }
+
   /// Thrown from the stream's callback to stop a generation whose answer failed screening.
   struct AnswerWithheld: Error {}
 
@@ -387,21 +404,13 @@ extension TutoringService {
     arrived: ContinuousClock.Instant,
     onEvent: (AskEvent) async throws -> Void
   ) async throws -> AskCompletion {
-    let turn: StoredTurn
-    do {
-      turn = try await store.beginTurn(
-        sessionId: sessionId,
-        question: question,
-        snippetIds: [],
-        promptTokens: 0,
-        flags: flags
-      )
-    } catch TutorStoreError.sessionEnded {
-      throw TutoringError.failedPrecondition("session '\(sessionId)' has ended; start a new one")
-    } catch let error as TutorStoreError {
-      guard case .sessionBusy = error else { throw error }
-      throw TutoringError.failedPrecondition(error.description)
-    }
+    let turn = try await beginTurn(
+      sessionId: sessionId,
+      question: question,
+      snippetIds: [],
+      promptTokens: 0,
+      flags: flags
+    )
     countFlags(flags, turnId: turn.id, sessionId: sessionId)
     var clientGone = false
     do {

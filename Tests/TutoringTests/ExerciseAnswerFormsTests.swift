@@ -32,6 +32,11 @@ import TutorTestSupport
   @Test func choicesExactAndRegexAnswers() {
     let choice = ExerciseAnswerForms(.choice(choices: ["chlorophyll", "glucose"], correct: ["chlorophyll"]))
     #expect(choice.revealed(in: "It is Chlorophyll.") && !choice.revealed(in: "glucose is made"))
+    // An underscore does not hide a word (a model once wrote "chlorophyll___").
+    #expect(
+      choice.revealed(in: "they contain chlorophyll___ enforced") && choice.revealed(in: "_chlorophyll")
+    )
+    #expect(ExerciseAnswerForms(.numeric(value: 0.75, tolerance: 0)).revealed(in: "0.75_"))
     let exact = ExerciseAnswerForms(.exact(["carbon dioxide"]))
     #expect(exact.revealed(in: "carbon   dioxide!") && !exact.revealed(in: "carbon atoms"))
     let regex = ExerciseAnswerForms(.regex(#"40\s*(%|percent|per cent)?"#))

@@ -81,7 +81,7 @@ import TutorTestSupport
     let screen = MessageScreen.standard
     // Training messages the lexicon has no pattern for.
     for (text, category) in [
-      ("i wrote letters to everyone saying goodbye", MessageScreen.Category.selfHarm),
+      ("soon i wont be a problem for anyone", MessageScreen.Category.selfHarm),
       ("i know where he lives and im going round there with a bat", .violence),
     ] {
       #expect(screen.screen(text).isEmpty, "the lexicon alone misses '\(text)'")
@@ -98,7 +98,7 @@ import TutorTestSupport
       rules: MessageScreen.rules(yaml: "classifier: false\nbenign: []\ncategories: {}")
     )
     #expect(screen.classifier == nil)
-    let text = "i wrote letters to everyone saying goodbye"
+    let text = "soon i wont be a problem for anyone"
     #expect(screen.screen(text, vector: try Self.vector(text)).isEmpty)
   }
 }

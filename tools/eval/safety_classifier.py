@@ -75,12 +75,17 @@ def cv_thresholds(x, train_set, folds=5, benign_rate=0.02):
 
 
 # Out-of-fold false alarms allowed per category (of benign messages), about 2% in all: all of the
-# budget goes where recall matters most (self-harm and threats; 2 of the 195 benign each).
+# budget goes where recall matters most (self-harm and threats; 2 of the 225 benign each).
 BUDGETS = {"self_harm": 0.011, "violence": 0.011, "sexual": 0.0, "bullying": 0.0}
 # Weaker regularisation than the experiment's default: measured out of fold, it keeps more recall
 # at the same false-alarm rate (self-harm 0.884 against 0.695 at 1%).
 EXPORT_TRAINING = {"l2": 3e-4, "steps": 6000, "rate": 1.0}
-TRAINING = ["safety-messages.yaml", "safety-messages-heldout.yaml", "safety-messages-more.yaml"]
+TRAINING = [
+    "safety-messages.yaml",
+    "safety-messages-heldout.yaml",
+    "safety-messages-more.yaml",
+    "safety-messages-heldout-2.yaml",
+]
 
 
 def export_thresholds(x, train_set, folds=5, precision_floor=0.85):
