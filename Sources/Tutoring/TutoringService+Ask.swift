@@ -145,26 +145,21 @@ extension TutoringService {
     }
     defer { _ = answering.withLock { $0.remove(sessionId) } }
 
-    func flags(_ findings: [MessageScreen.Finding]) -> [TurnFlag] {
-      findings.map {
-        TurnFlag(source: .question, category: $0.category.rawValue, severity: $0.severity.rawValue)
-      }
-    }
-    if !limits.safety.replyFindings(findings).isEmpty {
-      // The model is not asked: the student reads who to talk to, and the turn is flagged.
+    // What needs an adult gets the configured reply; the model is not asked, the turn is flagged.
+    func replyIfNeeded() async throws -> AskCompletion? {
+      let needsAdult = limits.safety.replyFindings(findings)
+      guard !needsAdult.isEmpty else { return nil }
       return try await safetyReply(
         sessionId: sessionId,
         question: question,
-        findings: limits.safety.replyFindings(findings),
-        flags: flags(findings),
-        reply: limits.safety.reply(
-          to: limits.safety.replyFindings(findings),
-          curriculumReply: curriculum.safetyReply
-        ),
+        findings: needsAdult,
+        flags: TurnFlag.flags(findings, source: .question),
+        reply: limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply),
         arrived: arrived,
         onEvent: onEvent
       )
     }
+    if let reply = try await replyIfNeeded() { return reply }
 
     // A question about an exercise: help that never contains its answer.
     var plan = try await exercisePlan(
@@ -197,20 +192,9 @@ extension TutoringService {
       let cached = catalog.cachedEmbedding(question)
       let vector: [Float]? = if let cached { cached } else { await catalog.embedding(question) }
       findings = limits.safety.screen(typed, vector: vector)
-      let needsAdult = limits.safety.replyFindings(findings)
-      if !needsAdult.isEmpty {
-        return try await safetyReply(
-          sessionId: sessionId,
-          question: question,
-          findings: needsAdult,
-          flags: flags(findings),
-          reply: limits.safety.reply(to: needsAdult, curriculumReply: curriculum.safetyReply),
-          arrived: arrived,
-          onEvent: onEvent
-        )
-      }
+      if let reply = try await replyIfNeeded() { return reply }
     }
-    let questionFlags = flags(findings)
+    let questionFlags = TurnFlag.flags(findings, source: .question)
     // The prompt names the chosen lesson, or else the lesson of the best note.
     let promptLesson =
       plan?.lesson
@@ -326,9 +310,7 @@ extension TutoringService {
       // A withheld answer is never stored: the student's record holds what they read.
       let answer =
         gate.isWithheld ? limits.safety.withheldReply : outcome == nil ? opening : finalText
-      let answerFlags = gate.findings.map {
-        TurnFlag(source: .answer, category: $0.category.rawValue, severity: $0.severity.rawValue)
-      }
+      let answerFlags = TurnFlag.flags(gate.findings, source: .answer)
       let completionTokens = outcome?.tokenIds.count ?? 0
       // Stored even when this task is cancelled: the write runs in a task of its own.
       let store = self.store

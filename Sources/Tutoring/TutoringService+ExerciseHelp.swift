@@ -63,12 +63,11 @@ extension TutoringService {
     }
     guard let (lesson, exercise) = found else { return nil }
     let wrong = try await store.attemptCounts(sessionId: session.id, exerciseId: exercise.id).wrong
-    let objective = exercise.objective
-    let mastery =
-      try await objective.asyncMap { id in
-        try await store.mastery(studentId: session.studentId, curriculumId: curriculum.id)
-          .first { $0.objectiveId == id }?.probability
-      } ?? nil
+    var mastery: Double?
+    if let objective = exercise.objective {
+      mastery = try await store.mastery(studentId: session.studentId, curriculumId: curriculum.id)
+        .first { $0.objectiveId == objective }?.probability
+    }
     let hints = exercise.hints
     let level: ExerciseHelp.Level
     var shown: [String]
@@ -201,12 +200,5 @@ extension TutoringService {
     case .exact(let texts): texts.first
     case .regex: nil
     }
-  }
-}
-
-extension Optional {
-  func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-    guard let value = self else { return nil }
-    return try await transform(value)
   }
 }

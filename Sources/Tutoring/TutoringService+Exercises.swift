@@ -63,9 +63,7 @@ extension TutoringService {
     let sentence = stored.split(whereSeparator: \.isWhitespace).count >= Self.classifiedAnswerWords
     let vector = limits.safety.classifier != nil && sentence ? await catalog.embedding(stored) : nil
     let findings = limits.safety.screen(response, vector: vector)
-    let flags = findings.map {
-      TurnFlag(source: .exerciseAnswer, category: $0.category.rawValue, severity: $0.severity.rawValue)
-    }
+    let flags = TurnFlag.flags(findings, source: .exerciseAnswer)
     let needsAdult = limits.safety.replyFindings(findings)
     let before = try await store.attemptCounts(sessionId: sessionId, exerciseId: exerciseId)
     let revealedBefore = min(before.wrong, exercise.hints.count)

@@ -3,6 +3,13 @@ import Logging
 import TutorStore
 
 // What needs an adult: flagged turns for teachers, and the retention policy a district sets.
+
+extension TurnFlag {
+  /// Screening's findings in a message from `source`, as the store keeps them.
+  static func flags(_ findings: [MessageScreen.Finding], source: Source) -> [TurnFlag] {
+    findings.map { TurnFlag(source: source, category: $0.category.rawValue, severity: $0.severity.rawValue) }
+  }
+}
 extension TutoringService {
   /// One page of flagged turns, newest first. Teachers see sessions in their curricula (a
   /// teacher token covering some curricula lists those, or the one named); admins and analysts
