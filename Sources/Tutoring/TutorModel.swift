@@ -17,12 +17,31 @@ public final class TutorModel: Sendable {
   public var tokenizer: GPT2Tokenizer { generator.tokenizer }
   public var contextLength: Int { model.configuration.maxPositionEmbeddings }
 
-  public init(generator: TextGenerator, name: String, scheduler: GenerationScheduler) {
+  /// - Parameter prefixCacheBytes: memory for the keys and values of prompt prefixes shared
+  ///   across generations (``PrefixCache``); nil: ``PrefixCache/defaultBudget(for:)``; 0: none.
+  /// - Parameter promptLookupTokens: the longest draft of prompt-lookup decoding
+  ///   (``BatchedGenerator/PromptLookup``); 0: off.
+  public init(
+    generator: TextGenerator,
+    name: String,
+    scheduler: GenerationScheduler,
+    prefixCacheBytes: Int? = nil,
+    promptLookupTokens: Int = 0
+  ) {
     self.generator = generator
     self.name = name
     self.scheduler = scheduler
-    batcher = BatchedGenerator(generator: generator, maxBatchSize: scheduler.maxConcurrent)
+    let budget = prefixCacheBytes ?? PrefixCache.defaultBudget(for: generator.model)
+    batcher = BatchedGenerator(
+      generator: generator,
+      maxBatchSize: scheduler.maxConcurrent,
+      prefixCache: budget > 0 ? PrefixCache(model: generator.model, budgetBytes: budget) : nil,
+      promptLookup: promptLookupTokens > 0 ? .init(draftTokens: promptLookupTokens) : nil
+    )
   }
+
+  /// What the shared prefix cache holds and has saved (nil when it is off).
+  public var prefixCacheStatistics: PrefixCache.Statistics? { batcher.prefixCache?.statistics }
 
   /// Stops the engine's worker; generations still running end as cancelled.
   public func shutdown() { batcher.stop() }
@@ -34,7 +53,9 @@ public final class TutorModel: Sendable {
     weightFormat: WeightFormat = .float32,
     kvCacheFormat: KVCacheFormat = .float32,
     maxConcurrentGenerations: Int = 4,
-    maxQueuedGenerations: Int = 32
+    maxQueuedGenerations: Int = 32,
+    prefixCacheBytes: Int? = nil,
+    promptLookupTokens: Int = 0
   ) throws -> TutorModel {
     let model = try GPTNeoModel.load(
       directory: directory,
@@ -44,7 +65,12 @@ public final class TutorModel: Sendable {
     return TutorModel(
       generator: TextGenerator(model: model, tokenizer: tokenizer),
       name: directory.standardizedFileURL.lastPathComponent,
-      scheduler: GenerationScheduler(maxConcurrent: maxConcurrentGenerations, maxQueued: maxQueuedGenerations)
+      scheduler: GenerationScheduler(
+        maxConcurrent: maxConcurrentGenerations,
+        maxQueued: maxQueuedGenerations
+      ),
+      prefixCacheBytes: prefixCacheBytes,
+      promptLookupTokens: promptLookupTokens
     )
   }
 
@@ -86,7 +112,14 @@ public final class TutorModel: Sendable {
     let stream = batcher.stream(promptTokens: promptTokens, parameters: parameters)
     // Operator metrics: time to first token, and every token generated (their rate is the
     // server's throughput).
-    defer { Counter(label: "tutor_generated_tokens_total").increment(by: ids.count) }
+    defer {
+      Counter(label: "tutor_generated_tokens_total").increment(by: ids.count)
+      if let stats = prefixCacheStatistics {
+        Gauge(label: "tutor_prefix_cache_bytes").record(stats.bytes)
+        Gauge(label: "tutor_prefix_cache_reused_tokens").record(stats.reusedTokens)
+        Gauge(label: "tutor_prefix_cache_prompt_tokens").record(stats.promptTokens)
+      }
+    }
     do {
       for try await event in stream {
         switch event {

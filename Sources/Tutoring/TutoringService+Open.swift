@@ -34,6 +34,11 @@ extension TutoringService {
     /// (RESOURCE_EXHAUSTED beyond).
     public var maxConcurrentGenerations = 4
     public var maxQueuedGenerations = 32
+    /// Memory for prompt prefixes shared across generations (nil: a default from the model's
+    /// size; 0: off).
+    public var prefixCacheBytes: Int?
+    /// The longest draft of prompt-lookup decoding (0: off).
+    public var promptLookupTokens = 8
     public var limits = Limits()
 
     public init(modelDirectory: URL, curriculaDirectory: String, database: DatabaseLocation) {
@@ -122,7 +127,9 @@ extension TutoringService {
       weightFormat: configuration.weightFormat,
       kvCacheFormat: configuration.kvCacheFormat,
       maxConcurrentGenerations: configuration.maxConcurrentGenerations,
-      maxQueuedGenerations: configuration.maxQueuedGenerations
+      maxQueuedGenerations: configuration.maxQueuedGenerations,
+      prefixCacheBytes: configuration.prefixCacheBytes,
+      promptLookupTokens: configuration.promptLookupTokens
     )
     logger.info(
       "model loaded",
@@ -132,6 +139,8 @@ extension TutoringService {
         "context": "\(model.contextLength)", "weights": "\(configuration.weightFormat)",
         "kv_cache": "\(configuration.kvCacheFormat)",
         "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
+        "prefix_cache_mb": "\((model.batcher.prefixCache?.budgetBytes ?? 0) >> 20)",
+        "prompt_lookup": "\(model.batcher.promptLookup?.draftTokens ?? 0)",
       ]
     )
     return TutoringService(

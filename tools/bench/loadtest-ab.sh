@@ -4,6 +4,7 @@
 # under /tmp/lt/ab-NAME-ROUND/.
 #   tools/bench/loadtest-ab.sh OLD_TUTOR NEW_TUTOR        (env: TOK=48 ROUNDS="1 2 3" STUDENTS=50 DURATION=45)
 #   A_FLAGS="--safety-config none.yaml" tools/bench/loadtest-ab.sh T T
+#   LT_FLAGS="--lessons 3" adds loadtest flags (both sides)
 set -u
 cd "$(dirname "$0")/../.."
 a=$1
@@ -21,7 +22,7 @@ for round in ${ROUNDS:-1 2 3}; do
     for i in $(seq 1 300); do grep -q "serving" $dir/serve.log && break; sleep 0.2; done
     admin=$($bin token create --db $db --role admin --label lt)
     $bin loadtest --server 127.0.0.1:50071 --token "$admin" --students ${STUDENTS:-50} \
-      --duration ${DURATION:-45} --max-new-tokens ${TOK:-48} --db $db --json > $dir/result.json 2> $dir/loadtest.err
+      --duration ${DURATION:-45} --max-new-tokens ${TOK:-48} --db $db --json ${LT_FLAGS:-} > $dir/result.json 2> $dir/loadtest.err
     kill -INT $pid; wait $pid
     echo "$name round $round: $(cat $dir/result.json)"
   done

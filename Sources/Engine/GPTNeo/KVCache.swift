@@ -101,7 +101,22 @@ public final class KVCache {
   }
 
   /// Forgets every position (the buffers are kept for reuse).
-  public func reset() { count = 0 }
+  public func reset() {
+    count = 0
+    computed = 0
+  }
+
+  /// Positions the last pass wrote (``rewind(to:)`` may have set `count` below it).
+  private var computed = 0
+
+  /// Sets the count of positions held to `n`, between 0 and the positions the last pass computed:
+  /// speculative decoding rewinds past a rejected draft, then takes back the rows of each draft
+  /// token it accepts (their keys and values are still in place: nothing is written until the next
+  /// pass, which writes from `count` on).
+  func rewind(to n: Int) {
+    precondition(n >= 0 && n <= computed, "position \(n) was never computed")
+    count = n
+  }
 
   /// Bytes allocated for keys, values and scales (pages that were never written are not
   /// resident, so this is an upper bound on the cache's share of resident memory).
@@ -120,14 +135,17 @@ public final class KVCache {
         let required = min(needed, layer.window + n - 1)
         if required > layer.rows {
           relayout(l, rows: max(required, min(layer.rows * 2, layer.window)))
-        } else if n == 1, layer.rows > layer.window {
+        } else if n == 1, layer.rows > layer.window + BatchedGenerator.PromptLookup.maxDraft {
           relayout(l, rows: layer.window)  // decoding: back to the window after a long chunk
         }
       }
     }
   }
 
-  func advance(by n: Int) { count += n }
+  func advance(by n: Int) {
+    count += n
+    computed = count
+  }
 
   /// Writes layer `l`'s keys and values of the `n` positions after `count` (`[n, hidden]`
   /// row-major each); ``reserve(_:)`` has made room.
@@ -151,6 +169,76 @@ public final class KVCache {
       ring: layer.rows,
       format: format.code
     )
+  }
+
+  /// Copies positions `start ..< start + layout.blockSize` of every layer into `block` (laid out
+  /// as `layout` says), bytes as stored: a block read back by ``load(blocks:layout:)`` gives the
+  /// very keys and values the pass computed. The positions must still be held (a local layer's
+  /// ring keeps its last `rows`).
+  func copy(positionsFrom start: Int, into block: UnsafeMutableRawPointer, layout: KVBlockLayout) {
+    let n = layout.blockSize
+    precondition(start >= 0 && start + n <= count, "positions not computed yet")
+    let width = hidden * format.bytesPerElement
+    for (l, layer) in layers.enumerated() {
+      precondition(start >= count - layer.rows, "positions already dropped from a local layer's ring")
+      let base = block + l * layout.layerBytes
+      for j in start ..< start + n {
+        let row = j % layer.rows
+        let i = j - start
+        (base + layout.keysOffset + i * width).copyMemory(from: layer.keys + row * width, byteCount: width)
+        (base + layout.valuesOffset + i * width).copyMemory(
+          from: layer.values + row * width,
+          byteCount: width
+        )
+        if let keyScales = layer.keyScales, let valueScales = layer.valueScales {
+          (base + layout.keyScalesOffset + i * heads * 2).copyMemory(
+            from: keyScales + row * heads,
+            byteCount: heads * 2
+          )
+          (base + layout.valueScalesOffset + i * heads * 2).copyMemory(
+            from: valueScales + row * heads,
+            byteCount: heads * 2
+          )
+        }
+      }
+    }
+  }
+
+  /// Fills an empty cache with the positions `0 ..< blocks.count · blockSize` from `blocks`
+  /// (consecutive, each laid out as `layout` says); a local layer takes only what its ring holds.
+  func load(blocks: [UnsafeRawPointer], layout: KVBlockLayout) {
+    precondition(count == 0, "a prefix is loaded into an empty cache")
+    let n = layout.blockSize
+    let m = blocks.count * n
+    guard m > 0 else { return }
+    precondition(m <= limit, "prefix longer than the context")
+    let width = hidden * format.bytesPerElement
+    for l in layers.indices {
+      let needed = layers[l].window == 0 ? m : min(m, layers[l].window)
+      if layers[l].rows < needed { relayout(l, rows: needed) }
+      let layer = layers[l]
+      for j in max(0, m - layer.rows) ..< m {
+        let row = j % layer.rows
+        let base = blocks[j / n] + l * layout.layerBytes
+        let i = j % n
+        (layer.keys + row * width).copyMemory(from: base + layout.keysOffset + i * width, byteCount: width)
+        (layer.values + row * width).copyMemory(
+          from: base + layout.valuesOffset + i * width,
+          byteCount: width
+        )
+        if let keyScales = layer.keyScales, let valueScales = layer.valueScales {
+          UnsafeMutableRawPointer(keyScales + row * heads).copyMemory(
+            from: base + layout.keyScalesOffset + i * heads * 2,
+            byteCount: heads * 2
+          )
+          UnsafeMutableRawPointer(valueScales + row * heads).copyMemory(
+            from: base + layout.valueScalesOffset + i * heads * 2,
+            byteCount: heads * 2
+          )
+        }
+      }
+    }
+    count = m
   }
 
   /// Moves layer `l` into `rows` rows, keeping the positions it holds that still fit (the last

@@ -16,6 +16,11 @@ struct BenchEngine: AsyncParsableCommand {
       Each measure is run --runs times and reported as the median. For the memory of long
       sessions, give them long prompts: --concurrency 8 --prompt-tokens 960 --new-tokens 64 holds
       8 × 1024-token contexts (compare --kv-cache float32 and int8).
+
+      --shared-prefix-tokens N gives every session's prompt the same first N tokens (as a lesson's
+      instructions are the same for its students) and, with --prefix-cache on, primes the cache
+      with one other prompt of that prefix before each run (not timed): time to first token then
+      shows what the shared prefix cache saves; compare --prefix-cache off in the same sitting.
       """
   )
 
@@ -27,10 +32,55 @@ struct BenchEngine: AsyncParsableCommand {
   var prefillTokens = 512
   @Option(name: .long, help: "Milliseconds between session arrivals (0: all at once).") var staggerMs = 0
   @Option(name: .long, help: "Repetitions; medians are reported.") var runs = 3
+  @Option(name: .long, help: "Leading prompt tokens every session shares (0: none).") var sharedPrefixTokens =
+    0
+  @Option(name: .long, help: "Shared prefix cache: on or off.") var prefixCache: Switch = .on
+  @Option(name: .long, help: "Prefix cache memory in MiB (default: the server's default for the model).")
+  var prefixCacheMb: Int?
+
+  @Option(name: .long, help: "Prompt-lookup decoding: most draft tokens per step (0: off).")
+  var promptLookup = 0
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "A text prompt (for prompt lookup, one whose continuation is in it) instead of synthetic ids.",
+      valueName: "file"
+    )
+  )
+  var promptFile: String?
+  @Option(
+    name: .long,
+    help:
+      "With --prompt-file: copy support toward the prompt's sentences with this bonus, as the server grounds answers in the notes (0: off; the server uses 20)."
+  )
+  var copyBias: Float = 0
+
+  enum Switch: String, ExpressibleByArgument { case on, off }
+
+  func validate() throws {
+    guard sharedPrefixTokens >= 0, sharedPrefixTokens < promptTokens || sharedPrefixTokens == 0 else {
+      throw ValidationError("--shared-prefix-tokens must be less than --prompt-tokens")
+    }
+    guard (0 ... BatchedGenerator.PromptLookup.maxDraft).contains(promptLookup) else {
+      throw ValidationError("--prompt-lookup must be 0...\(BatchedGenerator.PromptLookup.maxDraft)")
+    }
+    guard promptFile == nil || sharedPrefixTokens == 0 else {
+      throw ValidationError("--prompt-file and --shared-prefix-tokens do not go together")
+    }
+  }
   @Flag(name: .long, help: "Print one JSON object.") var json = false
 
   static func promptIds(session: Int, count: Int) -> [Int] {
     (0 ..< count).map { (1000 + 7919 * $0 + 104_729 * session) % 50_000 }
+  }
+
+  /// Session `s`'s prompt in run `run`: with a shared prefix, session 0's first tokens, then a tail
+  /// of its own that no other run repeats (so only the prefix can come from the cache).
+  func prompt(session s: Int, run: Int, text textPrompt: [Int]?) -> [Int] {
+    if let textPrompt { return textPrompt }
+    guard sharedPrefixTokens > 0 else { return Self.promptIds(session: s, count: promptTokens) }
+    let own = Self.promptIds(session: 1 + s + run * (concurrency + 1), count: promptTokens)
+    return Array(Self.promptIds(session: 0, count: sharedPrefixTokens) + own[sharedPrefixTokens...])
   }
 
   func run() async throws {
@@ -39,11 +89,28 @@ struct BenchEngine: AsyncParsableCommand {
     let tokenizer = try await reportingErrors { try modelOptions.loadTokenizer() }
     let loadSeconds = Date().timeIntervalSince(loadStart)
     let generator = TextGenerator(model: model, tokenizer: tokenizer)
+    var textPrompt: [Int]?
+    var grounding = Grounding()
+    if let promptFile {
+      let text = try await reportingErrors { try String(contentsOfFile: promptFile, encoding: .utf8) }
+      textPrompt = tokenizer.encode(text)
+      if copyBias > 0 {
+        // Every sentence of the prompt is a source, with a leading space as an answer writes it.
+        let sentences = text.split(whereSeparator: { $0 == "\n" }).flatMap { $0.split(separator: ". ") }
+        grounding = Grounding(
+          sources: sentences.map {
+            Grounding.Source(tokens: tokenizer.encode(" " + $0.trimmingCharacters(in: .whitespaces)))
+          },
+          copyBias: copyBias,
+          noRepeatNGramSize: 3
+        )
+      }
+    }
 
     var decodeRuns: [RunResult] = []
     var firstTokens: [Int] = []
-    for _ in 0 ..< runs {
-      let result = try await decodeRun(generator: generator)
+    for run in 0 ..< runs {
+      let result = try await decodeRun(generator: generator, run: run, text: textPrompt, grounding: grounding)
       decodeRuns.append(result)
       firstTokens = result.session0Tokens
     }
@@ -71,6 +138,8 @@ struct BenchEngine: AsyncParsableCommand {
     let ttft = median(decodeRuns.map(\.ttftP50))
     let itl50 = median(decodeRuns.map(\.itlP50))
     let itl95 = median(decodeRuns.map(\.itlP95))
+    let reused = median(decodeRuns.map { Double($0.reusedTokens) })
+    let acceptance = median(decodeRuns.map(\.acceptance))
     let fileBytes = Self.weightFileBytes(modelOptions.directory)
     let bandwidth = Self.measureBandwidth(threads: model.threads)
     let bound = bandwidth / Double(model.weightBytes)
@@ -85,7 +154,11 @@ struct BenchEngine: AsyncParsableCommand {
         "prefill_tokens": prefillIds.count, "prefill_tokens_per_second": median(prefill),
         "decode_tokens_per_second_per_session": perSession, "decode_tokens_per_second": aggregate,
         "time_to_first_token_ms_p50": ttft * 1000, "inter_token_ms_p50": itl50 * 1000,
-        "inter_token_ms_p95": itl95 * 1000, "peak_rss_bytes": rss, "bandwidth_bytes_per_second": bandwidth,
+        "inter_token_ms_p95": itl95 * 1000, "peak_rss_bytes": rss,
+        "shared_prefix_tokens": sharedPrefixTokens, "prefix_cache": prefixCache.rawValue,
+        "prefix_cache_reused_tokens_per_run": reused, "prompt_lookup": promptLookup,
+        "draft_tokens_accepted_per_step": acceptance, "prompt_file": promptFile ?? "",
+        "bandwidth_bytes_per_second": bandwidth,
         "batch1_decode_bound_tokens_per_second": bound, "greedy_token_ids": firstTokens,
       ])
       return
@@ -101,6 +174,10 @@ struct BenchEngine: AsyncParsableCommand {
       decode, \(concurrency) session(s) × \(newTokens) tokens after \(promptTokens)-token prompts:
         \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all
         time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
+        shared prefix \(sharedPrefixTokens) tokens, prefix cache \(prefixCache.rawValue): \(f(reused, 0)) prompt tokens \
+      per run taken from it
+        prompt lookup \(promptLookup == 0 ? "off" : "up to \(promptLookup) draft tokens"): \(f(acceptance, 2)) \
+      draft tokens accepted per step
       peak resident memory \(f(Double(rss) / 1e6)) MB, \(f(Double(rss) / Double(max(fileBytes, 1)), 2))× the \
       weight files (\(f(Double(fileBytes) / 1e6)) MB)
       (medians of \(runs) runs)
@@ -116,14 +193,46 @@ struct BenchEngine: AsyncParsableCommand {
     var itlP50: Double
     var itlP95: Double
     var session0Tokens: [Int]
+    var reusedTokens: Int
+    /// Draft tokens accepted per step.
+    var acceptance: Double
   }
 
   /// `concurrency` sessions through continuous batching; decode rates count the tokens after the
   /// first of each session.
-  func decodeRun(generator: TextGenerator) async throws -> RunResult {
-    let batcher = BatchedGenerator(generator: generator, maxBatchSize: concurrency)
+  func decodeRun(
+    generator: TextGenerator,
+    run: Int,
+    text: [Int]?,
+    grounding: Grounding = Grounding()
+  ) async throws -> RunResult {
+    let cache =
+      prefixCache == .on
+      ? PrefixCache(
+        model: generator.model,
+        budgetBytes: prefixCacheMb.map { $0 << 20 } ?? PrefixCache.defaultBudget(for: generator.model)
+      ) : nil
+    let batcher = BatchedGenerator(
+      generator: generator,
+      maxBatchSize: concurrency,
+      prefixCache: cache,
+      promptLookup: promptLookup > 0 ? .init(draftTokens: promptLookup) : nil
+    )
     defer { batcher.stop() }
-    let parameters = GenerationParameters(maxNewTokens: newTokens, stopAtEndOfText: false)
+    let parameters = GenerationParameters(
+      maxNewTokens: newTokens,
+      stopAtEndOfText: false,
+      grounding: grounding
+    )
+    if cache != nil, sharedPrefixTokens > 0 {
+      // Another student of the same lesson asked a moment ago.
+      let primer = Array(Self.promptIds(session: 0, count: sharedPrefixTokens) + [50_001 % 50_000, 17, 42])
+      for try await _ in batcher.stream(
+        promptTokens: primer,
+        parameters: GenerationParameters(maxNewTokens: 1)
+      ) {}
+    }
+    let reusedBefore = cache?.statistics.reusedTokens ?? 0
     let start = Date()
     let sessions = try await withThrowingTaskGroup(of: (Int, [Date], [Int], Date).self) { group in
       for s in 0 ..< concurrency {
@@ -134,7 +243,7 @@ struct BenchEngine: AsyncParsableCommand {
           var times: [Date] = []
           var ids: [Int] = []
           for try await event in batcher.stream(
-            promptTokens: Self.promptIds(session: s, count: promptTokens),
+            promptTokens: prompt(session: s, run: run, text: text),
             parameters: parameters
           ) {
             if case .token(let id, _) = event, id >= 0 {
@@ -168,7 +277,9 @@ struct BenchEngine: AsyncParsableCommand {
       ttftP50: percentile(ttfts, 0.5),
       itlP50: percentile(gaps, 0.5),
       itlP95: percentile(gaps, 0.95),
-      session0Tokens: sessions.first { $0.0 == 0 }?.2 ?? []
+      session0Tokens: sessions.first { $0.0 == 0 }?.2 ?? [],
+      reusedTokens: (cache?.statistics.reusedTokens ?? 0) - reusedBefore,
+      acceptance: Double(batcher.statistics.accepted) / Double(max(batcher.statistics.steps, 1))
     )
   }
 

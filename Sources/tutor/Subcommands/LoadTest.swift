@@ -34,6 +34,7 @@ struct LoadTest: AsyncParsableCommand {
   @Option(help: "Simulated students, all at once.") var students = 50
   @Option(help: "Seconds to run.") var duration: Double = 60
   @Option(help: "Course the students study.") var curriculum = "photosynthesis"
+  @Option(help: "Lessons the students study: the curriculum's first N (0: all).") var lessons = 0
   @Option(help: "Questions per session.") var questions = 3
   @Option(help: "Tokens per answer.") var maxNewTokens = 16
   @Option(help: "A student's mean pause before each action, in ms (uniform over 0.5–1.5×; 0: none).")
@@ -85,7 +86,8 @@ struct LoadTest: AsyncParsableCommand {
     let started = clock.now
     let deadline = started + .milliseconds(Int64(duration * 1000))
     try await connection.withClient { client in
-      let lessons = try await Self.lessons(client, curriculum: curriculum, connection: connection)
+      let all = try await Self.lessons(client, curriculum: curriculum, connection: connection)
+      let lessons = self.lessons > 0 ? Array(all.prefix(self.lessons)) : all
       await withTaskGroup(of: Void.self) { group in
         for i in 0 ..< students {
           let student = SimulatedStudent(

@@ -68,6 +68,22 @@ struct Serve: AsyncParsableCommand {
   )
   var kvCache: KVCacheFormat = .float32
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Memory for the keys and values of prompt prefixes shared across sessions (the lesson's instructions, a session's last turn); 0: off (default: an eighth of the weights, 32 MiB to 1 GiB).",
+      valueName: "MiB"
+    )
+  )
+  var prefixCacheMb: Int?
+
+  @Option(
+    name: .long,
+    help:
+      "Prompt-lookup decoding: the longest draft, verified in one pass (answers quote the notes); the tokens are the same as without it. 0: off."
+  )
+  var promptLookup = 8
+
   @Option(name: .long, help: "Generations decoded together (continuous batching); more wait in a queue.")
   var maxConcurrentGenerations = 4
 
@@ -171,6 +187,14 @@ struct Serve: AsyncParsableCommand {
       throw ValidationError("--max-queued-generations must not be negative")
     }
     guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
+    guard (0 ... BatchedGenerator.PromptLookup.maxDraft).contains(promptLookup) else {
+      throw ValidationError(
+        "--prompt-lookup must be 0 (off) to \(BatchedGenerator.PromptLookup.maxDraft), got \(promptLookup)"
+      )
+    }
+    if let prefixCacheMb, !(0 ... (1 << 20)).contains(prefixCacheMb) {
+      throw ValidationError("--prefix-cache-mb must be 0 (off) to 1048576, got \(prefixCacheMb)")
+    }
     guard rateLimit >= 0, rateBurst >= 1 else {
       throw ValidationError("--rate-limit must be 0 (off) or more and --rate-burst at least 1")
     }
@@ -237,6 +261,8 @@ struct Serve: AsyncParsableCommand {
     configuration.threads = threads
     configuration.weightFormat = weights
     configuration.kvCacheFormat = kvCache
+    configuration.prefixCacheBytes = prefixCacheMb.map { $0 << 20 }
+    configuration.promptLookupTokens = promptLookup
     configuration.maxConcurrentGenerations = maxConcurrentGenerations
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens

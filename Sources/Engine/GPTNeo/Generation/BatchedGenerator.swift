@@ -12,13 +12,46 @@ import Synchronization
 /// prompt chunks in order of arrival. That bounds both the pause a step makes in everyone's
 /// stream and the activation memory a step needs, however many long prompts arrive at once.
 ///
+/// With a ``PrefixCache``, a sequence joining the batch starts from the cached keys and values of
+/// the longest prefix of its prompt that an earlier sequence computed, and adds what it computes.
+///
 /// Each sequence's tokens are exactly those ``TextGenerator`` produces for it alone: a row's
-/// arithmetic does not depend on the other rows of its batch.
+/// arithmetic does not depend on the other rows of its batch, nor on where its prefix came from.
 public final class BatchedGenerator: Sendable {
   public let generator: TextGenerator
   public let maxBatchSize: Int
   public let prefillChunk: Int
   public let stepTokenLimit: Int
+  /// Prompt prefixes shared across sequences (nil: every prompt is computed whole).
+  public let prefixCache: PrefixCache?
+  /// Speculative decoding with drafts from the context (nil: one token per step).
+  public let promptLookup: PromptLookup?
+
+  /// Prompt-lookup decoding (Saxena 2023; transformers' `prompt_lookup_num_tokens`): a decoding
+  /// sequence drafts the tokens that followed the latest earlier occurrence of its last few tokens
+  /// in its prompt or answer — answers quote the notes — and one pass verifies the whole draft,
+  /// since a weight read once serves every row. The picks are made exactly as one-at-a-time
+  /// decoding makes them (``GenerationSequence/accept(logits:vocabulary:draft:)``), so greedy and
+  /// seeded sampling give the same tokens with it as without; a sequence with context-aware
+  /// decoding does not draft.
+  public struct PromptLookup: Sendable, Equatable {
+    /// The longest draft the engine supports (local layers' rings keep this much room).
+    public static let maxDraft = 16
+    /// Most tokens one draft holds; a sequence's draft grows by 2 after a fully accepted draft and
+    /// shrinks by 1 after a miss, within 1...draftTokens.
+    public var draftTokens: Int
+    /// The longest n-gram matched (down to 2).
+    public var ngram: Int
+    /// Rows of a step that drafts may take in all, shared by the decoding sequences: with many
+    /// sequences decoding, the step is already compute-bound and drafts would only cost.
+    public var stepRows: Int
+
+    public init(draftTokens: Int = 8, ngram: Int = 3, stepRows: Int = 16) {
+      self.draftTokens = min(max(draftTokens, 1), Self.maxDraft)
+      self.ngram = max(ngram, 2)
+      self.stepRows = max(stepRows, 2)
+    }
+  }
 
   private final class Request: Sendable {
     let promptTokens: [Int]
@@ -46,16 +79,31 @@ public final class BatchedGenerator: Sendable {
   private let queue = Mutex(Queue())
   private let wakeUp = DispatchSemaphore(value: 0)
   /// Steps run and rows computed, for benchmarks and tests.
-  private let counters = Mutex((steps: 0, rows: 0, maxBatch: 0))
+  private let counters = Mutex(Statistics())
+
+  /// What the worker has done so far.
+  public struct Statistics: Sendable, Equatable {
+    /// Steps run, rows (tokens) computed, and the largest batch seen.
+    public var steps = 0
+    public var rows = 0
+    public var maxBatch = 0
+    /// Draft tokens fed by prompt lookup, and those accepted.
+    public var drafted = 0
+    public var accepted = 0
+  }
 
   public init(
     generator: TextGenerator,
     maxBatchSize: Int = 8,
     prefillChunk: Int = 128,
-    stepTokenLimit: Int = 256
+    stepTokenLimit: Int = 256,
+    prefixCache: PrefixCache? = nil,
+    promptLookup: PromptLookup? = nil
   ) {
     precondition(maxBatchSize > 0 && prefillChunk > 0 && stepTokenLimit > 0)
     self.generator = generator
+    self.prefixCache = prefixCache
+    self.promptLookup = promptLookup
     self.maxBatchSize = maxBatchSize
     self.prefillChunk = prefillChunk
     self.stepTokenLimit = stepTokenLimit
@@ -71,8 +119,8 @@ public final class BatchedGenerator: Sendable {
     wakeUp.signal()
   }
 
-  /// Steps run so far, rows (tokens) computed, and the largest batch seen.
-  public var statistics: (steps: Int, rows: Int, maxBatch: Int) { counters.withLock { $0 } }
+  /// Steps run so far, rows (tokens) computed, the largest batch seen, and drafts.
+  public var statistics: Statistics { counters.withLock { $0 } }
 
   /// Streams one generation; it joins the batch at the next step. Ending the iteration (or
   /// cancelling its task) removes it from the batch before the next step.
@@ -106,6 +154,15 @@ public final class BatchedGenerator: Sendable {
   private struct Active {
     let request: Request
     var sequence: GenerationSequence
+    /// The sequence's (and its contrast sequence's) place in the prefix cache.
+    var cursor: PrefixCache.Cursor?
+    var contrastCursor: PrefixCache.Cursor?
+    /// The length of this sequence's next draft.
+    var draftLength: Int
+    /// Drafts rejected outright in a row, and steps left before the next draft: text that does
+    /// not repeat its context costs nothing for long.
+    var misses = 0
+    var cooldown = 0
   }
 
   private func run() {
@@ -131,13 +188,27 @@ public final class BatchedGenerator: Sendable {
       }
       for request in admitted {
         do {
-          let sequence = try GenerationSequence(
+          var sequence = try GenerationSequence(
             model: model,
             tokenizer: generator.tokenizer,
             promptTokens: request.promptTokens,
             parameters: request.parameters
           )
-          active.append(Active(request: request, sequence: sequence))
+          let cursor = prefixCache?.attach(prompt: sequence.input(), cache: sequence.cache)
+          var contrastCursor: PrefixCache.Cursor?
+          if let prefixCache, let cache = sequence.contrastCache {
+            contrastCursor = prefixCache.attach(prompt: sequence.contrastInput(), cache: cache)
+          }
+          sequence.skipPrompt(cursor?.fed.count ?? 0, contrast: contrastCursor?.fed.count ?? 0)
+          active.append(
+            Active(
+              request: request,
+              sequence: sequence,
+              cursor: cursor,
+              contrastCursor: contrastCursor,
+              draftLength: promptLookup?.draftTokens ?? 0
+            )
+          )
         } catch {
           request.continuation.finish(throwing: error)
         }
@@ -150,7 +221,23 @@ public final class BatchedGenerator: Sendable {
 
       // One step: the last token of every decoding sequence, and prompt chunks while rows remain.
       // With context-aware decoding a sequence feeds two entries (its contrast sequence too).
-      let inputs = stepInputs(active.map(\.sequence))
+      var inputs = stepInputs(active.map(\.sequence))
+      // Prompt lookup: a decoding sequence also feeds the tokens it drafts, its share of the
+      // step's speculation rows.
+      var drafts = [[Int]](repeating: [], count: active.count)
+      if let promptLookup {
+        let decoding = inputs.indices.filter { active[$0].sequence.pendingCount == 1 }
+        let share = decoding.isEmpty ? 0 : promptLookup.stepRows / decoding.count - 1
+        for i in decoding where share > 0 {
+          if active[i].cooldown > 0 {
+            active[i].cooldown -= 1
+            continue
+          }
+          let limit = min(share, active[i].draftLength)
+          drafts[i] = active[i].sequence.draft(limit: limit, ngram: promptLookup.ngram)
+          inputs[i].main += drafts[i]
+        }
+      }
       var batch: [(tokens: [Int], cache: KVCache)] = []
       for (i, input) in inputs.enumerated() {
         if !input.main.isEmpty { batch.append((input.main, active[i].sequence.cache)) }
@@ -166,6 +253,8 @@ public final class BatchedGenerator: Sendable {
         active.removeAll()
         continue
       }
+      // The rows whose logits are wanted: a sequence's last fed row, or with a draft its last
+      // token's row and every draft token's.
       var rows: [Int] = []
       var contrastRows: [Int?] = []
       var wanting: [Int] = []
@@ -174,8 +263,9 @@ public final class BatchedGenerator: Sendable {
         row += input.main.count
         let mainLast = row - 1
         row += input.contrast.count
-        if active[i].sequence.consumed(input.main.count, contrast: input.contrast.count) {
-          rows.append(mainLast)
+        let fed = input.main.count - drafts[i].count
+        if active[i].sequence.consumed(fed, contrast: input.contrast.count) {
+          rows += (mainLast - drafts[i].count) ... mainLast
           contrastRows.append(input.contrast.isEmpty ? nil : row - 1)
           wanting.append(i)
         }
@@ -184,23 +274,65 @@ public final class BatchedGenerator: Sendable {
         $0.steps += 1
         $0.rows += row
         $0.maxBatch = max($0.maxBatch, active.count)
+        $0.drafted += drafts.reduce(0) { $0 + $1.count }
       }
+      var accepted = [Int](repeating: 0, count: active.count)
       if !rows.isEmpty {
         let vocabulary = model.configuration.vocabSize
         let extra = contrastRows.compactMap { $0 }
         let logits = model.logits(hidden: hidden, rowIndices: rows + extra)
+        var next = 0
         var nextExtra = rows.count
         for (n, i) in wanting.enumerated() {
-          var own = Array(logits[n * vocabulary ..< (n + 1) * vocabulary])
-          var contrast: [Float]?
-          if contrastRows[n] != nil {
-            contrast = Array(logits[nextExtra * vocabulary ..< (nextExtra + 1) * vocabulary])
-            nextExtra += 1
+          let events: [GenerationEvent]
+          if drafts[i].isEmpty {
+            var own = Array(logits[next * vocabulary ..< (next + 1) * vocabulary])
+            var contrast: [Float]?
+            if contrastRows[n] != nil {
+              contrast = Array(logits[nextExtra * vocabulary ..< (nextExtra + 1) * vocabulary])
+              nextExtra += 1
+            }
+            events = active[i].sequence.accept(logits: &own, contrastLogits: contrast)
+            next += 1
+          } else {
+            let count = drafts[i].count + 1
+            let result = active[i].sequence.accept(
+              logits: Array(logits[next * vocabulary ..< (next + count) * vocabulary]),
+              vocabulary: vocabulary,
+              draft: drafts[i]
+            )
+            events = result.events
+            accepted[i] = result.accepted
+            next += count
+            // As transformers' assistant heuristic: longer after a full hit, shorter after a miss.
+            active[i].draftLength =
+              result.accepted == drafts[i].count
+              ? min(active[i].draftLength + 2, promptLookup?.draftTokens ?? 0)
+              : max(1, active[i].draftLength - 1)
+            // After a draft rejected outright, wait 1, 2, 4 … (at most 32) steps before the next.
+            active[i].misses = result.accepted == 0 ? active[i].misses + 1 : 0
+            active[i].cooldown = result.accepted == 0 ? min(1 << (active[i].misses - 1), 32) : 0
           }
-          for event in active[i].sequence.accept(logits: &own, contrastLogits: contrast) {
-            active[i].request.continuation.yield(event)
-          }
+          for event in events { active[i].request.continuation.yield(event) }
           if active[i].sequence.isFinished { active[i].request.continuation.finish() }
+        }
+        let acceptedTotal = accepted.reduce(0, +)
+        if acceptedTotal > 0 { counters.withLock { $0.accepted += acceptedTotal } }
+      }
+      // What this step computed joins the prefix cache — after the tokens went out, so that
+      // copying never delays them, and before the next step can overwrite a local layer's ring.
+      // A rejected draft's rows are not part of the sequence.
+      if let prefixCache {
+        for (i, input) in inputs.enumerated() {
+          if let cursor = active[i].cursor, !input.main.isEmpty {
+            let kept = input.main.count - drafts[i].count + accepted[i]
+            prefixCache.advance(cursor, fed: Array(input.main.prefix(kept)), cache: active[i].sequence.cache)
+          }
+          if let cursor = active[i].contrastCursor, !input.contrast.isEmpty,
+            let cache = active[i].sequence.contrastCache
+          {
+            prefixCache.advance(cursor, fed: input.contrast, cache: cache)
+          }
         }
       }
       active.removeAll { $0.sequence.isFinished }

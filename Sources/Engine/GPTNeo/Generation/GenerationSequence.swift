@@ -124,6 +124,68 @@ struct GenerationSequence {
     return (Array(pending.prefix(main)), Array(contrastPending.prefix(contrast)))
   }
 
+  /// Skips the first `main` prompt tokens (and `contrast` of the contrast prompt), whose keys and
+  /// values were loaded into the caches from a ``PrefixCache``; at least one token of each is
+  /// left to feed.
+  mutating func skipPrompt(_ main: Int, contrast: Int = 0) {
+    precondition(main < pending.count && (contrast == 0 || contrast < contrastPending.count))
+    precondition(main == cache.count && contrast == (contrastCache?.count ?? 0), "prefix not loaded")
+    pending = pending.dropFirst(main)
+    contrastPending = contrastPending.dropFirst(contrast)
+  }
+
+  /// Prompt-lookup drafting: up to `limit` tokens that followed the latest earlier occurrence of
+  /// the context's last `n` tokens (the longest `n` from `ngram` down to 2 that occurs), capped so
+  /// that the draft stays within the budget and the context. Empty when nothing matches, while the
+  /// prompt is still being read, or with context-aware decoding (whose second sequence would need
+  /// the draft too).
+  func draft(limit: Int, ngram: Int) -> [Int] {
+    let room = min(limit, budget - generated.count - 1, contextLimit - cache.count - 1)
+    guard room > 0, pending.count == 1, !hasContrast, context.count > 2 else { return [] }
+    let count = context.count
+    for n in stride(from: min(ngram, count - 1), through: 2, by: -1) {
+      let tail = context[(count - n)...]
+      var start = count - n - 1
+      while start >= 0 {
+        if context[start ..< start + n].elementsEqual(tail) {
+          let from = start + n
+          return Array(context[from ..< min(from + room, count)])
+        }
+        start -= 1
+      }
+    }
+    return []
+  }
+
+  /// Takes the logits of a step that fed the last token and then `draft` (`rows` × vocabulary,
+  /// the last token's row first) and accepts tokens exactly as one-at-a-time decoding would: the
+  /// sampler picks from row 0; while its pick equals the next draft token, that token's keys and
+  /// values are already computed and the next row gives the token after it. The first pick that
+  /// differs (or the pick after a fully accepted draft) becomes the next token to feed; the cache
+  /// forgets the rejected rest. Each pick consumes the sampler exactly as plain decoding does, so
+  /// greedy and seeded sampling give the same tokens with or without a draft.
+  ///
+  /// - Returns: the events, and how many draft tokens were accepted.
+  mutating func accept(
+    logits: [Float],
+    vocabulary: Int,
+    draft: [Int]
+  ) -> (events: [GenerationEvent], accepted: Int) {
+    let base = cache.count - draft.count
+    cache.rewind(to: base)
+    var events: [GenerationEvent] = []
+    var accepted = 0
+    for r in 0 ... draft.count {
+      var row = Array(logits[r * vocabulary ..< (r + 1) * vocabulary])
+      events += accept(logits: &row)
+      guard !isFinished, r < draft.count, generated.last == draft[r] else { break }
+      accepted += 1
+      cache.rewind(to: base + accepted)
+      pending = []
+    }
+    return (events, accepted)
+  }
+
   /// Records that `count` tokens of ``input(limit:)`` (and `contrast` of ``contrastInput(limit:)``)
   /// went through the model. Returns whether logits are wanted: both prompts are fully fed. The
   /// rows wanted are the last fed of each sequence (each one's last row ever fed, since a
