@@ -9,6 +9,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidConfiguration(path: String, reason: String)
   /// A safetensors file whose header or layout is broken.
   case corruptSafetensors(path: String, reason: String)
+  /// A file the engine keeps (packed weights) could not be written.
+  case cannotWrite(path: String, reason: String)
   /// A tensor the architecture needs is absent from every weight file.
   case missingTensor(name: String, directory: String)
   /// A tensor whose shape disagrees with `config.json`.
@@ -34,6 +36,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): invalid model configuration: \(reason)"
     case .corruptSafetensors(let path, let reason):
       return "\(path): corrupt safetensors file: \(reason)"
+    case .cannotWrite(let path, let reason):
+      return "\(path): cannot write: \(reason)"
     case .missingTensor(let name, let directory):
       return "\(directory): no weight file holds tensor '\(name)'"
     case .shapeMismatch(let name, let expected, let actual, let path):

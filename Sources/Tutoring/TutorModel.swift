@@ -55,11 +55,17 @@ public final class TutorModel: Sendable {
     maxConcurrentGenerations: Int = 4,
     maxQueuedGenerations: Int = 32,
     prefixCacheBytes: Int? = nil,
-    promptLookupTokens: Int = 0
+    promptLookupTokens: Int = 0,
+    packedWeightsDirectory: URL? = nil
   ) throws -> TutorModel {
     let model = try GPTNeoModel.load(
       directory: directory,
-      options: .init(threads: threads, weightFormat: weightFormat, kvCacheFormat: kvCacheFormat)
+      options: .init(
+        threads: threads,
+        weightFormat: weightFormat,
+        kvCacheFormat: kvCacheFormat,
+        packedWeightsDirectory: packedWeightsDirectory
+      )
     )
     let tokenizer = try GPT2Tokenizer.load(directory: directory)
     return TutorModel(

@@ -39,6 +39,8 @@ extension TutoringService {
     public var prefixCacheBytes: Int?
     /// The longest draft of prompt-lookup decoding (0: off).
     public var promptLookupTokens = 8
+    /// Where packed-weights files are kept, mapped on the next start instead of repacking (nil: none).
+    public var packedWeightsDirectory: URL?
     public var limits = Limits()
 
     public init(modelDirectory: URL, curriculaDirectory: String, database: DatabaseLocation) {
@@ -129,7 +131,8 @@ extension TutoringService {
       maxConcurrentGenerations: configuration.maxConcurrentGenerations,
       maxQueuedGenerations: configuration.maxQueuedGenerations,
       prefixCacheBytes: configuration.prefixCacheBytes,
-      promptLookupTokens: configuration.promptLookupTokens
+      promptLookupTokens: configuration.promptLookupTokens,
+      packedWeightsDirectory: configuration.packedWeightsDirectory
     )
     logger.info(
       "model loaded",
@@ -141,6 +144,7 @@ extension TutoringService {
         "threads": "\(model.model.threads)", "ms": "\(milliseconds(since: start))",
         "prefix_cache_mb": "\((model.batcher.prefixCache?.budgetBytes ?? 0) >> 20)",
         "prompt_lookup": "\(model.batcher.promptLookup?.draftTokens ?? 0)",
+        "packed_weights": "\(model.model.packedWeights)",
       ]
     )
     return TutoringService(

@@ -37,24 +37,48 @@ public final class GPTNeoModel: Sendable {
     public var weightFormat: WeightFormat
     /// How the caches that ``GPTNeoModel/makeCache(capacity:)`` makes hold keys and values.
     public var kvCacheFormat: KVCacheFormat
+    /// A folder for packed-weights files: the weights as the engine holds them, mapped on the next
+    /// start instead of repacked (nil: none). See ``packedWeights``.
+    public var packedWeightsDirectory: URL?
     public init(
       threads: Int? = nil,
       weightFormat: WeightFormat = .float32,
-      kvCacheFormat: KVCacheFormat = .float32
+      kvCacheFormat: KVCacheFormat = .float32,
+      packedWeightsDirectory: URL? = nil
     ) {
       self.threads = threads
       self.weightFormat = weightFormat
       self.kvCacheFormat = kvCacheFormat
+      self.packedWeightsDirectory = packedWeightsDirectory
     }
   }
+
+  /// What loading did with the packed-weights file.
+  public enum PackedWeightsUse: Sendable, Equatable {
+    /// No folder was given.
+    case off
+    /// The weights were mapped from this file.
+    case mapped(path: String)
+    /// The checkpoint was packed and the file written for the next start.
+    case written(path: String)
+    /// The checkpoint was packed, but the file could not be written (the reason).
+    case notWritten(path: String, reason: String)
+  }
+
+  /// What loading did with the packed-weights file.
+  public var packedWeights: PackedWeightsUse { packedWeightsUse }
+
+  let packedWeightsUse: PackedWeightsUse
 
   init(
     configuration: GPTNeoConfiguration,
     weights: GPTNeoWeights,
     threads: Int,
-    kvCacheFormat: KVCacheFormat = .float32
+    kvCacheFormat: KVCacheFormat = .float32,
+    packedWeights: PackedWeightsUse = .off
   ) throws {
     try configuration.validate()
+    packedWeightsUse = packedWeights
     self.configuration = configuration
     self.weights = weights
     self.kvCacheFormat = kvCacheFormat
@@ -79,17 +103,55 @@ public final class GPTNeoModel: Sendable {
     let configuration = try GPTNeoConfiguration.load(
       contentsOf: directory.appendingPathComponent("config.json")
     )
-    let reader = try CheckpointReader(directory: directory)
-    let weights = try GPTNeoWeights(
-      reader: reader,
-      configuration: configuration,
-      format: options.weightFormat
-    )
+    let format = options.weightFormat
+    var weights: GPTNeoWeights?
+    var use = PackedWeightsUse.off
+    var packed: (url: URL, fingerprint: String)?
+    if let folder = options.packedWeightsDirectory {
+      let fingerprint = try PackedWeights.fingerprint(directory: directory, format: format)
+      let url = PackedWeights.url(
+        cacheDirectory: folder,
+        modelDirectory: directory,
+        format: format,
+        fingerprint: fingerprint
+      )
+      packed = (url, fingerprint)
+      // A file that is stale, damaged or of another shape is not used; the checkpoint is.
+      if let source = try? PackedWeights.open(url: url, fingerprint: fingerprint, format: format),
+        let mapped = try? GPTNeoWeights(source: source, configuration: configuration, format: format)
+      {
+        weights = mapped
+        use = .mapped(path: url.path)
+      }
+    }
+    if weights == nil {
+      let loaded = try GPTNeoWeights(
+        reader: try CheckpointReader(directory: directory),
+        configuration: configuration,
+        format: format
+      )
+      weights = loaded
+      if let packed {
+        do {
+          try PackedWeights.write(
+            loaded,
+            format: format,
+            fingerprint: packed.fingerprint,
+            to: packed.url,
+            modelDirectory: directory
+          )
+          use = .written(path: packed.url.path)
+        } catch {
+          use = .notWritten(path: packed.url.path, reason: "\(error)")
+        }
+      }
+    }
     return try GPTNeoModel(
       configuration: configuration,
-      weights: weights,
+      weights: weights!,
       threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount,
-      kvCacheFormat: options.kvCacheFormat
+      kvCacheFormat: options.kvCacheFormat,
+      packedWeights: use
     )
   }
 

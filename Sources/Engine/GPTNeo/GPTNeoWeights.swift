@@ -22,6 +22,11 @@ struct GPTNeoWeights: Sendable {
   /// (`attn.attention.bias`, `masked_bias`) are not parameters and are ignored.
   init(reader: CheckpointReader, configuration c: GPTNeoConfiguration, format: WeightFormat = .float32) throws
   {
+    try self.init(source: reader, configuration: c, format: format)
+  }
+
+  /// Reads every tensor from `source` (a checkpoint, or a packed-weights file).
+  init(source reader: some TensorSource, configuration c: GPTNeoConfiguration, format: WeightFormat) throws {
     let h = c.hiddenSize
     let inner = c.innerSize
     wte = try reader.tensor("wte.weight", shape: [c.vocabSize, h], format: format.embeddingFormat)
@@ -51,6 +56,26 @@ struct GPTNeoWeights: Sendable {
     } else {
       lmHead = wte
     }
+  }
+
+  /// Every tensor once with its checkpoint name (the tied head is `wte`).
+  var namedTensors: [(name: String, tensor: WeightTensor)] {
+    var tensors = [
+      ("wte.weight", wte), ("wpe.weight", wpe), ("ln_f.weight", lnfWeight), ("ln_f.bias", lnfBias),
+    ]
+    for (i, l) in layers.enumerated() {
+      let p = "h.\(i)."
+      tensors += [
+        (p + "ln_1.weight", l.ln1Weight), (p + "ln_1.bias", l.ln1Bias),
+        (p + "attn.attention.q_proj.weight", l.qWeight), (p + "attn.attention.k_proj.weight", l.kWeight),
+        (p + "attn.attention.v_proj.weight", l.vWeight), (p + "attn.attention.out_proj.weight", l.outWeight),
+        (p + "attn.attention.out_proj.bias", l.outBias), (p + "ln_2.weight", l.ln2Weight),
+        (p + "ln_2.bias", l.ln2Bias), (p + "mlp.c_fc.weight", l.fcWeight), (p + "mlp.c_fc.bias", l.fcBias),
+        (p + "mlp.c_proj.weight", l.projWeight), (p + "mlp.c_proj.bias", l.projBias),
+      ]
+    }
+    if lmHead !== wte { tensors.append(("lm_head.weight", lmHead)) }
+    return tensors
   }
 
   /// Every tensor once (the tied head is `wte`).

@@ -3,7 +3,19 @@ import Foundation
 /// Finds tensors across the safetensors files of a Hugging Face checkpoint directory:
 /// `model.safetensors`, or the shards listed in `model.safetensors.index.json`, or else every
 /// `*.safetensors` file in the directory.
-struct CheckpointReader {
+/// Where ``GPTNeoWeights`` reads its tensors from.
+protocol TensorSource {
+  func contains(_ name: String) -> Bool
+  func tensor(_ name: String, shape: [Int], format: WeightFormat?) throws -> WeightTensor
+}
+
+extension TensorSource {
+  func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+    try tensor(name, shape: shape, format: nil)
+  }
+}
+
+struct CheckpointReader: TensorSource {
   let directory: URL
   private let files: [SafeTensorsFile]
   private let index: [String: (file: Int, info: SafeTensorsFile.TensorInfo)]
@@ -49,7 +61,7 @@ struct CheckpointReader {
   /// files are unmapped once the model is loaded. `format` is given for the weight matrices
   /// (embeddings, LM head, Linear layers), which are packed in that format; other tensors
   /// (positions, LayerNorms, biases) are float32.
-  func tensor(_ name: String, shape: [Int], format: WeightFormat? = nil) throws -> WeightTensor {
+  func tensor(_ name: String, shape: [Int], format: WeightFormat?) throws -> WeightTensor {
     guard let (fileIndex, info) = locate(name) else {
       throw EngineError.missingTensor(name: name, directory: directory.path)
     }

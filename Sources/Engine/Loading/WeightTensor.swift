@@ -41,6 +41,8 @@ final class WeightTensor: @unchecked Sendable {
   let shape: [Int]
   let storage: Storage
   private let owned: [UnsafeMutableRawPointer]
+  /// The packed-weights file the storage points into, when it came from one (kept mapped).
+  private let mapping: MappedFile?
 
   var count: Int { shape.reduce(1, *) }
   /// True for a weight matrix, held packed for the kernels.
@@ -81,6 +83,7 @@ final class WeightTensor: @unchecked Sendable {
     format matrixFormat: WeightFormat? = nil
   ) {
     self.shape = shape
+    mapping = nil
     let n = shape.reduce(1, *)
     let base = bytes.baseAddress
     func aligned(_ alignment: Int) -> Bool { base.map { Int(bitPattern: $0) % alignment == 0 } ?? false }
@@ -173,6 +176,51 @@ final class WeightTensor: @unchecked Sendable {
 
   deinit {
     for buffer in owned { buffer.deallocate() }
+  }
+
+  /// A tensor whose storage lies in a mapped packed-weights file (``PackedWeights``); `parts`
+  /// are its blobs in the order ``blobs`` gives them.
+  init(shape: [Int], kind: String, parts: [UnsafeRawPointer], mapping: MappedFile) throws {
+    self.shape = shape
+    self.mapping = mapping
+    owned = []
+    switch (kind, parts.count) {
+    case ("f32", 1): storage = .float32(parts[0].assumingMemoryBound(to: Float.self))
+    case ("packed-f32", 1): storage = .packedFloat32(parts[0].assumingMemoryBound(to: Float.self))
+    case ("packed-f16", 1): storage = .packedFloat16(parts[0].assumingMemoryBound(to: UInt16.self))
+    case ("packed-q8", 2):
+      storage = .packedInt8(
+        parts[0].assumingMemoryBound(to: Int8.self),
+        scales: parts[1].assumingMemoryBound(to: Float.self)
+      )
+    default:
+      throw EngineError.corruptSafetensors(path: mapping.path, reason: "unknown tensor kind '\(kind)'")
+    }
+  }
+
+  /// How the storage is held, as a packed-weights file names it.
+  var kind: String {
+    switch storage {
+    case .float32: "f32"
+    case .packedFloat32: "packed-f32"
+    case .packedFloat16: "packed-f16"
+    case .packedInt8: "packed-q8"
+    }
+  }
+
+  /// The storage's buffers and their lengths in bytes (a packed matrix with its panel padding).
+  var blobs: [UnsafeRawBufferPointer] {
+    let packed = shape.count == 2 ? max(gn_packed_count(shape[0], shape[1]), 1) : 0
+    switch storage {
+    case .float32(let p): return [UnsafeRawBufferPointer(start: p, count: count * 4)]
+    case .packedFloat32(let p): return [UnsafeRawBufferPointer(start: p, count: packed * 4)]
+    case .packedFloat16(let p): return [UnsafeRawBufferPointer(start: p, count: packed * 2)]
+    case .packedInt8(let q, let scales):
+      return [
+        UnsafeRawBufferPointer(start: q, count: packed),
+        UnsafeRawBufferPointer(start: scales, count: shape[0] * 4),
+      ]
+    }
   }
 
   /// Row `row` of a matrix as float32 (the embedding lookup), into `destination[0..<shape[1]]`.

@@ -29,6 +29,15 @@ struct ModelOptions: ParsableArguments {
   )
   var kvCache: KVCacheFormat = .float32
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Keep the packed weights in this folder and map them on the next start instead of repacking (default: off).",
+      valueName: "dir"
+    )
+  )
+  var packedWeights: String?
+
   var directory: URL { URL(fileURLWithPath: model) }
 
   func validate() throws {
@@ -38,7 +47,12 @@ struct ModelOptions: ParsableArguments {
   func loadModel() throws -> GPTNeoModel {
     try GPTNeoModel.load(
       directory: directory,
-      options: .init(threads: threads, weightFormat: weights, kvCacheFormat: kvCache)
+      options: .init(
+        threads: threads,
+        weightFormat: weights,
+        kvCacheFormat: kvCache,
+        packedWeightsDirectory: packedWeights.map { URL(fileURLWithPath: $0) }
+      )
     )
   }
 

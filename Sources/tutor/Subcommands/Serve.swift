@@ -84,6 +84,17 @@ struct Serve: AsyncParsableCommand {
   )
   var promptLookup = 8
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Keep the model's packed weights here and map them on the next start instead of repacking (default: packed/ in the data folder: $TUTOR_DATA_DIR, else $XDG_DATA_HOME/tutor or ~/.local/share/tutor).",
+      valueName: "dir"
+    )
+  )
+  var packedWeights: String?
+
+  @Flag(name: .long, help: "Pack the weights at every start and keep no file.") var noPackedWeights = false
+
   @Option(name: .long, help: "Generations decoded together (continuous batching); more wait in a queue.")
   var maxConcurrentGenerations = 4
 
@@ -263,6 +274,13 @@ struct Serve: AsyncParsableCommand {
     configuration.kvCacheFormat = kvCache
     configuration.prefixCacheBytes = prefixCacheMb.map { $0 << 20 }
     configuration.promptLookupTokens = promptLookup
+    configuration.packedWeightsDirectory =
+      noPackedWeights
+      ? nil
+      : URL(
+        fileURLWithPath: packedWeights
+          ?? (Self.defaultDataDirectory() as NSString).appendingPathComponent("packed")
+      )
     configuration.maxConcurrentGenerations = maxConcurrentGenerations
     configuration.maxQueuedGenerations = maxQueuedGenerations
     configuration.limits.maxNewTokens = maxNewTokens
