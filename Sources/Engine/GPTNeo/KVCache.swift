@@ -239,6 +239,7 @@ public final class KVCache {
       }
     }
     count = m
+    computed = m
   }
 
   /// Moves layer `l` into `rows` rows, keeping the positions it holds that still fit (the last
