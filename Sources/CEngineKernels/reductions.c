@@ -101,3 +101,10 @@ uint64_t gn_fingerprint64(const void *data, size_t n, uint64_t seed) {
   h ^= h >> 33;
   return h;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+void gn_release_free_memory(void) { malloc_trim(0); }
+#else
+void gn_release_free_memory(void) {}
+#endif

@@ -102,6 +102,10 @@ void gn_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 /// then the tail), for cache keys such as "which model made these embeddings".
 uint64_t gn_fingerprint64(const void *data, size_t n, uint64_t seed);
 
+// Returns memory that malloc keeps after frees to the system (glibc's malloc_trim; elsewhere a
+// no-op), after the loader drops a large packed copy of the weights.
+void gn_release_free_memory(void);
+
 /// log-sum-exp of a row, and the index of its maximum (first one on ties, as torch.argmax).
 double gn_logsumexp(const float *x, size_t n);
 size_t gn_argmax(const float *x, size_t n);

@@ -107,6 +107,7 @@ public final class GPTNeoModel: Sendable {
     var weights: GPTNeoWeights?
     var use = PackedWeightsUse.off
     var packed: (url: URL, fingerprint: String)?
+    var returnFreedMemory = false
     if let folder = options.packedWeightsDirectory {
       let fingerprint = try PackedWeights.fingerprint(directory: directory, format: format)
       let url = PackedWeights.url(
@@ -141,10 +142,28 @@ public final class GPTNeoModel: Sendable {
             modelDirectory: directory
           )
           use = .written(path: packed.url.path)
+          // Serve from the file already, so that this process too shares its pages rather than
+          // keeping a private packed copy.
+          if let source = try? PackedWeights.open(
+            url: packed.url,
+            fingerprint: packed.fingerprint,
+            format: format
+          ),
+            let mapped = try? GPTNeoWeights(source: source, configuration: configuration, format: format)
+          {
+            weights = mapped
+            withExtendedLifetime(loaded) {}
+            returnFreedMemory = true
+          }
         } catch {
           use = .notWritten(path: packed.url.path, reason: "\(error)")
         }
       }
+    }
+    if returnFreedMemory {
+      // The packed copy just freed came partly from malloc's heap, which keeps freed memory
+      // resident; give it back, or the first start would hold the weights twice.
+      gn_release_free_memory()
     }
     return try GPTNeoModel(
       configuration: configuration,
