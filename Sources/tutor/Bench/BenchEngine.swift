@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Synchronization
+import Tutoring
 
 /// `tutor bench engine` (the default of `tutor bench`): prefill, decode and concurrent decode of
 /// the engine on a checkpoint, with the memory bandwidth bound measured in the same run.
@@ -95,12 +96,10 @@ struct BenchEngine: AsyncParsableCommand {
       let text = try await reportingErrors { try String(contentsOfFile: promptFile, encoding: .utf8) }
       textPrompt = tokenizer.encode(text)
       if copyBias > 0 {
-        // Every sentence of the prompt is a source, with a leading space as an answer writes it.
-        let sentences = text.split(whereSeparator: { $0 == "\n" }).flatMap { $0.split(separator: ". ") }
+        // Every prose sentence of the prompt is a source (as the server splits notes), with a
+        // leading space as an answer writes it.
         grounding = Grounding(
-          sources: sentences.map {
-            Grounding.Source(tokens: tokenizer.encode(" " + $0.trimmingCharacters(in: .whitespaces)))
-          },
+          sources: NoteSentences.split(text).map { Grounding.Source(tokens: tokenizer.encode(" " + $0)) },
           copyBias: copyBias,
           noRepeatNGramSize: 3
         )
@@ -226,7 +225,7 @@ struct BenchEngine: AsyncParsableCommand {
     )
     if cache != nil, sharedPrefixTokens > 0 {
       // Another student of the same lesson asked a moment ago.
-      let primer = Array(Self.promptIds(session: 0, count: sharedPrefixTokens) + [50_001 % 50_000, 17, 42])
+      let primer = Array(Self.promptIds(session: 0, count: sharedPrefixTokens) + [1, 17, 42])
       for try await _ in batcher.stream(
         promptTokens: primer,
         parameters: GenerationParameters(maxNewTokens: 1)

@@ -311,7 +311,7 @@ public final class BatchedGenerator: Sendable {
               : max(1, active[i].draftLength - 1)
             // After a draft rejected outright, wait 1, 2, 4 … (at most 32) steps before the next.
             active[i].misses = result.accepted == 0 ? active[i].misses + 1 : 0
-            active[i].cooldown = result.accepted == 0 ? min(1 << (active[i].misses - 1), 32) : 0
+            active[i].cooldown = result.accepted == 0 ? 1 << min(active[i].misses - 1, 5) : 0
           }
           for event in events { active[i].request.continuation.yield(event) }
           if active[i].sequence.isFinished { active[i].request.continuation.finish() }
