@@ -7,8 +7,8 @@ import GRDB
 ///
 /// BM25 retrieval of lesson snippets on SQLite FTS5.
 ///
-/// Snippets live in an FTS5 table with three weighted columns: `title` (section heading and lesson
-/// title), `key_terms` and `body`, tokenized with `porter unicode61` (Unicode case folding and
+/// Snippets live in an FTS5 table with four weighted columns: `title` (section heading and lesson
+/// title), `key_terms`, `body` and `student_questions`, tokenized with `porter unicode61` (Unicode case folding and
 /// diacritics removal, Porter stemming). Queries drop English stop words. The index is its own
 /// database, rebuilt when the curricula's content changes (a fingerprint is stored with it).
 ///
@@ -34,7 +34,7 @@ public final class FTS5SnippetIndex: Sendable {
   /// other curricula.
   public init(library: CurriculumLibrary, path: String? = nil, weights: Weights = Weights()) throws {
     self.weights = weights
-    fingerprint = Self.fingerprint(library.curricula)
+    fingerprint = Self.fingerprint(library.curricula, studentQuestions: weights.useStudentQuestions)
     var prerequisites: [String: [String]] = [:]
     for c in library.curricula {
       for l in c.lessons { prerequisites["\(c.id)/\(l.id)"] = l.prerequisites.map { "\(c.id)/\($0)" } }
@@ -93,7 +93,7 @@ public final class FTS5SnippetIndex: Sendable {
             heading TEXT NOT NULL,
             text TEXT NOT NULL);
           CREATE VIRTUAL TABLE snippet_fts USING fts5(
-            title, key_terms, body, content='', tokenize='porter unicode61 remove_diacritics 2');
+            title, key_terms, body, student_questions, content='', tokenize='porter unicode61 remove_diacritics 2');
           """
       )
       let insertSnippet = try db.makeStatement(
@@ -101,14 +101,18 @@ public final class FTS5SnippetIndex: Sendable {
           "INSERT INTO snippet (rowid, id, curriculum_id, lesson_key, lesson_id, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?)"
       )
       let insertFTS = try db.makeStatement(
-        sql: "INSERT INTO snippet_fts (rowid, title, key_terms, body) VALUES (?, ?, ?, ?)"
+        sql:
+          "INSERT INTO snippet_fts (rowid, title, key_terms, body, student_questions) VALUES (?, ?, ?, ?, ?)"
       )
       for (i, s) in snippets.enumerated() {
         let title = s.heading == s.lessonTitle ? s.heading : "\(s.heading) — \(s.lessonTitle)"
         try insertSnippet.execute(arguments: [
           i + 1, s.id, s.curriculumId, "\(s.curriculumId)/\(s.lessonId)", s.lessonId, s.heading, s.text,
         ])
-        try insertFTS.execute(arguments: [i + 1, title, s.keyTerms.joined(separator: ", "), s.text])
+        try insertFTS.execute(arguments: [
+          i + 1, title, s.keyTerms.joined(separator: ", "), s.text,
+          weights.useStudentQuestions ? s.studentQuestions.joined(separator: "\n") : "",
+        ])
       }
       try db.execute(sql: "CREATE INDEX snippet_curriculum ON snippet(curriculum_id)")
       try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('fingerprint', ?)", arguments: [fingerprint])
@@ -150,7 +154,7 @@ public final class FTS5SnippetIndex: Sendable {
           db,
           sql: """
             SELECT s.id, f.score, s.text, s.heading, s.curriculum_id, s.lesson_id, s.lesson_key
-            FROM (SELECT rowid, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body)) AS score
+            FROM (SELECT rowid, -bm25(snippet_fts, \(w.title), \(w.keyTerms), \(w.body), \(w.studentQuestions)) AS score
                   FROM snippet_fts WHERE snippet_fts MATCH ?\(filter) ORDER BY score DESC LIMIT \(max(limit * 4, 20))) f
             JOIN snippet s ON s.rowid = f.rowid
             """,
@@ -190,7 +194,7 @@ public final class FTS5SnippetIndex: Sendable {
   }
 
   /// FNV-1a over every snippet's content: changes whenever a curriculum's text does.
-  static func fingerprint(_ curricula: [Course]) -> String {
+  static func fingerprint(_ curricula: [Course], studentQuestions: Bool) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     func mix(_ s: String) {
       for b in s.utf8 {
@@ -200,7 +204,7 @@ public final class FTS5SnippetIndex: Sendable {
       hash ^= 0xff
       hash &*= 0x100_0000_01b3
     }
-    mix("schema-2")
+    mix("schema-3")
     for c in curricula {
       for s in c.snippets {
         mix(s.id)
@@ -208,6 +212,7 @@ public final class FTS5SnippetIndex: Sendable {
         mix(s.lessonTitle)
         mix(s.keyTerms.joined(separator: "\u{1F}"))
         mix(s.text)
+        mix(studentQuestions ? s.studentQuestions.joined(separator: "\u{1F}") : "")
       }
     }
     return String(hash, radix: 16)

@@ -10,17 +10,19 @@ import TutorTestSupport
 /// EngineTests and, on the labelled sets, in TutoringTests.
 @Suite struct HybridSearchTests {
   /// Embeds a text as the concepts whose cue words it contains, plus a small part that keeps it
-  /// from being zero — one direction for snippets (their text has a heading line), another for
-  /// questions, so that a question and a snippet sharing no concept are orthogonal —,
-  /// normalised. Counts the texts it was asked for.
+  /// from being zero — one direction for snippets (their text has a heading line), and for
+  /// questions (a student's, or one a lesson lists under `student_questions:`) a direction of its
+  /// own drawn from its text, so that a snippet and a question sharing no concept are orthogonal
+  /// and two such questions nearly so —, normalised. Counts the texts it was asked for.
   final class ConceptEmbedder: TextEmbedder {
     static let concepts: [[String]] = [
       ["zorble", "simplifying fractions"],
       ["chlorophyll"],
       ["remainder"],
     ]
+    static let questionDimensions = 256
     let fingerprint: String
-    var dimension: Int { Self.concepts.count + 2 }
+    var dimension: Int { Self.concepts.count + 1 + Self.questionDimensions }
     let embedded = Mutex(0)
 
     init(fingerprint: String = "concepts-v1") { self.fingerprint = fingerprint }
@@ -30,9 +32,17 @@ import TutorTestSupport
       return texts.map { text in
         let lower = text.lowercased()
         let isSnippet = text.contains("\n")
-        var v =
-          Self.concepts.map { cues in cues.contains { lower.contains($0) } ? Float(1) : 0 }
-          + [isSnippet ? 0.05 : 0, isSnippet ? 0 : 0.05]
+        var v = Self.concepts.map { cues in cues.contains { lower.contains($0) } ? Float(1) : 0 }
+        v.append(isSnippet ? 0.05 : 0)
+        // A question's own direction: pseudo-random values seeded by its text, of norm 0.05.
+        var seed = text.utf8.reduce(UInt64(0xCBF2_9CE4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        var noise = (0 ..< Self.questionDimensions).map { _ -> Float in
+          seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+          return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000)
+        }
+        let scale = isSnippet ? 0 : 0.05 / max(noise.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1)
+        for i in noise.indices { noise[i] *= scale }
+        v += noise
         let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for i in v.indices { v[i] /= norm }
         return v
@@ -88,7 +98,7 @@ import TutorTestSupport
     let index = try SnippetIndex(library: library, embedder: ConceptEmbedder(), cacheFolder: nil)
     // Several lessons mention chlorophyll; the one a student is on comes first.
     let plain = index.search("chlorophyll", curriculum: "photosynthesis", limit: 10)
-    let lesson = try #require(plain.last?.lessonId)
+    let lesson = try #require(plain.first { $0.lessonId != plain.first?.lessonId }?.lessonId)
     #expect(plain.first?.lessonId != lesson)
     let boosted = index.search("chlorophyll", curriculum: "photosynthesis", lesson: lesson, limit: 10)
     #expect(boosted.first?.lessonId == lesson, "\(plain.map(\.id)) vs \(boosted.map(\.id))")
@@ -110,11 +120,49 @@ import TutorTestSupport
     #expect(everything.search("qwxz vbnm", curriculum: "photosynthesis", limit: 3).count == 3)
   }
 
+  @Test func aStudentQuestionBringsItsNoteUp() throws {
+    var library = CurriculumLibrary.load(root: RetrievalTests.curricula)
+    let question = "do the remainder thing to my fraction"
+    let course = try #require(library.curricula.firstIndex { $0.id == "fractions-ratios" })
+    let lesson = try #require(library.curricula[course].lessons.firstIndex { $0.id == "ratios" })
+    let target = library.curricula[course].lessons[lesson].snippets[2]
+    // Without it, neither retriever puts the ratios note on top: the question's concept
+    // ("remainder") is in no note of the course.
+    let before = try SnippetIndex(library: library, embedder: ConceptEmbedder(), cacheFolder: nil)
+    #expect(before.search(question, curriculum: "fractions-ratios", limit: 3).first?.id != target.id)
+    // An author writes that students ask about this note that way.
+    library.curricula[course].lessons[lesson].snippets[2].studentQuestions = ["what is the remainder thing"]
+    let after = try SnippetIndex(library: library, embedder: ConceptEmbedder(), cacheFolder: nil)
+    let hits = after.search(question, curriculum: "fractions-ratios", limit: 3)
+    let first = try #require(hits.first)
+    #expect(first.id == target.id, "\(hits.map(\.id))")
+    let explanation = try #require(first.explanation)
+    #expect(explanation.studentQuestion == "what is the remainder thing")
+    #expect(explanation.studentQuestionSimilarity.map { $0 > 0.9 } == true)
+    // Ranked by the mean of the note's cosine and the question's (the greater of the two).
+    #expect(explanation.similarity.map { $0 < 0.1 } == true)
+    // BM25 matches the authored question's words too ("remainder", "thing").
+    #expect(explanation.bm25Rank == 1)
+    // Turned off, the authored question counts for nothing.
+    var weights = SnippetIndex.Weights()
+    weights.useStudentQuestions = false
+    let off = try SnippetIndex(
+      library: library,
+      weights: weights,
+      embedder: ConceptEmbedder(),
+      cacheFolder: nil
+    )
+    #expect(off.search(question, curriculum: "fractions-ratios", limit: 3).first?.id != target.id)
+  }
+
   @Test func theCacheReembedsOnlyChangedSnippets() throws {
     let folder = Self.temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     var library = CurriculumLibrary.load(root: RetrievalTests.curricula)
-    let total = library.curricula.flatMap(\.snippets).count
+    // Every snippet and every distinct student question is one vector.
+    let snippets = library.curricula.flatMap(\.snippets)
+    var total = Set(snippets.map(SnippetIndex.embeddingText) + snippets.flatMap(\.studentQuestions)).count
+    #expect(total > snippets.count)
     let encoder = ConceptEmbedder()
 
     let first = try SnippetIndex(library: library, embedder: encoder, cacheFolder: folder)
@@ -131,6 +179,12 @@ import TutorTestSupport
     #expect(edited.embeddingReport?.embedded == 1 && edited.embeddingReport?.reused == total - 1)
     let id = library.curricula[0].lessons[0].snippets[0].id
     #expect(edited.search("zorble", curriculum: library.curricula[0].id, limit: 3).map(\.id).contains(id))
+
+    // One student question added: only it is embedded.
+    library.curricula[0].lessons[0].snippets[1].studentQuestions.append("where does the chlorophyll go")
+    let asked = try SnippetIndex(library: library, embedder: encoder, cacheFolder: folder)
+    #expect(asked.embeddingReport?.embedded == 1 && asked.embeddingReport?.reused == total)
+    total += 1
 
     // Another model's vectors are never reused.
     let other = try SnippetIndex(

@@ -260,4 +260,61 @@ import Testing
       library.curriculum("tides")?.lesson("the-moon")?.exercises.first?.answer.accepts("The Moon") == true
     )
   }
+
+  @Test func studentQuestionsBelongToTheirSectionAndItsParts() throws {
+    let long = (1 ... 40).map { "Paragraph \($0) says a good deal about the moon and the sea." }
+    let ws = try Workspace([
+      "good/curriculum.yaml": Self.goodCurriculum,
+      "good/lessons/intro.md": """
+      ---
+      id: intro
+      title: Introduction
+      student_questions:
+        start-here:
+          - what even is this
+          - "  why does the sea move  "
+        long-one: [is the moon pulling]
+      ---
+
+      ## Start here
+
+      Some words about the topic.
+
+      ## Long one
+
+      \(long.joined(separator: "\n\n"))
+      """,
+    ])
+    let library = CurriculumLibrary.load(root: ws.root.path)
+    #expect(library.diagnostics.isEmpty, "\(library.diagnostics)")
+    let snippets = try #require(library.curriculum("good")?.lesson("intro")?.snippets)
+    #expect(snippets.first?.studentQuestions == ["what even is this", "why does the sea move"])
+    let parts = snippets.filter { $0.id.hasPrefix("good/intro#long-one") }
+    #expect(parts.count > 1)
+    #expect(parts.allSatisfy { $0.studentQuestions == ["is the moon pulling"] })
+  }
+
+  @Test func studentQuestionsForAMissingSectionAreAnError() throws {
+    let ws = try Workspace([
+      "good/curriculum.yaml": Self.goodCurriculum,
+      "good/lessons/intro.md": """
+      ---
+      id: intro
+      title: Introduction
+      student_questions:
+        start-her: [what is it]
+        start-here: ["", ok then]
+      ---
+
+      ## Start here
+
+      Some words about the topic.
+      """,
+    ])
+    let library = CurriculumLibrary.load(root: ws.root.path)
+    let file = ws.path("good/lessons/intro.md")
+    let missing = Self.find(library.diagnostics, file, line: 5, "names section 'start-her'")
+    #expect(missing?.message.contains("did you mean 'start-here'") == true, "\(library.diagnostics)")
+    #expect(Self.find(library.diagnostics, file, line: 6, "is empty") != nil, "\(library.diagnostics)")
+  }
 }

@@ -63,8 +63,12 @@ import Testing
       .deletingLastPathComponent()
       .appendingPathComponent("curricula/photosynthesis/lessons")
     let files = try FileManager.default.contentsOfDirectory(atPath: lesson.path).sorted().prefix(2)
-    let text = try files.map { try String(contentsOf: lesson.appendingPathComponent($0), encoding: .utf8) }
-      .joined(separator: "\n")
+    // The lessons' prose, without their front matter (YAML the model never reads as such).
+    let text = try files.map { file in
+      let whole = try String(contentsOf: lesson.appendingPathComponent(file), encoding: .utf8)
+      return whole.components(separatedBy: "\n---\n").dropFirst().joined(separator: "\n---\n")
+    }
+    .joined(separator: "\n")
     let tokens = Array(tokenizer.encode(text).prefix(600))
     let full = try Self.load(name, .float32).perplexity(tokens: tokens)
     let quantized = try Self.load(name, .int8).perplexity(tokens: tokens)

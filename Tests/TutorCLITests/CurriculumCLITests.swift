@@ -94,13 +94,17 @@ import TutorTestSupport
     let hits = try #require(
       try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
     )
-    #expect(
-      hits.first?["id"] as? String == "fractions-ratios/equivalent-fractions#simplifying-fractions",
+    // Among the three (first by embedding: "cancelling" before multiplying ranks near it).
+    let simplifying = try #require(
+      hits.first { $0["id"] as? String == "fractions-ratios/equivalent-fractions#simplifying-fractions" },
       "\(hits)"
     )
+    #expect(simplifying["dense_rank"] as? Int == 1, "\(hits)")
     for hit in hits {
       #expect(hit["dense_rank"] is Int || hit["bm25_rank"] is Int, "\(hit)")
       #expect(hit["similarity"] is Double, "\(hit)")
+      // The shipped lessons list student questions for every section: the closest is shown.
+      #expect(hit["student_question"] is String && hit["student_question_similarity"] is Double, "\(hit)")
     }
     // The snippets' vectors were cached for the next run.
     #expect(
@@ -112,6 +116,7 @@ import TutorTestSupport
       "--embedding-cache", cache.path,
     ])
     #expect(text.stdout.contains("BM25 rank") && text.stdout.contains("embedding rank"), "\(text.stdout)")
+    #expect(text.stdout.contains("closest student question"), "\(text.stdout)")
 
     let plain = try TutorCLI.run([
       "curriculum", "search", "--curricula", Self.curricula, "--query", "why are leaves green", "--explain",

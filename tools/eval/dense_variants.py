@@ -11,7 +11,9 @@ BM25, no boosts) in several ways and prints recall@3 per labelled set:
 - avg: mean of note and best sentence; rrf: reciprocal-rank fusion of the two rankings;
 - key terms / objectives: the lesson's key terms or objectives added to the note's text;
 - heading: heading and lesson title alone; note+heading: note plus half the heading's cosine;
-- prf b/k: the question's vector moved b towards the mean of its top k notes (Rocchio).
+- prf b/k: the question's vector moved b towards the mean of its top k notes (Rocchio);
+- asked: the best cosine with the section's `student_questions:` (how students ask about it);
+  max(note, asked), note+.5 asked, note+asked, rrf(note, asked): that combined with the note's.
 
 Run on the tuning sets only: a variant is adopted when it wins there (2026-12-02: none did; see
 docs/retrieval.md). Reads curricula/ and models/all-MiniLM-L6-v2 (tools/fetch-models.sh).
@@ -99,6 +101,18 @@ def main():
             prefixed.append(f"{n['heading']}: {s}")
     owner = np.array(owner)
     plain, prefixed = embed(plain), embed(prefixed)
+    # The lessons' `student_questions:`: how students ask about each section.
+    asker, asked = [], []
+    for i, n in enumerate(notes):
+        for q in (lessons[n["lesson"]].get("student_questions") or {}).get(n["id"].split("#")[1], []):
+            asker.append(i)
+            asked.append(q)
+    asker = np.array(asker)
+    asked = embed(asked) if asked else np.zeros((0, note.shape[1]))
+
+    def best_asked(q, rows):
+        s = asked @ q
+        return np.array([s[asker == i].max() if (asker == i).any() else -1.0 for i in rows])
 
     def best_sentence(matrix, q, rows):
         s = matrix @ q
@@ -131,6 +145,15 @@ def main():
         "note+heading": lambda q, r: note[r] @ q + 0.5 * (heading[r] @ q),
         "prf .3/1": prf(0.3, 1),
         "prf .5/3": prf(0.5, 3),
+        "asked": best_asked,
+        "max(note, asked)": lambda q, r: np.maximum(note[r] @ q, best_asked(q, r)),
+        "note+.5 asked": lambda q, r: note[r] @ q + 0.5 * best_asked(q, r),
+        "note+asked": lambda q, r: note[r] @ q + best_asked(q, r),
+        "rrf(note, asked)": lambda q, r: rrf(note[r] @ q, best_asked(q, r)),
+        "note+max(note, asked)": lambda q, r: note[r] @ q + np.maximum(note[r] @ q, best_asked(q, r)),
+        "note+1.5 asked": lambda q, r: note[r] @ q + 1.5 * best_asked(q, r),
+        "note+2 asked": lambda q, r: note[r] @ q + 2 * best_asked(q, r),
+        "note+.75 asked": lambda q, r: note[r] @ q + 0.75 * best_asked(q, r),
     }
     for name in args.sets:
         questions = yaml.safe_load(open(os.path.join(FIXTURES, name)))

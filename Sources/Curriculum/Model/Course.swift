@@ -124,4 +124,7 @@ public struct Snippet: Sendable, Equatable, Codable {
   public var keyTerms: [String]
   /// Line of the lesson file where the snippet starts.
   public var line: Int
+  /// How students ask about this section, in their own words (the lesson's
+  /// `student_questions:`): retrieval matches questions against these as well as the text.
+  public var studentQuestions: [String] = []
 }

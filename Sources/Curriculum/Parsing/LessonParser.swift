@@ -7,7 +7,9 @@ struct LessonParser {
   let options: SnippetOptions
   let sink: DiagnosticSink
 
-  static let knownKeys = ["id", "title", "objectives", "prerequisites", "key_terms", "exercises"]
+  static let knownKeys = [
+    "id", "title", "objectives", "prerequisites", "key_terms", "exercises", "student_questions",
+  ]
   static let exerciseKeys = ["id", "prompt", "answer", "hints", "objective", "explanation"]
   static let answerKinds = ["exact", "numeric", "tolerance", "choices", "correct", "regex"]
 
@@ -117,6 +119,7 @@ struct LessonParser {
     }
     var snippets: [Snippet] = []
     var used: Set<String> = []
+    var sectionIds: [String] = []
     for section in sections {
       guard !section.text.isEmpty else {
         if let heading = section.heading {
@@ -137,6 +140,7 @@ struct LessonParser {
         slug = "\(slug)-\(n)"
       }
       used.insert(slug)
+      sectionIds.append(slug)
       let parts = MarkdownSections.chunks(
         section.text,
         maxTokens: options.maxTokens,
@@ -159,6 +163,12 @@ struct LessonParser {
         )
       }
     }
+    let asked = studentQuestions(fields, sections: sectionIds)
+    for i in snippets.indices {
+      let section = snippets[i].id.split(separator: "#").last.map(String.init) ?? ""
+      let base = section.range(of: "-part-", options: .backwards).map { String(section[..<$0.lowerBound]) }
+      snippets[i].studentQuestions = asked[section] ?? base.flatMap { asked[$0] } ?? []
+    }
 
     let lesson = Lesson(
       id: id,
@@ -177,6 +187,43 @@ struct LessonParser {
       source: source,
       exerciseNodes: exerciseNodes
     )
+  }
+
+  /// `student_questions:`, a mapping from a section's id (its heading as a slug, the part after
+  /// `#` in a snippet id) to questions as students word them; every part of a long section gets
+  /// its section's. Unknown sections and empty questions are errors.
+  func studentQuestions(_ fields: YAMLFields, sections: [String]) -> [String: [String]] {
+    guard let node = fields.value("student_questions") else { return [:] }
+    guard
+      let table = YAMLFields(
+        node,
+        source: fields.source,
+        sink: sink,
+        what: "'student_questions' (section id: [questions])"
+      )
+    else { return [:] }
+    var asked: [String: [String]] = [:]
+    for (section, keyNode) in table.entries {
+      guard sections.contains(section) else {
+        table.error(
+          "'student_questions' names section '\(section)', which this lesson does not have"
+            + didYouMean(section, among: sections) + " (a section's id is its heading as a slug)",
+          at: keyNode
+        )
+        continue
+      }
+      var questions: [String] = []
+      for (question, node) in table.strings(section) {
+        let text = question.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+          table.error("a student question of section '\(section)' is empty", at: node)
+          continue
+        }
+        questions.append(text)
+      }
+      asked[section, default: []] += questions
+    }
+    return asked
   }
 
   /// `answer: text`, or a mapping with one of `exact`, `numeric` (+ `tolerance`), `choices` +

@@ -12,6 +12,9 @@ public struct SnippetHit: Sendable, Equatable, Codable {
     public var denseRank: Int?
     /// Cosine similarity of the question's and the snippet's embeddings.
     public var similarity: Double?
+    /// The section's authored student question closest to the question, and their cosine.
+    public var studentQuestion: String?
+    public var studentQuestionSimilarity: Double?
   }
 
   public var id: String
@@ -74,6 +77,10 @@ public final class SnippetIndex: Sendable {
     public var title = 2.5
     public var keyTerms = 3.0
     public var body = 1.0
+    /// A hit in one of the section's `student_questions:` (how students ask about it).
+    public var studentQuestions = 1.0
+    /// false leaves the lessons' `student_questions:` out of both retrievers (to measure them).
+    public var useStudentQuestions = true
     /// Multipliers for hits in the lesson a student is on, and in its prerequisites.
     public var lessonBoost = 1.5
     public var prerequisiteBoost = 1.2
@@ -122,9 +129,10 @@ public final class SnippetIndex: Sendable {
         [
           Self.title(s),
           s.keyTerms.joined(separator: ", "), s.text,
+          weights.useStudentQuestions ? s.studentQuestions.joined(separator: "\n") : "",
         ]
       },
-      weights: [weights.title, weights.keyTerms, weights.body]
+      weights: [weights.title, weights.keyTerms, weights.body, weights.studentQuestions]
     )
     var prerequisites: [String: [String]] = [:]
     var ranges: [String: Range<Int>] = [:]
@@ -144,6 +152,11 @@ public final class SnippetIndex: Sendable {
   }
 
   public var snippetCount: Int { snippets.count }
+
+  /// Student questions that take part in search (the lessons' `student_questions:`).
+  public var studentQuestionCount: Int {
+    weights.useStudentQuestions ? snippets.reduce(0) { $0 + $1.studentQuestions.count } : 0
+  }
 
   /// The best `limit` snippets for `query`, optionally within one curriculum; with `lesson`, hits in
   /// that lesson and its prerequisites are favoured.

@@ -314,10 +314,7 @@ struct BenchRetrieval: AsyncParsableCommand {
     let index = try SnippetIndex(library: library, embedder: encoder, cacheFolder: nil)
     let embedSeconds = (clock.now - t) / .seconds(1)
     let exact = try SnippetIndex(library: library, embedder: encoder, cacheFolder: nil, precision: .float32)
-    let sets = [
-      "retrieval-questions.yaml", "retrieval-questions-tuning.yaml", "retrieval-questions-heldout.yaml",
-      "retrieval-questions-students.yaml", "retrieval-questions-students-2.yaml",
-    ].map { "Tests/CurriculumTests/Fixtures/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+    let sets = CurriculumCommand.Evaluate.labelledSets.filter { FileManager.default.fileExists(atPath: $0) }
     var questions: [RetrievalEvaluation.Question] = []
     var recall: [String] = []
     for file in sets {
@@ -337,10 +334,11 @@ struct BenchRetrieval: AsyncParsableCommand {
     }
     let text = String(
       format: """
-        shipped curricula: %d snippets embedded in %.2f s; a student's question (%d, 3 passes), median %.2f ms, p90 %.2f ms
+        shipped curricula: %d snippets and %d student questions embedded in %.2f s; a student's question (%d, 3 passes), median %.2f ms, p90 %.2f ms
         recall@3 with int8 vectors: %@
         """,
       index.snippetCount,
+      index.studentQuestionCount,
       embedSeconds,
       questions.count,
       median(latencies),
@@ -350,7 +348,8 @@ struct BenchRetrieval: AsyncParsableCommand {
     return (
       text,
       [
-        "snippets": index.snippetCount, "embed_seconds": embedSeconds, "query_ms_median": median(latencies),
+        "snippets": index.snippetCount, "student_questions": index.studentQuestionCount,
+        "embed_seconds": embedSeconds, "query_ms_median": median(latencies),
         "query_ms_p90": percentile(latencies, 0.9), "recall": recall,
       ]
     )

@@ -107,6 +107,8 @@ struct CurriculumCommand: AsyncParsableCommand {
             object["bm25_score"] = e.bm25Score ?? NSNull()
             object["dense_rank"] = e.denseRank ?? NSNull()
             object["similarity"] = e.similarity ?? NSNull()
+            object["student_question"] = e.studentQuestion ?? NSNull()
+            object["student_question_similarity"] = e.studentQuestionSimilarity ?? NSNull()
           }
           return object
         }
@@ -132,6 +134,11 @@ struct CurriculumCommand: AsyncParsableCommand {
                 + ", embedding rank \(e.denseRank.map(String.init) ?? "-")"
                 + (e.similarity.map { String(format: " (cosine %.3f)", $0) } ?? "") + "\n"
             )
+            if let question = e.studentQuestion, let cosine = e.studentQuestionSimilarity {
+              Console.write(
+                String(format: "    closest student question (cosine %.3f): ", cosine) + question + "\n"
+              )
+            }
           }
           Console.write(hit.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n")
         }
@@ -169,14 +176,21 @@ struct CurriculumCommand: AsyncParsableCommand {
     )
     var minimumSimilarity = SnippetIndex.Weights().minimumSimilarity
 
+    @Option(name: .long, help: "BM25: weight of a hit in a section's student questions.")
+    var studentQuestionsWeight = SnippetIndex.Weights().studentQuestions
+
+    @Flag(name: .long, help: "Leave the lessons' student_questions out of retrieval (to measure them).")
+    var noStudentQuestions = false
+
+    /// The project's labelled sets: two for tuning, then the held-out ones in the order written.
+    static let labelledSets = [
+      "retrieval-questions.yaml", "retrieval-questions-tuning.yaml", "retrieval-questions-heldout.yaml",
+      "retrieval-questions-students.yaml", "retrieval-questions-students-2.yaml",
+      "retrieval-questions-students-3.yaml",
+    ].map { "Tests/CurriculumTests/Fixtures/" + $0 }
+
     @Argument(help: "Labelled question files.")
-    var questions: [String] = [
-      "Tests/CurriculumTests/Fixtures/retrieval-questions.yaml",
-      "Tests/CurriculumTests/Fixtures/retrieval-questions-tuning.yaml",
-      "Tests/CurriculumTests/Fixtures/retrieval-questions-heldout.yaml",
-      "Tests/CurriculumTests/Fixtures/retrieval-questions-students.yaml",
-      "Tests/CurriculumTests/Fixtures/retrieval-questions-students-2.yaml",
-    ]
+    var questions: [String] = labelledSets
 
     func run() async throws {
       let library = CurriculumLibrary.load(root: curricula)
@@ -186,6 +200,8 @@ struct CurriculumCommand: AsyncParsableCommand {
       weights.denseWeight = denseWeight
       weights.fusionDepth = fusionDepth
       weights.minimumSimilarity = minimumSimilarity
+      weights.studentQuestions = studentQuestionsWeight
+      weights.useStudentQuestions = !noStudentQuestions
       let index = try await retrieval.index(library, weights: weights)
       Console.write(index.isHybrid ? "hybrid: BM25 fused with the sentence encoder\n" : "BM25 alone\n")
       for file in questions {
