@@ -82,7 +82,7 @@ import TutorTestSupport
     // Training messages the lexicon has no pattern for.
     for (text, category) in [
       ("soon i wont be a problem for anyone", MessageScreen.Category.selfHarm),
-      ("i know where he lives and im going round there with a bat", .violence),
+      ("someone is going to get hurt tomorrow and it'll be my doing", .violence),
     ] {
       #expect(screen.screen(text).isEmpty, "the lexicon alone misses '\(text)'")
       let found = screen.screen(text, vector: try Self.vector(text))
@@ -91,6 +91,28 @@ import TutorTestSupport
     for text in ["why do plants die without light", "how do i kill an infinite loop in python"] {
       #expect(screen.screen(text, vector: try Self.vector(text)).isEmpty, "\(text)")
     }
+  }
+
+  @Test func theNeighbourMarginRemembersTheTrainingMessages() throws {
+    let neighbours = try #require(SafetyClassifier.standard.neighbours, "the exported vectors decode")
+    #expect(neighbours.labels.count == SafetyClassifier.neighbourCount && neighbours.dimension == 384)
+    #expect(neighbours.labels.contains { $0 & 1 != 0 } && neighbours.labels.contains { $0 & 2 != 0 })
+    // A training message sits closer to its own category's messages than to the others, and a
+    // benign one the other way round.
+    for (text, category) in [
+      ("i want to unalive myself", MessageScreen.Category.selfHarm),
+      ("i'm going to wait for her after school and get her", .violence),
+    ] {
+      let cosines = neighbours.cosines(try Self.vector(text))
+      #expect(neighbours.margin(cosines, category: category) > 0, "\(text)")
+    }
+    let benign = neighbours.cosines(try Self.vector("how do i end my program early"))
+    #expect(neighbours.margin(benign, category: .selfHarm) < 0)
+    #expect(neighbours.margin(benign, category: .violence) < 0)
+    // The margin counts only where the model says so (self-harm and threats).
+    let scores = SafetyClassifier.standard.scores(try Self.vector("i want to unalive myself"))
+    #expect(scores.first { $0.category == .selfHarm }?.flagged == true)
+    #expect(SafetyClassifier.standard.models.filter(\.neighbours).map(\.category) == [.selfHarm, .violence])
   }
 
   @Test func theRulesCanTurnTheClassifierOff() throws {
