@@ -307,9 +307,11 @@ extension TutoringService {
         !withheld && (clientGone || outcome?.finishReason == .cancelled || Task.isCancelled)
       let status: StoredTurn.Status = cancelled ? .cancelled : engineError != nil ? .failed : .completed
       let finish: FinishReason? = cancelled ? .cancelled : withheld ? .stopSequence : outcome?.finishReason
-      // A withheld answer is never stored: the student's record holds what they read.
-      let answer =
+      // A withheld answer is never stored: the student's record holds what they read. As the
+      // deltas were sent and as the record is stored: a NUL the model wrote reads as U+FFFD.
+      let answer = LearningRecordStore.storable(
         gate.isWithheld ? limits.safety.withheldReply : outcome == nil ? opening : finalText
+      )
       let answerFlags = TurnFlag.flags(gate.findings, source: .answer)
       let completionTokens = outcome?.tokenIds.count ?? 0
       // Stored even when this task is cancelled: the write runs in a task of its own.

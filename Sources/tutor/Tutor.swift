@@ -8,7 +8,8 @@ struct Tutor: AsyncParsableCommand {
     abstract: "A tutoring backend with its own GPT-Neo inference engine.",
     subcommands: [
       Serve.self, SessionCommand.self, Health.self, CurriculumCommand.self, Generate.self, Tokenize.self,
-      Perplexity.self, RandomModel.self, Bench.self, Export.self, Stats.self, TokenCommand.self,
+      Perplexity.self, ResidualStream.self, RandomModel.self, Bench.self, Export.self, Stats.self,
+      TokenCommand.self,
       LoadTest.self, Eval.self,
       StudentCommand.self, DatabaseCommand.self, SafetyCommand.self, FlagsCommand.self, Purge.self,
     ]

@@ -44,6 +44,28 @@ import Testing
     #expect(worst < 1e-3, "largest logit difference \(worst)")
   }
 
+  /// The residual stream that `tutor residual-stream` writes for the float64 block-by-block check
+  /// (tools/reference/layer_reference.py): the embeddings, every block's output, the final states.
+  @Test(arguments: Fixtures.modelNames)
+  func theResidualStreamIsThePassItself(model name: String) throws {
+    let model = try Fixtures.model(name)
+    let prompt = try Fixtures.reference(name).prompts[0].token_ids
+    let h = model.configuration.hiddenSize
+    let stream = try model.residualStream(tokens: prompt)
+    #expect(stream.count == model.configuration.numLayers + 2)
+    #expect(stream.allSatisfy { $0.count == prompt.count * h })
+    // The last is the pass's output, bit for bit.
+    let hidden = try model.forward(tokens: prompt, cache: model.makeCache())
+    #expect(stream.last!.map(\.bitPattern) == hidden.map(\.bitPattern))
+    // The first is token plus position embedding.
+    var embedded = [Float](repeating: 0, count: h)
+    model.weights.wte.copyRow(prompt[1], into: &embedded)
+    let position = (0 ..< h).map { model.weights.wpe.pointer[h + $0] }
+    #expect(zip(embedded, position).map { $0 + $1 } == Array(stream[0][h ..< 2 * h]))
+    // Each block changes the stream.
+    for l in 1 ..< stream.count - 1 { #expect(stream[l] != stream[l - 1], "block \(l - 1)") }
+  }
+
   /// Passes on one model from several threads at once share its worker pool (the ones that find
   /// it busy run their loops on Dispatch's threads) and still give the single-threaded results.
   @Test func concurrentPassesOnOneModelMatchOneThread() throws {

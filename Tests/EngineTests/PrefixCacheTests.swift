@@ -137,7 +137,11 @@ import Testing
       let cursorB = prefixCache.attach(prompt: second, cache: cacheB)
       let reused = cursorB.fed.count
       #expect(reused == 37 / prefixCache.blockSize * prefixCache.blockSize && reused > 0)
+      // The load laid every layer out for the rest of the prompt: the pass that reads it moves no
+      // loaded position into a larger ring (a local layer's window is shorter than the prefix).
+      let loadedAt = cacheB.layers.map(\.keys)
       let tail = try model.forward(tokens: Array(second[reused...]), cache: cacheB)
+      #expect(cacheB.layers.map(\.keys) == loadedAt, "\(name) \(kv): a layer was moved after the load")
       let whole = try model.forward(tokens: second, cache: model.makeCache())
       let h = model.configuration.hiddenSize
       let expected = Array(whole[(reused * h)...])

@@ -222,6 +222,28 @@ extension GPTNeoModel {
     batch: [(tokens: [Int], cache: KVCache)],
     isCancelled: (() -> Bool)? = nil
   ) throws -> [Float] {
+    try forward(batch: batch, isCancelled: isCancelled, observe: nil)
+  }
+
+  /// The residual stream of every row after the embeddings and after each block (before the
+  /// final LayerNorm), then the final hidden states: `layers + 2` arrays of `[tokens, hidden]`,
+  /// for checking the blocks one at a time against a reference (`tools/reference/layer_reference.py`).
+  public func residualStream(tokens: [Int]) throws -> [[Float]] {
+    var stream: [[Float]] = []
+    let h = configuration.hiddenSize
+    let final = try forward(batch: [(tokens, makeCache(capacity: tokens.count))], isCancelled: nil) {
+      stream.append(Array(UnsafeBufferPointer(start: $0, count: tokens.count * h)))
+    }
+    return stream + [final]
+  }
+
+  /// The pass; `observe`, when given, sees the residual stream after the embeddings and after
+  /// each block.
+  func forward(
+    batch: [(tokens: [Int], cache: KVCache)],
+    isCancelled: (() -> Bool)?,
+    observe: ((UnsafePointer<Float>) -> Void)?
+  ) throws -> [Float] {
     let c = configuration
     guard !batch.isEmpty else { throw EngineError.emptyInput("forward needs at least one sequence") }
     for (i, entry) in batch.enumerated() {
@@ -280,6 +302,7 @@ extension GPTNeoModel {
           }
         }
 
+        observe?(x)
         for (l, w) in weights.layers.enumerated() {
           if let isCancelled, isCancelled() { throw CancellationError() }
           // Attention: x += out_proj(attn(ln_1(x))).
@@ -323,6 +346,7 @@ extension GPTNeoModel {
           pool.linear(normed, rows: t, weight: w.fcWeight, bias: w.fcBias, into: mlp, activation: activation)
           pool.linear(mlp, rows: t, weight: w.projWeight, bias: w.projBias, into: normed)
           gn_add(x, normed, t * h)
+          observe?(x)
         }
         gn_layer_norm(x, t, h, weights.lnfWeight.pointer, weights.lnfBias.pointer, c.layerNormEpsilon, x)
       }

@@ -206,15 +206,21 @@ public final class KVCache {
 
   /// Fills an empty cache with the positions `0 ..< blocks.count · blockSize` from `blocks`
   /// (consecutive, each laid out as `layout` says); a local layer takes only what its ring holds.
-  func load(blocks: [UnsafeRawPointer], layout: KVBlockLayout) {
+  /// - Parameter following: the positions the next pass will add (the rest of the prompt, at
+  ///   most): each layer is laid out for them now, while it is empty, so that the next
+  ///   ``reserve(_:)`` need not move the loaded positions into a larger ring.
+  func load(blocks: [UnsafeRawPointer], layout: KVBlockLayout, following: Int = 0) {
     precondition(count == 0, "a prefix is loaded into an empty cache")
     let n = layout.blockSize
     let m = blocks.count * n
     guard m > 0 else { return }
     precondition(m <= limit, "prefix longer than the context")
     let width = hidden * format.bytesPerElement
+    let next = max(0, min(following, limit - m))
     for l in layers.indices {
-      let needed = layers[l].window == 0 ? m : min(m, layers[l].window)
+      let window = layers[l].window
+      // What reserve(next) would ask for after the load, as in reserve(_:).
+      let needed = window == 0 ? m + next : max(min(m, window), min(m + next, window + max(next, 1) - 1))
       if layers[l].rows < needed { relayout(l, rows: needed) }
       let layer = layers[l]
       for j in max(0, m - layer.rows) ..< m {

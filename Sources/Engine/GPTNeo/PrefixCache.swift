@@ -154,7 +154,9 @@ public final class PrefixCache: @unchecked Sendable {
         tree.touch(node)
         blocks.append(UnsafeRawPointer(child.storage!))
       }
-      cache.load(blocks: blocks, layout: layout)
+      // The rest of the prompt follows (in one pass or several): room for it now saves moving
+      // the loaded positions into a larger ring when the pass reserves it.
+      cache.load(blocks: blocks, layout: layout, following: prompt.count - blocks.count * blockSize)
       tree.statistics.reusedTokens += blocks.count * blockSize
       node.pins += 1
       return Cursor(owner: self, node: node, fed: Array(prompt.prefix(blocks.count * blockSize)))
