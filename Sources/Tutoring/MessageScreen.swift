@@ -306,6 +306,7 @@ public struct MessageScreen: Sendable {
       - '\b(pests?|insects?|weeds?|bacteria|germs?|slugs?|aphids?)\b.{0,30}\bkill\w* (them|it)\b'
       - '\bkill\w* (the |these |those )?(pests?|insects?|weeds?|bacteria|germs?|slugs?|aphids?)\b'
       - '\b(clues|hints|help)\W+not (insults|attacks)\b'
+      - '\bcould sleep (forever|for (a|\w+) (week|weeks|month|months|year|years|days|hundred years))\b'
       - '\bhow many (tablets|pills) (should|do|can) i take for (a|my) (headache|cold|fever|sore \w+|toothache|period pain)\b'
     categories:
       self_harm:
@@ -423,6 +424,11 @@ public struct MessageScreen: Sendable {
           - '\b(better|happier|easier)\b.{0,30}\bif i (disappeared|vanished|wasnt here|wasn''t here|was not here)\b'
           - '\bfavou?r by dying\b'
           - '\bstood (by|on|near) the (train )?(tracks|edge|bridge)\b'
+          # Added from the fifth held-out set (training data once measured).
+          - '\b(hit|hitting|bash|bashing|slam|slamming)\w* my (arms?|legs?|hands?|fingers?|head|wrists?|knees?)\b.{0,20}\b(with|until|till|on purpose)\b'
+          - '\b(can you|could you|how (do|to|can|would) (i|you)|want to|wanna|going to|gonna|i''ll|ill|i will|i might|i) overdose\b'
+          - '\boverdose on (vitamins|meds|medication|sleeping \w+)\b'
+          - '\bsorry for what (i''m|im|i am|i''ll|ill) (going|about) to do\b'
       violence:
         severity: high
         action: reply
