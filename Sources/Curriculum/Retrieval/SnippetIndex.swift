@@ -93,10 +93,11 @@ public final class SnippetIndex: Sendable {
     public var bm25Weight = 1.0
     public var denseWeight = 2.0
     public var fusionDepth = 50
-    /// Snippets whose cosine with the question is below this are left out of the embedding
-    /// ranking. Questions that name nothing in the course ("what does this lesson mean?") reach
-    /// 0.07–0.21 with MiniLM, real ones 0.5–0.7 with the notes that answer them; 0.25 leaves
-    /// recall on the tuning sets as it was (0.2–0.3 all do).
+    /// Snippets whose similarity (the cosine, combined with their student questions' where they
+    /// have some) is below this are left out of the embedding ranking. Questions that name
+    /// nothing in the course ("what does this lesson mean?") reach 0.07–0.21 with MiniLM, real
+    /// ones 0.5–0.7 with the notes that answer them; 0.25 leaves recall on the tuning sets as it
+    /// was (0.2–0.3 all do).
     public var minimumSimilarity = 0.25
     public init() {}
   }
