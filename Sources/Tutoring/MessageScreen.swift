@@ -307,6 +307,7 @@ public struct MessageScreen: Sendable {
       - '\bkill\w* (the |these |those )?(pests?|insects?|weeds?|bacteria|germs?|slugs?|aphids?)\b'
       - '\b(clues|hints|help)\W+not (insults|attacks)\b'
       - '\bcould sleep (forever|for (a|\w+) (week|weeks|month|months|year|years|days|hundred years))\b'
+      - '\bpoison (ivy|oak|dart frogs?)\b(.{0,20}\b(hurts?|harms?|stings?|burns?) (you|people|us|your \w+))?'
       - '\bhow many (tablets|pills) (should|do|can) i take for (a|my) (headache|cold|fever|sore \w+|toothache|period pain)\b'
     categories:
       self_harm:
@@ -429,6 +430,9 @@ public struct MessageScreen: Sendable {
           - '\b(can you|could you|how (do|to|can|would) (i|you)|want to|wanna|going to|gonna|i''ll|ill|i will|i might|i) overdose\b'
           - '\boverdose on (vitamins|meds|medication|sleeping \w+)\b'
           - '\bsorry for what (i''m|im|i am|i''ll|ill) (going|about) to do\b'
+          # Added from the sixth held-out set (training data once measured).
+          - '\bjump(ing)? (off|from|out of) (my|the|a) \w+ (window|roof|bridge|building|balcony|cliff)\b'
+          - '\b(want|wish|need) (someone|somebody|anyone) (to|would|could) kill me\b'
       violence:
         severity: high
         action: reply
@@ -509,6 +513,7 @@ public struct MessageScreen: Sendable {
           - '\bbreak every bone\b'
           - '\b(shotgun|rifle|gun)\b.{0,30}\b(where the key is|know where)\b'
           - '\bexplodes? and i''ll help\b'
+          - '\bhunt (him|her|them|you) down\b'
           - '\bshoot the (whole )?(class|school)\b'
           - '\bwhere (do i|can i) (get|buy) (a gun|bullets|a knife)\b'
           - '\bthrow acid\b'
