@@ -125,6 +125,14 @@ public final class TutorModel: Sendable {
         Gauge(label: "tutor_prefix_cache_reused_tokens").record(stats.reusedTokens)
         Gauge(label: "tutor_prefix_cache_prompt_tokens").record(stats.promptTokens)
       }
+      // The engine's running totals: rows computed in how many steps, and prompt lookup's drafts.
+      let engine = batcher.statistics
+      Gauge(label: "tutor_engine_steps").record(engine.steps)
+      Gauge(label: "tutor_engine_rows").record(engine.rows)
+      if batcher.promptLookup != nil {
+        Gauge(label: "tutor_prompt_lookup_drafted_tokens").record(engine.drafted)
+        Gauge(label: "tutor_prompt_lookup_accepted_tokens").record(engine.accepted)
+      }
     }
     do {
       for try await event in stream {
