@@ -86,6 +86,21 @@ public struct Citation: Sendable, Equatable {
 }
 
 extension Course {
+  /// The notes with these ids, in this order, as search returns them (score 0: not ranked);
+  /// ids no longer in the curriculum are skipped.
+  public func notes(_ snippetIds: [String]) -> [SnippetHit] {
+    citations(snippetIds).map {
+      SnippetHit(
+        id: $0.snippetId,
+        score: 0,
+        text: $0.text,
+        heading: $0.heading,
+        curriculumId: id,
+        lessonId: $0.lessonId
+      )
+    }
+  }
+
   /// Citations for snippet ids of this curriculum, in the given order (ids no longer in it are
   /// left out). A snippet id names its lesson (`curriculum/lesson#section`), so only that
   /// lesson's snippets are looked through.

@@ -173,11 +173,13 @@ extension TutoringService {
     // A question screening answered in the model's place never reaches the model later either,
     // nor a withheld answer.
     let screenedOut: Set<String?> = [Self.safetyReplyFinishReason, Self.withheldFinishReason]
-    let history = try await store.turns(sessionId: sessionId)
+    let answered = try await store.turns(sessionId: sessionId)
       .filter { $0.status == .completed && !$0.answer.isEmpty && !screenedOut.contains($0.finishReason) }
       .suffix(limits.historyTurns)
-      .map { (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    let hits = await catalog.search(
+    let history = answered.map {
+      (question: $0.question, answer: $0.answer.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    var hits = await catalog.search(
       plan.map { question + " " + $0.exercise.prompt } ?? question,
       curriculum: curriculum.id,
       // Only a lesson the student chose is favoured: a session started without one gets the
@@ -186,6 +188,12 @@ extension TutoringService {
       lesson: session.lessonChosen ? lesson?.id : nil,
       limit: limits.snippetsPerPrompt
     )
+    // A follow-up that finds no note of its own ("what does that mean?", "can you say it more
+    // simply?") is still about the notes of the answer before it: they stay, in the same order,
+    // so the prompt also begins with the previous turn's text and the prefix cache serves it.
+    if hits.isEmpty, plan == nil, let previous = answered.last {
+      hits = curriculum.notes(previous.snippetIds)
+    }
     // The classifier reads the question as stored, by the vector the search just computed (one
     // embedding, one pass through the retrieval queue; an exercise's search embeds other text).
     if limits.safety.classifier != nil {

@@ -58,6 +58,36 @@ import TutorTestSupport
     }
   }
 
+  @Test func aWordInCommonIsNoNote() throws {
+    let library = CurriculumLibrary.load(root: Self.curricula)
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("word-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: cache) }
+    let question = "Can you explain that again more simply?"
+    // BM25 matches "simply" with a note's "simple substances"; the encoder finds the two unrelated.
+    let index = try SnippetIndex(library: library, embedder: try Self.encoder.get(), cacheFolder: cache.path)
+    #expect(
+      index.search(question, curriculum: "photosynthesis", lesson: "what-plants-need", limit: 4).isEmpty
+    )
+    var weights = SnippetIndex.Weights()
+    weights.bm25OnlyMinimumSimilarity = -1
+    let unfiltered = try SnippetIndex(
+      library: library,
+      weights: weights,
+      embedder: try Self.encoder.get(),
+      cacheFolder: cache.path
+    )
+    let noise = unfiltered.search(
+      question,
+      curriculum: "photosynthesis",
+      lesson: "what-plants-need",
+      limit: 4
+    )
+    #expect(!noise.isEmpty && noise.allSatisfy { $0.explanation?.denseRank == nil })
+    // A real question keeps its notes, the ones only BM25 found included when the encoder agrees.
+    let real = index.search("Why do plants need light?", curriculum: "photosynthesis", limit: 4)
+    #expect(real.count == 4)
+  }
+
   @Test func theCatalogSearchesWithTheEncoderAndKeepsItOnReload() throws {
     let cache = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: cache) }

@@ -154,6 +154,11 @@ extension SnippetIndex {
         weights.denseWeight / (weights.fusionK + Double(rank + 1))
       fused[d.document]!.explanation.denseRank = rank + 1
     }
+    // A BM25 match the encoder finds unrelated is noise (a shared word), not a note.
+    fused = fused.filter {
+      $0.value.explanation.denseRank != nil
+        || similarities[$0.key - rows.lowerBound] >= Float(weights.bm25OnlyMinimumSimilarity)
+    }
     let ranked = best(fused.map { (document: $0.key, score: $0.value.score) }, limit)
     return ranked.map { d in
       var explanation = fused[d.document]!.explanation

@@ -99,6 +99,10 @@ public final class SnippetIndex: Sendable {
     /// ones 0.5–0.7 with the notes that answer them; 0.25 leaves recall on the tuning sets as it
     /// was (0.2–0.3 all do).
     public var minimumSimilarity = 0.25
+    /// A snippet that only BM25 found (not an embedding candidate) is left out when its
+    /// similarity is below this: a word in common ("explain that more simply" and a note's
+    /// "simple substances") is no reason to give a question a note the encoder finds unrelated.
+    public var bm25OnlyMinimumSimilarity = 0.15
     public init() {}
   }
 

@@ -176,6 +176,12 @@ struct CurriculumCommand: AsyncParsableCommand {
     )
     var minimumSimilarity = SnippetIndex.Weights().minimumSimilarity
 
+    @Option(
+      name: .long,
+      help: "Hybrid search: the least similarity a snippet only BM25 found needs to stay a hit."
+    )
+    var bm25OnlyMinimumSimilarity = SnippetIndex.Weights().bm25OnlyMinimumSimilarity
+
     @Option(name: .long, help: "BM25: weight of a hit in a section's student questions.")
     var studentQuestionsWeight = SnippetIndex.Weights().studentQuestions
 
@@ -200,6 +206,7 @@ struct CurriculumCommand: AsyncParsableCommand {
       weights.denseWeight = denseWeight
       weights.fusionDepth = fusionDepth
       weights.minimumSimilarity = minimumSimilarity
+      weights.bm25OnlyMinimumSimilarity = bm25OnlyMinimumSimilarity
       weights.studentQuestions = studentQuestionsWeight
       weights.useStudentQuestions = !noStudentQuestions
       let index = try await retrieval.index(library, weights: weights)
