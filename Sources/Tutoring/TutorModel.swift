@@ -52,7 +52,7 @@ public final class TutorModel: Sendable {
     threads: Int? = nil,
     weightFormat: WeightFormat = .float32,
     kvCacheFormat: KVCacheFormat = .float32,
-    maxConcurrentGenerations: Int = 4,
+    maxConcurrentGenerations: Int = 8,
     maxQueuedGenerations: Int = 32,
     prefixCacheBytes: Int? = nil,
     promptLookupTokens: Int = 0,

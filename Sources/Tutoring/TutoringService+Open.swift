@@ -32,7 +32,7 @@ extension TutoringService {
     public var kvCacheFormat: KVCacheFormat = .float32
     /// Generations decoded together in one batch, and those that may wait for a slot
     /// (RESOURCE_EXHAUSTED beyond).
-    public var maxConcurrentGenerations = 4
+    public var maxConcurrentGenerations = 8
     public var maxQueuedGenerations = 32
     /// Memory for prompt prefixes shared across generations (nil: a default from the model's
     /// size; 0: off).

@@ -96,7 +96,7 @@ struct Serve: AsyncParsableCommand {
   @Flag(name: .long, help: "Pack the weights at every start and keep no file.") var noPackedWeights = false
 
   @Option(name: .long, help: "Generations decoded together (continuous batching); more wait in a queue.")
-  var maxConcurrentGenerations = 4
+  var maxConcurrentGenerations = 8
 
   @Option(name: .long, help: "Generations that may wait; beyond that calls get RESOURCE_EXHAUSTED.")
   var maxQueuedGenerations = 32
