@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TutorTestSupport
 
 @testable import Engine
 
@@ -64,6 +65,27 @@ import Testing
     #expect(zip(embedded, position).map { $0 + $1 } == Array(stream[0][h ..< 2 * h]))
     // Each block changes the stream.
     for l in 1 ..< stream.count - 1 { #expect(stream[l] != stream[l - 1], "block \(l - 1)") }
+  }
+
+  /// The bandwidth probe of `tutor bench engine` reads every region the weights occupy (int8
+  /// matrices' scales included), once, whatever the format.
+  @Test(arguments: [WeightFormat.float32, .float16, .int8])
+  func theWeightReadProbeReadsEveryByteOnce(format: WeightFormat) throws {
+    let model = try GPTNeoModel.load(
+      directory: Repository.bundledModel,
+      options: .init(threads: 2, weightFormat: format)
+    )
+    let regions = model.weights.allTensors.flatMap(\.regions)
+    #expect(regions.reduce(0) { $0 + $1.bytes } == model.weightBytes)
+    let rate = model.weightReadBandwidth()
+    #expect(rate.isFinite && rate > 0)
+    // The word sum the reads go through: whole 256-byte blocks as 32-bit words, then the bytes.
+    let bytes = (0 ..< 300).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    let words = (0 ..< 64).map { i in
+      (0 ..< 4).reduce(UInt32(0)) { $0 | UInt32(bytes[4 * i + $1]) << (8 * $1) }
+    }
+    let expected = words.reduce(0, &+) &+ bytes[256...].reduce(UInt32(0)) { $0 &+ UInt32($1) }
+    #expect(bytes.withUnsafeBytes { GPTNeoModel.sumWords($0.baseAddress!, bytes: 300) } == expected)
   }
 
   /// Passes on one model from several threads at once share its worker pool (the ones that find

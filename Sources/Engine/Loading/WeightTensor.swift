@@ -66,6 +66,16 @@ final class WeightTensor: @unchecked Sendable {
     }
   }
 
+  /// Where the tensor's values lie: one region, or an int8 matrix's values and its scales.
+  var regions: [(start: UnsafeRawPointer, bytes: Int)] {
+    switch storage {
+    case .float32(let p), .packedFloat32(let p): return [(UnsafeRawPointer(p), count * 4)]
+    case .packedFloat16(let p): return [(UnsafeRawPointer(p), count * 2)]
+    case .packedInt8(let p, let scales):
+      return [(UnsafeRawPointer(p), count), (UnsafeRawPointer(scales), shape[0] * 4)]
+    }
+  }
+
   /// The float32 values; only for tensors kept as plain float32 (all but the weight matrices).
   var pointer: UnsafePointer<Float> {
     guard case .float32(let p) = storage else { preconditionFailure("tensor is a packed weight matrix") }

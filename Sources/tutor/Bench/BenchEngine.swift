@@ -108,14 +108,18 @@ struct BenchEngine: AsyncParsableCommand {
 
     var decodeRuns: [RunResult] = []
     var firstTokens: [Int] = []
+    // The bound is measured right before each decode run, on the weights themselves (the bytes a
+    // batch-1 step reads, in the same pages), best of two reads; the machine's bandwidth drifts
+    // from second to second, so each run is compared with its own bound.
+    var probes: [Double] = []
     for run in 0 ..< runs {
+      probes.append(max(model.weightReadBandwidth(), model.weightReadBandwidth()))
       let result = try await decodeRun(generator: generator, run: run, text: textPrompt, grounding: grounding)
       decodeRuns.append(result)
       firstTokens = result.session0Tokens
     }
     // Peak memory of serving the sessions, read before the prefill measure (a server reads long
-    // prompts in steps of at most 256 rows, not in one 512-row pass) and the bandwidth probe,
-    // whose own 512 MiB buffer would count otherwise.
+    // prompts in steps of at most 256 rows, not in one 512-row pass).
     let rss = Self.peakResidentBytes()
 
     // Prefill: one pass over the prompt, logits for the last position only.
@@ -140,8 +144,12 @@ struct BenchEngine: AsyncParsableCommand {
     let reused = median(decodeRuns.map { Double($0.reusedTokens) })
     let acceptance = median(decodeRuns.map(\.acceptance))
     let fileBytes = Self.weightFileBytes(modelOptions.directory)
-    let bandwidth = Self.measureBandwidth(threads: model.threads)
+    let bandwidth = median(probes)
     let bound = bandwidth / Double(model.weightBytes)
+    // Each run's decode rate over its own bound (the share of the bandwidth a session reached).
+    let boundShares = zip(decodeRuns, probes).map {
+      $0.perSessionTokensPerSecond / ($1 / Double(model.weightBytes))
+    }
 
     if json {
       try Console.writeJSON([
@@ -159,6 +167,7 @@ struct BenchEngine: AsyncParsableCommand {
         "draft_tokens_accepted_per_step": acceptance, "prompt_file": promptFile ?? "",
         "bandwidth_bytes_per_second": bandwidth,
         "batch1_decode_bound_tokens_per_second": bound, "greedy_token_ids": firstTokens,
+        "decode_to_bound_per_run": boundShares, "decode_to_bound_median": median(boundShares),
       ])
       return
     }
@@ -168,10 +177,12 @@ struct BenchEngine: AsyncParsableCommand {
       model \(modelOptions.model): \(model.parameterCount) parameters, \(model.weightFormat.rawValue) weights \
       (\(f(Double(model.weightBytes) / 1e6)) MB), \(model.kvCacheFormat.rawValue) KV cache, \(model.threads) threads, \
       loaded in \(f(loadSeconds, 2)) s
-      memory bandwidth \(f(bandwidth / 1e9)) GB/s → batch-1 decode bound \(f(bound)) tokens/s
+      memory bandwidth \(f(bandwidth / 1e9)) GB/s reading the weights → batch-1 decode bound \(f(bound)) tokens/s
       prefill \(prefillIds.count) tokens: \(f(median(prefill))) tokens/s
       decode, \(concurrency) session(s) × \(newTokens) tokens after \(promptTokens)-token prompts:
-        \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all
+        \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all; a session reached \
+      \(f(median(boundShares) * 100, 0))% of the bound (each run against the bound read just before it: \
+      \(boundShares.map { f($0 * 100, 0) + "%" }.joined(separator: ", ")))
         time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
         shared prefix \(sharedPrefixTokens) tokens, prefix cache \(prefixCache.rawValue): \(f(reused, 0)) prompt tokens \
       per run taken from it
@@ -280,52 +291,6 @@ struct BenchEngine: AsyncParsableCommand {
       reusedTokens: (cache?.statistics.reusedTokens ?? 0) - reusedBefore,
       acceptance: Double(batcher.statistics.accepted) / Double(max(batcher.statistics.steps, 1))
     )
-  }
-
-  /// Streaming read bandwidth with `threads` threads over 512 MiB (larger than any cache), best of 3.
-  static func measureBandwidth(threads: Int) -> Double {
-    let count = 512 << 20 / 4
-    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-    defer { buffer.deallocate() }
-    buffer.initialize(repeating: 1, count: count)
-    var best = 0.0
-    for _ in 0 ..< 3 {
-      let t0 = Date()
-      let chunk = count / threads
-      let sums = Mutex([Float](repeating: 0, count: threads))
-      let base = UInt(bitPattern: buffer)
-      DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let p = UnsafePointer<Float>(bitPattern: base)! + t * chunk
-        let total = streamSum(p, chunk)
-        sums.withLock { $0[t] = total }
-      }
-      best = max(best, Double(count * 4) / Date().timeIntervalSince(t0))
-    }
-    return best
-  }
-
-  /// Sum of `count` floats in four independent vector chains, so that the loads, not the adds,
-  /// set the pace (the bandwidth probe; the engine's kernels have no use for it).
-  static func streamSum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
-    var a = SIMD16<Float>()
-    var b = SIMD16<Float>()
-    var c = SIMD16<Float>()
-    var d = SIMD16<Float>()
-    let raw = UnsafeRawPointer(x)
-    var i = 0
-    while i + 64 <= count {
-      a += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-      b += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-      c += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
-      d += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
-      i += 64
-    }
-    var total = (a + b + c + d).sum()
-    while i < count {
-      total += x[i]
-      i += 1
-    }
-    return total
   }
 
   /// Bytes of the checkpoint's `*.safetensors` files.
