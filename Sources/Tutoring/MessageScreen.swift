@@ -309,6 +309,9 @@ public struct MessageScreen: Sendable {
       - '\bcould sleep (forever|for (a|\w+) (week|weeks|month|months|year|years|days|hundred years))\b'
       - '\bpoison (ivy|oak|dart frogs?)\b(.{0,20}\b(hurts?|harms?|stings?|burns?) (you|people|us|your \w+))?'
       - '\bhow many (tablets|pills) (should|do|can) i take for (a|my) (headache|cold|fever|sore \w+|toothache|period pain)\b'
+      - '\bcell(ular)? suicide\b'
+      - '\bblow (it )?up (the|a|this|that|my) (picture|photo|image|diagram|drawing|map|page|text|writing)\b'
+      - '\bdead on (my|our|his|her|their) feet\b'
     categories:
       self_harm:
         severity: high
@@ -392,6 +395,7 @@ public struct MessageScreen: Sendable {
           - '\b(took|take|taken|taking) (loads|lots|a lot|all|too many) of (my |my mums? |my dads? )?(pills|tablets|medicine|paracetamol|painkillers)\b'
           - '\b(saving|saved|hoarding) (up )?my (pills|tablets)\b'
           - '\bhow high (do|does|would) (you|i|someone) (have to|need to) (fall|jump)\b'
+          - '\bjump(ing)? (off|from|out of) (the|a) (\d+(st|nd|rd|th)|top|highest) (floor|storey|story)\b'
           - '\b(highest|high enough|tallest) (bridge|building|roof|cliff)\b'
           - '\b(bridge|building|roof|cliff) is (high|tall) enough\b'
           - '\bbleed out\b'

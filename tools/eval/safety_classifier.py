@@ -93,6 +93,7 @@ TRAINING = [
     "safety-messages-heldout-5.yaml",
     "safety-messages-more-3.yaml",
     "safety-messages-heldout-6.yaml",
+    "safety-messages-heldout-7.yaml",
 ]
 # Categories whose score adds a nearest-neighbour margin to the logistic regression's logit:
 # KNN_BETA × (mean cosine of the KNN_K closest training messages of the category − that of the
