@@ -46,30 +46,32 @@ def main() -> int:
     spec.loader.exec_module(health_pb2)
 
     channel = grpc.insecure_channel(target)
+    # Deadlines are generous: the test suite runs dozens of tests at once on two cores, and a
+    # fresh clone embeds every note first; what is checked here is the wire, not the latency.
     check = channel.unary_unary("/grpc.health.v1.Health/Check",
                                 request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
                                 response_deserializer=health_pb2.HealthCheckResponse.FromString)
-    status = check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
+    status = check(health_pb2.HealthCheckRequest(service=""), timeout=60).status
     assert status == health_pb2.HealthCheckResponse.SERVING, status
     print("health: SERVING")
 
     stub = tutor_grpc.TutorServiceStub(channel)
     try:
-        stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="python-intro"), timeout=10)
+        stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="python-intro"), timeout=60)
         raise AssertionError("StartSession without a token succeeded")
     except grpc.RpcError as error:
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.code()
     print("no token: UNAUTHENTICATED")
 
     session = stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="python-intro"),
-                                timeout=10, metadata=auth)
+                                timeout=60, metadata=auth)
     assert session.session_id and session.state == tutor.Session.STATE_ACTIVE, session
     print(f"session: {session.session_id}")
 
     deltas, completed, started = [], None, None
     request = tutor.AskRequest(session_id=session.session_id, question="What is a variable?")
     request.options.max_new_tokens = 16
-    for event in stub.Ask(request, timeout=30, metadata=auth):
+    for event in stub.Ask(request, timeout=120, metadata=auth):
         kind = event.WhichOneof("event")
         if kind == "started":
             started = event.started
@@ -82,12 +84,12 @@ def main() -> int:
     assert completed.usage.completion_tokens > 0
     print(f"ask: {len(deltas)} deltas, {completed.usage.completion_tokens} tokens")
 
-    fetched = stub.GetSession(tutor.GetSessionRequest(session_id=session.session_id), timeout=10, metadata=auth)
+    fetched = stub.GetSession(tutor.GetSessionRequest(session_id=session.session_id), timeout=60, metadata=auth)
     assert [t.question for t in fetched.turns] == ["What is a variable?"], fetched
     print("get: 1 turn")
 
     try:
-        stub.GetSession(tutor.GetSessionRequest(session_id="nope"), timeout=10, metadata=auth)
+        stub.GetSession(tutor.GetSessionRequest(session_id="nope"), timeout=60, metadata=auth)
         raise AssertionError("GetSession of an unknown session succeeded")
     except grpc.RpcError as error:
         # A student token learns nothing about sessions that aren't theirs, existing or not.
@@ -95,7 +97,7 @@ def main() -> int:
     print("unknown session: PERMISSION_DENIED")
 
     try:
-        stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="astrology"), timeout=10,
+        stub.StartSession(tutor.StartSessionRequest(student_id="py-student", curriculum_id="astrology"), timeout=60,
                           metadata=auth)
         raise AssertionError("StartSession with an unknown curriculum succeeded")
     except grpc.RpcError as error:

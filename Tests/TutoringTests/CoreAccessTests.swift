@@ -40,15 +40,17 @@ import TutorStore
   static let teacher = Principal(tokenId: "t", role: .teacher, curricula: ["fractions-ratios"])
   static let author = Principal(tokenId: "a", role: .author)
 
-  /// A core over the shipped curricula and the small test model, in a fresh database.
-  static func withCore(_ body: (TutoringService) async throws -> Void) async throws {
+  /// A core over the shipped curricula and a model (by default the small test model; the bundled
+  /// one where a tutoring prompt must fit its context), in a fresh database.
+  static func withCore(
+    model path: String = "Tests/EngineTests/Fixtures/gpt2-vocab",
+    _ body: (TutoringService) async throws -> Void
+  ) async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("core-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TutorModel.load(
-      directory: HybridRetrievalTests.repository.appendingPathComponent(
-        "Tests/EngineTests/Fixtures/gpt2-vocab"
-      ),
+      directory: HybridRetrievalTests.repository.appendingPathComponent(path),
       threads: 1
     )
     defer { model.shutdown() }

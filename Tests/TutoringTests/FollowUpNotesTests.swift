@@ -9,27 +9,9 @@ import TutorStore
 /// model answers about what the conversation is about, and the prompt begins with the previous
 /// turn's prompt and answer, which the prefix cache then serves.
 @Suite struct FollowUpNotesTests {
-  /// A core over the shipped curricula and the bundled model (whose context holds a tutoring
-  /// prompt), with the default prefix cache, in a fresh database.
-  static func withBundledModel(_ body: (TutoringService) async throws -> Void) async throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("follow-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let model = try TutorModel.load(
-      directory: HybridRetrievalTests.repository.appendingPathComponent("models/tutor"),
-      threads: 1
-    )
-    defer { model.shutdown() }
-    let service = TutoringService(
-      catalog: try CurriculumCatalog(root: HybridRetrievalTests.curricula),
-      model: model,
-      store: try LearningRecordStore(path: folder.appendingPathComponent("t.sqlite").path)
-    )
-    try await body(service)
-  }
-
   @Test func aFollowUpWithoutNotesOfItsOwnKeepsThePreviousTurnsNotes() async throws {
-    try await Self.withBundledModel { core in
+    // The bundled model: its context holds a tutoring prompt, the test model's does not.
+    try await CoreAccessTests.withCore(model: "models/tutor") { core in
       let session = try await core.startSession(
         by: CoreAccessTests.ada,
         studentId: "",
