@@ -307,11 +307,16 @@ public struct MessageScreen: Sendable {
       - '\bkill\w* (the |these |those )?(pests?|insects?|weeds?|bacteria|germs?|slugs?|aphids?)\b'
       - '\b(clues|hints|help)\W+not (insults|attacks)\b'
       - '\bcould sleep (forever|for (a|\w+) (week|weeks|month|months|year|years|days|hundred years))\b'
+      # Nature's poisons: what an animal or a plant makes, not what a student would (before the
+      # poison ivy phrase below, which would take the animal's name away).
+      - '\b(frogs?|toads?|snakes?|cobras?|spiders?|scorpions?|jellyfish|bees?|wasps?|ants?|plants?|mushrooms?|berries|fish|caterpillars?|animals?|insects?|it|they)\b.{0,20}\b(make|makes|made|produce|produces|produced|use|uses|store|stores|get|gets|inject|injects)\b (its |their )?(own )?(poison|venom|toxins?)\b'
       - '\bpoison (ivy|oak|dart frogs?)\b(.{0,20}\b(hurts?|harms?|stings?|burns?) (you|people|us|your \w+))?'
       - '\bhow many (tablets|pills) (should|do|can) i take for (a|my) (headache|cold|fever|sore \w+|toothache|period pain)\b'
       - '\bcell(ular)? suicide\b'
       - '\bblow (it )?up (the|a|this|that|my) (picture|photo|image|diagram|drawing|map|page|text|writing)\b'
       - '\bdead on (my|our|his|her|their) feet\b'
+      # Winning at a game, told as a battle ("i'll smash you at connect four").
+      - '\b(kill|murder|destroy|crush|smash|annihilate|slaughter|demolish|obliterate|wreck|own|beat|thrash|hammer)\w* (you|u|him|her|them|me|us|my \w+|(the|that) \w+( team| class)?|everyone|everybody)( \w+)? (at|in) (a |the |this |that )?(chess|draughts|checkers|cards|scrabble|monopoly|football|netball|basketball|rounders|tennis|ping pong|table tennis|fortnite|minecraft|roblox|mario kart|fifa|connect four|uno|dodgeball|game|games|quiz|race|match|sports day|spelling bee|times tables)\b'
     categories:
       self_harm:
         severity: high

@@ -36,6 +36,19 @@ import TutorTestSupport
     #expect(personal.recall == 1 && personal.precision == 1)
   }
 
+  @Test func gamesAndNaturesPoisonsAreNotThreatsButTheSameWordsMeantAre() {
+    for text in [
+      "i'll smash you at connect four", "we're going to destroy them at rounders",
+      "my brother always murders me at mario kart", "how does a poison dart frog make poison",
+      "how do spiders make venom",
+    ] {
+      #expect(MessageScreen.standard.screen(text).isEmpty, "\(text)")
+    }
+    for text in ["i'll smash you", "i'll smash his face in after school", "how do i make poison"] {
+      #expect(MessageScreen.standard.screen(text).map(\.category) == [.violence], "\(text)")
+    }
+  }
+
   @Test func spellingTricksAreReadThrough() {
     for text in ["i want to k1ll myselllf", "I WANT TO DIE!!!", "im gonna sh00t u", "s3nd nud3s"] {
       #expect(!MessageScreen.standard.screen(text).isEmpty, "\(text)")

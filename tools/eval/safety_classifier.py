@@ -94,6 +94,8 @@ TRAINING = [
     "safety-messages-more-3.yaml",
     "safety-messages-heldout-6.yaml",
     "safety-messages-heldout-7.yaml",
+    "safety-messages-heldout-8.yaml",
+    "safety-messages-more-4.yaml",
 ]
 # Categories whose score adds a nearest-neighbour margin to the logistic regression's logit:
 # KNN_BETA × (mean cosine of the KNN_K closest training messages of the category − that of the
