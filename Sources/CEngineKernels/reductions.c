@@ -73,6 +73,82 @@ void gn_argsort_descending(const float *x, size_t n, uint32_t *order) {
   free(items);
 }
 
+// MARK: - Drawing a token
+
+// e^(x - m) for the 8 logits from i (fewer at the end: the rest are 0), 0 where x is -inf. The
+// draw's two passes call this same function, so both see the same numbers.
+#if GN_X86
+__attribute__((target("avx2,fma"))) static void draw_block_avx2(const float *x, size_t i, size_t n, float m,
+                                                                float e[8]) {
+  size_t valid = n - i < 8 ? n - i : 8;
+  __m256 v = valid == 8 ? _mm256_loadu_ps(x + i) : gn_load_part256(x + i, valid);
+  __m256 live = _mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_GT_OQ);
+  if (valid < 8) {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 inside = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)valid), lane));
+    live = _mm256_and_ps(live, inside);
+  }
+  _mm256_storeu_ps(e, _mm256_and_ps(exp256(_mm256_sub_ps(v, _mm256_set1_ps(m))), live));
+}
+#endif
+
+static void draw_block(const float *x, size_t i, size_t n, float m, float e[8], int vector) {
+#if GN_X86
+  if (vector) {
+    draw_block_avx2(x, i, n, m, e);
+    return;
+  }
+#endif
+  (void)vector;
+  for (size_t k = 0; k < 8; k++) e[k] = i + k < n && x[i + k] > -INFINITY ? expf(x[i + k] - m) : 0.0f;
+}
+
+size_t gn_draw_softmax(const float *x, size_t n, double u) {
+  float m = -INFINITY;
+  for (size_t i = 0; i < n; i++)
+    if (x[i] > m) m = x[i];
+  if (m == -INFINITY) return n;
+  int vector = 0;
+#if GN_X86
+  vector = gn_has_avx2_fma();
+#endif
+  // The total, block by block (8 exponentials summed in float, in lane order, then in double).
+  float e[8];
+  double total = 0;
+  for (size_t i = 0; i < n; i += 8) {
+    draw_block(x, i, n, m, e, vector);
+    float s = 0;
+    for (int k = 0; k < 8; k++) s += e[k];
+    total += s;
+  }
+  // The token where the running sum passes u·total: whole blocks first, then within the block.
+  double target = u * total, cumulative = 0;
+  size_t last = n;
+  for (size_t i = 0; i < n; i += 8) {
+    draw_block(x, i, n, m, e, vector);
+    float s = 0;
+    for (int k = 0; k < 8; k++) s += e[k];
+    if (s > 0 && cumulative + s > target) {
+      double within = cumulative;
+      for (size_t k = 0; k < 8 && i + k < n; k++) {
+        if (e[k] <= 0) continue;
+        within += e[k];
+        last = i + k;
+        if (target < within) return last;
+      }
+      return last;  // rounding left the target at the block's end
+    }
+    if (s > 0)
+      for (size_t k = 8; k-- > 0;)
+        if (e[k] > 0) {
+          last = i + k;
+          break;
+        }
+    cumulative += s;
+  }
+  return last;  // rounding left the target above the total
+}
+
 // MARK: - Fingerprints
 
 static inline uint64_t fp_mix(uint64_t h, uint64_t w) {

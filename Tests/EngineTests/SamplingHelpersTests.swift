@@ -1,9 +1,10 @@
 import CEngineKernels
+import Foundation
 import Testing
 
 @testable import Engine
 
-/// The small pieces of generation: selection kernels and the stop-string matcher.
+/// The small pieces of generation: selection and sampling kernels and the stop-string matcher.
 @Suite struct SamplingHelpersTests {
   @Test(arguments: [1, 2, 7, 100, 999, 1000])
   func kthLargestAgreesWithSorting(k: Int) {
@@ -21,6 +22,30 @@ import Testing
     }
     let expected = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
     #expect(order.map(Int.init) == expected)
+  }
+
+  @Test(arguments: [1, 7, 8, 9, 50257])
+  func drawsInvertTheSoftmaxsCumulativeSumAndSkipRuledOutTokens(n: Int) {
+    var random = RandomSource(seed: UInt64(n))
+    // Scores in [-8, 8), every third ruled out (-inf) except the first.
+    let logits = (0 ..< n).map { i -> Float in
+      i > 0 && i % 3 == 0 ? -.infinity : Float(random.nextUnit() * 16 - 8)
+    }
+    let m = Double(logits.max()!)
+    let e = logits.map { $0 == -.infinity ? 0 : exp(Double($0) - m) }
+    let total = e.reduce(0, +)
+    var below = [Double](repeating: 0, count: n)  // the probability of the tokens before i
+    for i in 1 ..< max(n, 1) { below[i] = below[i - 1] + e[i - 1] / total }
+    for step in 0 ..< 997 {
+      let u = Double(step) / 997
+      let id = logits.withUnsafeBufferPointer { gn_draw_softmax($0.baseAddress!, n, u) }
+      #expect(id < n && logits[id] > -.infinity, "u \(u): \(id)")
+      guard id < n else { return }
+      // The drawn token's interval of the cumulative distribution holds u (float rounding aside).
+      #expect(below[id] <= u + 1e-5 && u < below[id] + e[id] / total + 1e-5, "u \(u): \(id)")
+    }
+    let none = [Float](repeating: -.infinity, count: n)
+    #expect(none.withUnsafeBufferPointer { gn_draw_softmax($0.baseAddress!, n, 0.5) } == n)
   }
 
   @Test func stopStringsSplitAcrossDeltasAreHeldBackAndCut() {

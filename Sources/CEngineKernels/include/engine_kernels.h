@@ -116,6 +116,10 @@ float gn_kth_largest(const float *x, size_t n, size_t k, float *scratch);
 /// Indices of x sorted by descending value (ties by ascending index) into `order`.
 void gn_argsort_descending(const float *x, size_t n, uint32_t *order);
 
+/// A draw from softmax(x): the first index where the running sum of e^(x_i - max) passes u times
+/// their total (u in [0, 1)); -inf entries are never drawn. Returns n when every entry is -inf.
+size_t gn_draw_softmax(const float *x, size_t n, double u);
+
 /// A fork-join pool of `threads - 1` worker threads plus the caller (see pool.c).
 typedef struct gn_pool gn_pool;
 typedef void (*gn_task_fn)(void *ctx, size_t index);

@@ -13,22 +13,15 @@ public struct TokenSampler: Sendable {
     random = RandomSource(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
   }
 
-  /// Picks a token given `logits` (modified in place) and every token id seen so far.
+  /// Picks a token given `logits` (modified in place: penalised, tempered and warped) and every
+  /// token id seen so far.
   public mutating func next(logits: inout [Float], context: [Int]) -> Int {
     applyRepetitionPenalty(&logits, context: context)
     guard parameters.isSampling else {
       return logits.withUnsafeBufferPointer { gn_argmax($0.baseAddress!, $0.count) }
     }
-    let probabilities = Self.distribution(logits: &logits, parameters: parameters)
-    let u = random.nextUnit()
-    var cumulative = 0.0
-    var last = 0
-    for (i, p) in probabilities.enumerated() where p > 0 {
-      cumulative += p
-      last = i
-      if u < cumulative { return i }
-    }
-    return last  // rounding left u above the total
+    Self.warp(logits: &logits, parameters: parameters)
+    return draw(logits) ?? 0
   }
 
   /// Picks again from `logits` as ``next(logits:context:)`` left them, after the caller ruled
@@ -39,16 +32,16 @@ public struct TokenSampler: Sendable {
     guard parameters.isSampling else {
       return logits.withUnsafeBufferPointer { gn_argmax($0.baseAddress!, $0.count) }
     }
-    let probabilities = Self.softmax(logits)
+    return draw(logits)
+  }
+
+  /// A seeded draw from softmax(logits), in one pass over the row and no copy of it (nil when
+  /// every logit is -inf). It runs once per token of every sampled sequence on the batch's thread,
+  /// so its cost is paid by the whole batch.
+  private mutating func draw(_ logits: [Float]) -> Int? {
     let u = random.nextUnit()
-    var cumulative = 0.0
-    var last: Int?
-    for (i, p) in probabilities.enumerated() where p > 0 {
-      cumulative += p
-      last = i
-      if u < cumulative { return i }
-    }
-    return last
+    let id = logits.withUnsafeBufferPointer { gn_draw_softmax($0.baseAddress!, $0.count, u) }
+    return id < logits.count ? id : nil
   }
 
   /// Scores of tokens already seen are divided by the penalty when positive and multiplied when
@@ -65,9 +58,19 @@ public struct TokenSampler: Sendable {
   /// The sampling distribution after temperature, top-k and top-p (the repetition penalty is
   /// applied by the caller), as probabilities in vocabulary order.
   public static func distribution(logits: inout [Float], parameters: GenerationParameters) -> [Double] {
+    warp(logits: &logits, parameters: parameters)
+    return softmax(logits)
+  }
+
+  /// Temperature, top-k and top-p applied to `logits`: divided by the temperature, and the
+  /// tokens the warpers remove set to -inf.
+  static func warp(logits: inout [Float], parameters: GenerationParameters) {
     let n = logits.count
     if parameters.temperature != 1, parameters.temperature > 0 {
-      for i in 0 ..< n { logits[i] /= parameters.temperature }
+      let temperature = parameters.temperature
+      logits.withUnsafeMutableBufferPointer { x in
+        for i in x.indices { x[i] /= temperature }
+      }
     }
     if let k = parameters.topK, k > 0, k < n {
       // Keep scores ≥ the k-th largest (ties at the threshold survive, as with torch.topk).
@@ -91,7 +94,6 @@ public struct TokenSampler: Sendable {
         if cumulative <= 1 - Double(p) { logits[Int(index)] = -.infinity } else { break }
       }
     }
-    return softmax(logits)
   }
 
   static func softmax(_ x: [Float]) -> [Double] {
