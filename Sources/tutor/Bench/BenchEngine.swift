@@ -118,6 +118,9 @@ struct BenchEngine: AsyncParsableCommand {
       decodeRuns.append(result)
       firstTokens = result.session0Tokens
     }
+    // Paired: batch-1 decode steps, each followed at once by a read of the weights, so that a
+    // step and the bound it is compared with see the same moment of a drifting machine.
+    let paired = try await reportingErrors { try pairedDecodeShares(model: model, steps: newTokens * runs) }
     // Peak memory of serving the sessions, read before the prefill measure (a server reads long
     // prompts in steps of at most 256 rows, not in one 512-row pass).
     let rss = Self.peakResidentBytes()
@@ -168,6 +171,8 @@ struct BenchEngine: AsyncParsableCommand {
         "bandwidth_bytes_per_second": bandwidth,
         "batch1_decode_bound_tokens_per_second": bound, "greedy_token_ids": firstTokens,
         "decode_to_bound_per_run": boundShares, "decode_to_bound_median": median(boundShares),
+        "paired_step_to_bound_median": median(paired), "paired_step_to_bound_p25": percentile(paired, 0.25),
+        "paired_step_to_bound_p75": percentile(paired, 0.75), "paired_steps": paired.count,
       ])
       return
     }
@@ -183,6 +188,9 @@ struct BenchEngine: AsyncParsableCommand {
         \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all; a session reached \
       \(f(median(boundShares) * 100, 0))% of the bound (each run against the bound read just before it: \
       \(boundShares.map { f($0 * 100, 0) + "%" }.joined(separator: ", ")))
+        paired, \(paired.count) steps each followed by a read of the weights: a step reached \
+      \(f(median(paired) * 100, 0))% of the read right after it (quartiles \(f(percentile(paired, 0.25) * 100, 0))%, \
+      \(f(percentile(paired, 0.75) * 100, 0))%)
         time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
         shared prefix \(sharedPrefixTokens) tokens, prefix cache \(prefixCache.rawValue): \(f(reused, 0)) prompt tokens \
       per run taken from it
@@ -291,6 +299,32 @@ struct BenchEngine: AsyncParsableCommand {
       reusedTokens: (cache?.statistics.reusedTokens ?? 0) - reusedBefore,
       acceptance: Double(batcher.statistics.accepted) / Double(max(batcher.statistics.steps, 1))
     )
+  }
+
+  /// Batch-1 greedy decode steps (one token through the model, the logits of its row, argmax: the
+  /// work of a step without the batcher around it), each timed and followed by a timed read of
+  /// every weight byte; returns each step's rate over the bound that read gives. The machine's
+  /// bandwidth drifts within a second here, so a run-long bound misjudges a run; a read right after
+  /// each step compares like with like, and the median over many pairs is the share.
+  func pairedDecodeShares(model: GPTNeoModel, steps: Int) throws -> [Double] {
+    guard concurrency == 1, steps > 0 else { return [] }
+    let prompt = Self.promptIds(session: 0, count: max(promptTokens, 1))
+    let cache = model.makeCache(capacity: prompt.count + steps + 1)
+    var hidden = try model.forward(tokens: prompt, cache: cache)
+    var row = prompt.count - 1
+    var shares: [Double] = []
+    for _ in 0 ..< steps {
+      let start = ContinuousClock.now
+      let logits = model.logits(hidden: hidden, row: row)
+      let next = logits.firstIndex(of: logits.max() ?? 0) ?? 0
+      hidden = try model.forward(tokens: [next], cache: cache)
+      row = 0
+      let elapsed = (ContinuousClock.now - start).components
+      let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+      let bound = model.weightReadBandwidth() / Double(model.weightBytes)
+      shares.append(1 / seconds / bound)
+    }
+    return shares
   }
 
   /// Bytes of the checkpoint's `*.safetensors` files.
