@@ -22,6 +22,11 @@ struct BenchEngine: AsyncParsableCommand {
       instructions are the same for its students) and, with --prefix-cache on, primes the cache
       with one other prompt of that prefix before each run (not timed): time to first token then
       shows what the shared prefix cache saves; compare --prefix-cache off in the same sitting.
+
+      The batch-1 bound is the rate of a plain read of the weights. Each decode run is compared
+      with a read made just before it; with --concurrency 1, --new-tokens × --runs steps are also
+      each followed by a read, and the median of the pairs' shares is printed (on a machine whose
+      bandwidth drifts, the steadier measure).
       """
   )
 

@@ -35,7 +35,7 @@ public struct TokenSampler: Sendable {
     return draw(logits)
   }
 
-  /// A seeded draw from softmax(logits), in one pass over the row and no copy of it (nil when
+  /// A seeded draw from softmax(logits), in two passes over the row and no copy of it (nil when
   /// every logit is -inf). It runs once per token of every sampled sequence on the batch's thread,
   /// so its cost is paid by the whole batch.
   private mutating func draw(_ logits: [Float]) -> Int? {
