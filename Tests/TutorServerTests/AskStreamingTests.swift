@@ -15,7 +15,11 @@ import Tutoring
 struct AskStreamingTests {
   @Test("Cancelling an Ask mid-stream, or passing its deadline, leaves the turn marked cancelled")
   func cancellation() async throws {
-    try await withTestServer { server in
+    // The slower test model: its answers take seconds, so the 400 ms deadline below passes
+    // mid-answer even when the machine pauses the client.
+    try await withTestServer {
+      $0.modelDirectory = TestModel.slowDirectory
+    } body: { server in
       try await server.withClient { client in
         let tutor = Tutor_V1_TutorService.Client(wrapping: client)
         let session = try await tutor.startSession(

@@ -30,6 +30,29 @@ public enum TestModel {
     )
     return dir
   }()
+
+  /// A wider random GPT-Neo (hidden 256) with a 4,096-token context, for the tests that must
+  /// interrupt an answer mid-stream (a grace period, a deadline): a 1,000-token answer fits after
+  /// any prompt and takes seconds to write, so a busy machine's pauses do not let it finish first.
+  public static let slowDirectory: URL = {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tutor-test-slow-model-\(getpid())"
+    )
+    let configuration = GPTNeoConfiguration(
+      maxPositionEmbeddings: 4096,
+      hiddenSize: 256,
+      numLayers: 2,
+      numHeads: 4,
+      windowSize: 64
+    )
+    try! GPTNeoModel.writeRandomCheckpoint(
+      configuration: configuration,
+      tokenizerDirectory: Repository.tokenizer,
+      seed: 7,
+      to: dir
+    )
+    return dir
+  }()
 }
 
 /// A real server on a free loopback port, over a database in a scratch folder.
