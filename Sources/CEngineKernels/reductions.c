@@ -123,13 +123,13 @@ size_t gn_draw_softmax(const float *x, size_t n, double u) {
   }
   // The token where the running sum passes u·total: whole blocks first, then within the block.
   double target = u * total, cumulative = 0;
-  size_t last = n;
   for (size_t i = 0; i < n; i += 8) {
     draw_block(x, i, n, m, e, vector);
     float s = 0;
     for (int k = 0; k < 8; k++) s += e[k];
     if (s > 0 && cumulative + s > target) {
       double within = cumulative;
+      size_t last = i;
       for (size_t k = 0; k < 8 && i + k < n; k++) {
         if (e[k] <= 0) continue;
         within += e[k];
@@ -138,15 +138,13 @@ size_t gn_draw_softmax(const float *x, size_t n, double u) {
       }
       return last;  // rounding left the target at the block's end
     }
-    if (s > 0)
-      for (size_t k = 8; k-- > 0;)
-        if (e[k] > 0) {
-          last = i + k;
-          break;
-        }
     cumulative += s;
   }
-  return last;  // rounding left the target above the total
+  // Rounding left the target above the total: the last token that can be drawn.
+  size_t last = n;
+  while (last-- > 0)
+    if (x[last] > -INFINITY) return last;
+  return n;
 }
 
 // MARK: - Fingerprints

@@ -182,6 +182,13 @@ struct BenchEngine: AsyncParsableCommand {
       return
     }
     func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+    // Paired steps exist for one session only.
+    let pairedLine =
+      paired.isEmpty
+      ? ""
+      : "  paired, \(paired.count) steps each followed by a read of the weights: a step reached "
+        + "\(f(median(paired) * 100, 0))% of the read right after it (quartiles "
+        + "\(f(percentile(paired, 0.25) * 100, 0))%, \(f(percentile(paired, 0.75) * 100, 0))%)\n"
     Console.write(
       """
       model \(modelOptions.model): \(model.parameterCount) parameters, \(model.weightFormat.rawValue) weights \
@@ -193,10 +200,7 @@ struct BenchEngine: AsyncParsableCommand {
         \(f(perSession)) tokens/s per session, \(f(aggregate)) tokens/s in all; a session reached \
       \(f(median(boundShares) * 100, 0))% of the bound (each run against the bound read just before it: \
       \(boundShares.map { f($0 * 100, 0) + "%" }.joined(separator: ", ")))
-        paired, \(paired.count) steps each followed by a read of the weights: a step reached \
-      \(f(median(paired) * 100, 0))% of the read right after it (quartiles \(f(percentile(paired, 0.25) * 100, 0))%, \
-      \(f(percentile(paired, 0.75) * 100, 0))%)
-        time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
+      \(pairedLine)  time to first token p50 \(f(ttft * 1000)) ms, inter-token p50 \(f(itl50 * 1000)) ms, p95 \(f(itl95 * 1000)) ms
         shared prefix \(sharedPrefixTokens) tokens, prefix cache \(prefixCache.rawValue): \(f(reused, 0)) prompt tokens \
       per run taken from it
         prompt lookup \(promptLookup == 0 ? "off" : "up to \(promptLookup) draft tokens"): \(f(acceptance, 2)) \
